@@ -1,0 +1,155 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"sync"
+	"syscall"
+
+	"github.com/acdledger/acdledger/ledger"
+	"github.com/acdledger/acdledger/specs"
+	"github.com/spf13/cobra"
+)
+
+type appendResult struct {
+	Index   uint64 `json:"index"`
+	EntryID string `json:"entry_id"`
+	Kind    string `json:"kind"`
+	Agency  string `json:"agency"`
+	Seq     uint64 `json:"seq"`
+	Receipt string `json:"receipt,omitempty"`
+}
+
+func newAppend() *cobra.Command {
+	var dir, receipts, key string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "append --ledger DIR [--receipts DIR] ENVELOPE.json|ENVELOPES.jsonl|- ...",
+		Short: "Admit signed entries into the log and write their receipts",
+		Long: `append checks every envelope (specs/admission.md: size, envelope, schema, agency,
+key, signature, kind allowed, seq = last + 1, no NAINAI, no ESSENTIAL_CONTENT,
+unique id, refs to earlier entries) and appends them to the log, all or nothing:
+if one is rejected, the command prints one line naming the entry, the field and
+the rule, exits 1, and the log is unchanged.
+
+Accepted entries are appended concurrently through Tessera and the command waits
+until a signed checkpoint covers them. With --receipts, each entry's receipt is
+written as DIR/<entry id>.tlog-proof (C2SP tlog-proof with the envelope in its
+extra line; check it with 'acdledger verify receipt').
+
+With --key, the inputs are unsigned entries, signed with that agency key first.`,
+		Example: `  acdledger append --ledger ledger --receipts receipts entries.dsse.jsonl
+  acdledger append --ledger ledger --key keys/nco.key entry.json`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			items, err := readItems(args)
+			if err != nil {
+				return usage(err)
+			}
+			if key != "" {
+				signer, err := loadSigner(key)
+				if err != nil {
+					return err
+				}
+				for i := range items {
+					if items[i].raw, err = signer.Sign(items[i].raw); err != nil {
+						return failed(err)
+					}
+				}
+			}
+			if receipts != "" {
+				if err := os.MkdirAll(receipts, 0o755); err != nil {
+					return usage(err)
+				}
+			}
+			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			l, err := ledger.Open(ctx, dir, ledger.Options{})
+			if err != nil {
+				return usage(err)
+			}
+			results, err := appendAll(ctx, l, items, receipts)
+			// Close publishes a checkpoint covering everything admitted,
+			// even when waiting for a receipt failed.
+			if cerr := l.Close(context.Background()); err == nil && cerr != nil {
+				err = failed(cerr)
+			}
+			if err != nil {
+				return err
+			}
+			out := cmd.OutOrStdout()
+			if asJSON {
+				return printJSON(out, results)
+			}
+			for _, r := range results {
+				fmt.Fprintf(out, "appended index %d  %s  %s  %s seq %d", r.Index, r.EntryID, r.Kind, r.Agency, r.Seq)
+				if r.Receipt != "" {
+					fmt.Fprintf(out, "  receipt %s", r.Receipt)
+				}
+				fmt.Fprintln(out)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "ledger", "", "ledger directory (from init)")
+	f.StringVar(&receipts, "receipts", "", "write each entry's receipt into this directory")
+	f.StringVar(&key, "key", "", "sign the inputs with this agency key first (inputs are unsigned entries)")
+	f.BoolVar(&asJSON, "json", false, "print the results as JSON")
+	cmd.MarkFlagRequired("ledger")
+	return cmd
+}
+
+// appendAll admits the whole batch, then waits for every receipt with a
+// bounded pool of goroutines, so Tessera can sequence and publish them in
+// a few large batches instead of one by one.
+func appendAll(ctx context.Context, l *ledger.Ledger, items []item, receipts string) ([]appendResult, error) {
+	raws := make([][]byte, len(items))
+	for i, it := range items {
+		raws[i] = it.raw
+	}
+	pending, err := l.Append(ctx, raws...)
+	if err != nil {
+		var be *specs.BatchError
+		if errors.As(err, &be) {
+			return nil, failed(fmt.Errorf("rejected %s: %v; nothing was appended", items[be.Position].source, be.Err))
+		}
+		return nil, failed(err)
+	}
+	results := make([]appendResult, len(pending))
+	errs := make([]error, len(pending))
+	sem := make(chan struct{}, 256)
+	var wg sync.WaitGroup
+	for i, p := range pending {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			e := p.Admitted.Entry
+			results[i] = appendResult{EntryID: e.ID, Kind: e.Kind, Agency: e.Agency, Seq: e.Seq}
+			r, err := l.Receipt(ctx, p)
+			if err != nil {
+				errs[i] = fmt.Errorf("%s (entry %s): %w", items[i].source, e.ID, err)
+				return
+			}
+			results[i].Index = r.Index
+			if receipts != "" {
+				path := filepath.Join(receipts, e.ID+".tlog-proof")
+				if err := os.WriteFile(path, r.Proof, 0o644); err != nil {
+					errs[i] = err
+					return
+				}
+				results[i].Receipt = path
+			}
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(errs...); err != nil {
+		return results, failed(err)
+	}
+	return results, nil
+}

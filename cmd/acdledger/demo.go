@@ -1,0 +1,177 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/acdledger/acdledger/internal/activity"
+	"github.com/acdledger/acdledger/ledger/agencykey"
+	"github.com/acdledger/acdledger/specs"
+	"github.com/spf13/cobra"
+)
+
+func newDemo() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "demo",
+		Short: "Make demonstration material (used by 'make demo')",
+	}
+	cmd.AddCommand(newDemoGenerate())
+	return cmd
+}
+
+func newDemoGenerate() *cobra.Command {
+	var out string
+	var seed int64
+	var entries, parts int
+	var start, end string
+	cmd := &cobra.Command{
+		Use:   "generate --out DIR",
+		Short: "Generate agencies, keys, a registry and realistic signed entries",
+		Long: `generate plays the agencies for a demonstration. Deterministically from --seed,
+it writes into DIR:
+
+  keys/<agency>.key, .pub    a key pair per agency (encrypted with $` + agencykey.PassphraseEnv + `)
+  registry.json              the agency registry pinning those keys
+  part-N.dsse.jsonl          signed entries (DSSE envelopes, one per line) in log
+                             order, split into --parts growth steps
+  rejected/nainai.dsse.json  the next nco entry, claiming a 内内 acquisition: refused
+
+The entries are fictitious but follow the legal workflow: approvals before
+acquisitions and measures, selection batches that balance, emergency notices,
+inspections with responses. Their sealed fields contain the marker ` + activity.SecretMarker() + `.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			cfg := activity.DefaultConfig()
+			cfg.Seed, cfg.Entries = seed, entries
+			var err error
+			if start != "" {
+				if cfg.Start, err = time.Parse(time.RFC3339, start); err != nil {
+					return usage(fmt.Errorf("--start: %w", err))
+				}
+			}
+			if end != "" {
+				if cfg.End, err = time.Parse(time.RFC3339, end); err != nil {
+					return usage(fmt.Errorf("--end: %w", err))
+				}
+			}
+			if parts < 1 {
+				return usage(errors.New("--parts must be at least 1"))
+			}
+			pass, err := agencykey.Passphrase(false)
+			if err != nil {
+				return usage(err)
+			}
+			return generateDemo(cmd, out, cfg, parts, pass)
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&out, "out", "", "directory to write into")
+	f.Int64Var(&seed, "seed", 1, "random seed: the same seed gives the same entries")
+	f.IntVar(&entries, "entries", 300, "about how many entries to generate")
+	f.IntVar(&parts, "parts", 2, "how many append steps to split the entries into")
+	f.StringVar(&start, "start", "", "first occurred_at (RFC 3339; default 2026-04-01T00:00:00+09:00)")
+	f.StringVar(&end, "end", "", "last occurred_at (RFC 3339)")
+	cmd.MarkFlagRequired("out")
+	return cmd
+}
+
+func generateDemo(cmd *cobra.Command, out string, cfg activity.Config, parts int, pass []byte) error {
+	if err := os.MkdirAll(filepath.Join(out, "keys"), 0o700); err != nil {
+		return usage(err)
+	}
+	reg := &specs.Registry{}
+	signers := map[string]*agencykey.Signer{}
+	for _, a := range activity.Agencies() {
+		privPEM, pubPEM, _, err := agencykey.Generate(agencykey.Ed25519, pass)
+		if err != nil {
+			return err
+		}
+		if err := agencykey.WriteFiles(filepath.Join(out, "keys", a.ID), privPEM, pubPEM); err != nil {
+			return usage(err)
+		}
+		s, err := agencykey.Parse(privPEM, pass)
+		if err != nil {
+			return err
+		}
+		signers[a.ID] = s
+		if _, err := reg.Add(a.ID, a.Name, a.Role, a.Kinds, s.PublicKey()); err != nil {
+			return err
+		}
+	}
+	regJSON, err := reg.Marshal()
+	if err != nil {
+		return err
+	}
+	if err := os.WriteFile(filepath.Join(out, "registry.json"), regJSON, 0o644); err != nil {
+		return usage(err)
+	}
+	entries, err := activity.Generate(cfg)
+	if err != nil {
+		return err
+	}
+	per := (len(entries) + parts - 1) / parts
+	for p := 0; p < parts; p++ {
+		var b strings.Builder
+		for _, e := range entries[min(p*per, len(entries)):min((p+1)*per, len(entries))] {
+			env, err := signers[e.Agency].Sign(e.Payload)
+			if err != nil {
+				return err
+			}
+			b.Write(env)
+			b.WriteByte('\n')
+		}
+		if err := os.WriteFile(filepath.Join(out, fmt.Sprintf("part-%d.dsse.jsonl", p+1)), []byte(b.String()), 0o644); err != nil {
+			return usage(err)
+		}
+	}
+	if err := writeRejected(filepath.Join(out, "rejected"), signers, entries); err != nil {
+		return err
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "generated %d entries for %d agencies in %s (seed %d, %d parts)\n",
+		len(entries), len(signers), out, cfg.Seed, parts)
+	return nil
+}
+
+// writeRejected makes an envelope that admission must refuse: the next
+// nco entry (right seq, new id) claiming a domestic-to-domestic (NAINAI)
+// acquisition, so the demo shows a rejection that leaves the log unchanged.
+func writeRejected(dir string, signers map[string]*agencykey.Signer, entries []activity.Entry) error {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return usage(err)
+	}
+	var base map[string]any
+	var lastSeq float64
+	for _, e := range entries {
+		if e.Agency != "nco" {
+			continue
+		}
+		var m map[string]any
+		if err := json.Unmarshal(e.Payload, &m); err != nil {
+			return err
+		}
+		lastSeq = m["seq"].(float64)
+		if body, _ := m["body"].(map[string]any); body["direction"] != nil {
+			base = m
+		}
+	}
+	if base == nil {
+		return errors.New("no nco entry with a direction to derive the rejection example from")
+	}
+	base["id"] = "DEMO-REJECTED-NAINAI"
+	base["seq"] = lastSeq + 1
+	base["body"].(map[string]any)["direction"] = "NAINAI"
+	payload, err := json.Marshal(base)
+	if err != nil {
+		return err
+	}
+	env, err := signers["nco"].Sign(payload)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, "nainai.dsse.json"), env, 0o644)
+}

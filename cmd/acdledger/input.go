@@ -1,0 +1,50 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+)
+
+// item is one JSON document read from the command line's inputs, with where
+// it came from so an error can point at the file and line.
+type item struct {
+	source string
+	raw    []byte
+}
+
+// readItems reads each file (or - for stdin): a .jsonl file or stdin holds
+// one JSON document per line; any other file holds one document.
+func readItems(files []string) ([]item, error) {
+	var out []item
+	for _, f := range files {
+		var data []byte
+		var err error
+		if f == "-" {
+			data, err = io.ReadAll(os.Stdin)
+		} else {
+			data, err = os.ReadFile(f)
+		}
+		if err != nil {
+			return nil, err
+		}
+		if f != "-" && !strings.HasSuffix(f, ".jsonl") {
+			out = append(out, item{f, bytes.TrimSpace(data)})
+			continue
+		}
+		sc := bufio.NewScanner(bytes.NewReader(data))
+		sc.Buffer(make([]byte, 0, 1<<16), 1<<20)
+		for n := 1; sc.Scan(); n++ {
+			if line := bytes.TrimSpace(sc.Bytes()); len(line) > 0 {
+				out = append(out, item{fmt.Sprintf("%s:%d", f, n), bytes.Clone(line)})
+			}
+		}
+		if err := sc.Err(); err != nil {
+			return nil, fmt.Errorf("%s: %w", f, err)
+		}
+	}
+	return out, nil
+}

@@ -1,0 +1,102 @@
+// Command acdledger is the one CLI of the ledger: agencies make keys, sign
+// and append entries; the operator initialises and runs the log; auditors
+// verify receipts, consistency and the whole log. Commands are thin: they
+// parse flags and call ledger/ (writing side) or verifier/ (auditors' side).
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"github.com/acdledger/acdledger/verifier"
+	"github.com/spf13/cobra"
+	"k8s.io/klog/v2"
+)
+
+// Exit codes, the same for every command.
+const (
+	exitOK     = 0
+	exitFailed = 1 // a verification failed, or an entry was rejected
+	exitUsage  = 2 // bad flags, unreadable or malformed input
+)
+
+// exitError carries the exit code a command wants.
+type exitError struct {
+	code int
+	err  error
+}
+
+func (e *exitError) Error() string { return e.err.Error() }
+func (e *exitError) Unwrap() error { return e.err }
+
+func failed(err error) error { return &exitError{exitFailed, err} }
+func usage(err error) error  { return &exitError{exitUsage, err} }
+
+// classify maps verifier errors: malformed input is a usage error, anything
+// else that went wrong in a check is a failed verification.
+func classify(err error) error {
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, verifier.ErrInput) {
+		return usage(err)
+	}
+	return failed(err)
+}
+
+func main() {
+	root := newRoot()
+	err := root.Execute()
+	if err == nil {
+		os.Exit(exitOK)
+	}
+	fmt.Fprintln(os.Stderr, "acdledger:", err)
+	var ee *exitError
+	if errors.As(err, &ee) {
+		os.Exit(ee.code)
+	}
+	// cobra's own errors are about flags and arguments.
+	os.Exit(exitUsage)
+}
+
+func newRoot() *cobra.Command {
+	root := &cobra.Command{
+		Use:   "acdledger",
+		Short: "A verifiable audit ledger for Active Cyber Defense oversight",
+		Long: `acdledger records every acquisition, selection, deletion, provision, approval and
+access/neutralization measure under Japan's Active Cyber Defense laws as an
+agency-signed entry in a Merkle-tree transparency log (C2SP tlog-tiles), so that
+the oversight commission (サイバー通信情報監理委員会) can verify the record
+independently of the agencies and of the log operator.
+
+Agencies:  keygen → sign → append (or append --key to sign and append at once)
+Operator:  init (then publish the log/ directory with any static file server)
+Auditors:  verify receipt | verify consistency | audit
+
+Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input error.`,
+		SilenceUsage:  true,
+		SilenceErrors: true,
+	}
+	var verbose bool
+	root.PersistentFlags().BoolVar(&verbose, "verbose", false, "also print Tessera's internal log lines on stderr")
+	root.PersistentPreRun = func(*cobra.Command, []string) {
+		if !verbose {
+			// Tessera logs through klog; its progress lines would bury the
+			// one line a rejection or a failed check prints.
+			klog.LogToStderr(false)
+			klog.SetOutput(io.Discard)
+		}
+	}
+	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newVerify(), newAudit(), newDemo())
+	return root
+}
+
+// printJSON writes v as indented JSON.
+func printJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}

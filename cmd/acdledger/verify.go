@@ -1,0 +1,240 @@
+package main
+
+import (
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+
+	"github.com/acdledger/acdledger/verifier"
+	"github.com/acdledger/acdledger/verifier/tlog"
+	"github.com/spf13/cobra"
+)
+
+// pinFlags are what every auditor command pins.
+type pinFlags struct {
+	vkey, origin, registry string
+}
+
+func (p *pinFlags) add(cmd *cobra.Command, needRegistry bool) {
+	f := cmd.Flags()
+	f.StringVar(&p.vkey, "vkey", "", "the log's checkpoint verifier key file (signed-note form, e.g. demo/log.vkey)")
+	f.StringVar(&p.origin, "origin", "", "the log's origin (default: the verifier key's name)")
+	cmd.MarkFlagRequired("vkey")
+	if needRegistry {
+		f.StringVar(&p.registry, "registry", "", "the agency registry JSON the auditor pins")
+		cmd.MarkFlagRequired("registry")
+	}
+}
+
+func (p *pinFlags) load() (*verifier.Pins, error) {
+	pins, err := verifier.LoadPins(p.vkey, p.origin, p.registry)
+	return pins, classify(err)
+}
+
+func newVerify() *cobra.Command {
+	cmd := &cobra.Command{
+		Use:   "verify",
+		Short: "Verify receipts and the log's consistency, trusting only pinned keys",
+		Long: `The auditor's checks. Each trusts only what you pin: the log's checkpoint
+verifier key (and origin) and, where entries are checked, the agency registry.
+
+  verify receipt       offline: an entry's receipt (C2SP tlog-proof)
+  verify consistency   the log's current checkpoint against the one you trusted last
+
+Exit codes: 0 verified, 1 verification failed, 2 usage or input error.`,
+	}
+	cmd.AddCommand(newVerifyReceipt(), newVerifyConsistency())
+	return cmd
+}
+
+func newVerifyReceipt() *cobra.Command {
+	var pins pinFlags
+	var entry string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "receipt --vkey FILE --registry FILE RECEIPT.tlog-proof ...",
+		Short: "Verify receipts offline: checkpoint signature, inclusion proof, agency signature",
+		Long: `verify receipt checks, for each receipt and without any network access:
+  1. the checkpoint is signed by the pinned log key, with the pinned origin;
+  2. the entry's envelope (the proof's extra line, or --entry) is included at the
+     proof's index in that checkpoint's tree;
+  3. the envelope is signed by a key the registry gives its agency, and passes
+     every admission rule that needs no log state (specs/admission.md).`,
+		Example: `  acdledger verify receipt --vkey demo/log.vkey --registry demo/registry.json demo/receipts/*.tlog-proof`,
+		Args:    cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, args []string) error {
+			p, err := pins.load()
+			if err != nil {
+				return err
+			}
+			var env []byte
+			if entry != "" {
+				if len(args) != 1 {
+					return usage(errors.New("--entry goes with exactly one receipt"))
+				}
+				if env, err = os.ReadFile(entry); err != nil {
+					return usage(err)
+				}
+			}
+			var results []*verifier.ReceiptResult
+			var failures []error
+			for _, f := range args {
+				data, err := os.ReadFile(f)
+				if err != nil {
+					return usage(err)
+				}
+				r, err := p.VerifyReceipt(data, env)
+				if err != nil {
+					if errors.Is(err, verifier.ErrInput) {
+						return usage(fmt.Errorf("%s: %w", f, err))
+					}
+					failures = append(failures, fmt.Errorf("%s: %w", f, err))
+					continue
+				}
+				results = append(results, r)
+				if !asJSON {
+					fmt.Fprintf(cmd.OutOrStdout(), "OK %s: entry %s (%s, %s seq %d) at index %d of %s tree %d\n",
+						f, r.EntryID, r.Kind, r.Agency, r.Seq, r.Index, r.Origin, r.Size)
+				}
+			}
+			if asJSON {
+				if err := printJSON(cmd.OutOrStdout(), map[string]any{"verified": results, "failed": errStrings(failures)}); err != nil {
+					return err
+				}
+			}
+			if len(failures) > 0 {
+				return failed(errors.Join(failures...))
+			}
+			return nil
+		},
+	}
+	pins.add(cmd, true)
+	cmd.Flags().StringVar(&entry, "entry", "", "the entry's envelope, for a receipt without an extra line")
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print results as JSON")
+	return cmd
+}
+
+// headline puts the misbehaviour first, in capitals, where an operator
+// scanning a log will see it.
+func headline(err error) error {
+	var fork *tlog.ForkError
+	var rollback *tlog.RollbackError
+	var inconsistent *tlog.InconsistentError
+	switch {
+	case errors.As(err, &fork):
+		return fmt.Errorf("FORK (the log signed two different trees of one size): %w", err)
+	case errors.As(err, &rollback):
+		return fmt.Errorf("ROLLBACK (the log now shows fewer entries than it signed before): %w", err)
+	case errors.As(err, &inconsistent):
+		return fmt.Errorf("INCONSISTENT (the new tree does not extend the trusted one): %w", err)
+	}
+	return err
+}
+
+func errStrings(errs []error) []string {
+	out := []string{}
+	for _, e := range errs {
+		out = append(out, e.Error())
+	}
+	return out
+}
+
+type consistencyOutput struct {
+	Status      string   `json:"status"` // first-use | unchanged | consistent
+	Log         string   `json:"log"`
+	Origin      string   `json:"origin"`
+	TrustedSize uint64   `json:"trusted_size"`
+	Size        uint64   `json:"tree_size"`
+	Root        string   `json:"root_hash"`
+	ProofHashes int      `json:"proof_hashes"`
+	State       string   `json:"state"`
+	Evidence    []string `json:"evidence,omitempty"`
+}
+
+func newVerifyConsistency() *cobra.Command {
+	var pins pinFlags
+	var logLoc, state, evidence string
+	var asJSON bool
+	cmd := &cobra.Command{
+		Use:   "consistency --log DIR|URL --vkey FILE --state FILE",
+		Short: "Check the log's current checkpoint against the last one you trusted",
+		Long: `verify consistency fetches the log's current checkpoint, verifies its signature
+and origin, and compares it with the checkpoint in your state file:
+
+  larger tree       a consistency proof (built from the log's tiles) must verify
+  same size & root  unchanged
+  same size, other root   FORK: the log has shown two different histories
+  smaller tree      ROLLBACK: the log has gone back on what it signed
+
+Only a verified result updates the state file. On a fork, rollback or failed
+proof, both checkpoints (and the proof) are written to the --evidence directory
+and the command exits 1. Without a state file, the current checkpoint is trusted
+on first use and saved.`,
+		Example: `  acdledger verify consistency --log demo/log --vkey demo/log.vkey --state auditor.state
+  acdledger verify consistency --log https://log.example/acd --vkey log.vkey --state auditor.state`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			p, err := pins.load()
+			if err != nil {
+				return err
+			}
+			src, err := tlog.Open(logLoc)
+			if err != nil {
+				return usage(err)
+			}
+			trusted, err := tlog.LoadState(state, p.Trust)
+			if err != nil {
+				return failed(err)
+			}
+			res, err := src.CheckConsistency(cmd.Context(), p.Trust, trusted)
+			if err != nil {
+				err = headline(err)
+				files, werr := tlog.WriteEvidence(evidence, err)
+				switch {
+				case werr != nil:
+					err = fmt.Errorf("%w\nevidence NOT written: %v", err, werr)
+				case len(files) > 0:
+					err = fmt.Errorf("%w\nevidence written: %s", err, strings.Join(files, ", "))
+				}
+				return failed(err)
+			}
+			if err := tlog.SaveState(state, res.Current); err != nil {
+				return usage(err)
+			}
+			out := consistencyOutput{Log: src.String(), Origin: res.Current.Origin, Size: res.Current.Size,
+				Root: base64.StdEncoding.EncodeToString(res.Current.Hash), ProofHashes: len(res.Proof), State: state}
+			switch {
+			case res.FirstUse:
+				out.Status = "first-use"
+			case res.Grown:
+				out.Status, out.TrustedSize = "consistent", res.Trusted.Size
+			default:
+				out.Status, out.TrustedSize = "unchanged", res.Trusted.Size
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), out)
+			}
+			w := cmd.OutOrStdout()
+			switch out.Status {
+			case "first-use":
+				fmt.Fprintf(w, "first use: trusting %s at size %d, root %s (saved to %s)\n", out.Origin, out.Size, out.Root, state)
+			case "consistent":
+				fmt.Fprintf(w, "consistent: %s grew %d → %d (proof of %d hashes verified), root %s\n", out.Origin, out.TrustedSize, out.Size, out.ProofHashes, out.Root)
+			default:
+				fmt.Fprintf(w, "unchanged: %s at size %d, root %s\n", out.Origin, out.Size, out.Root)
+			}
+			return nil
+		},
+	}
+	pins.add(cmd, false)
+	f := cmd.Flags()
+	f.StringVar(&logLoc, "log", "", "the log: a tlog-tiles directory or http(s) URL")
+	f.StringVar(&state, "state", "", "the auditor's state file (last trusted checkpoint)")
+	f.StringVar(&evidence, "evidence", "evidence", "where to write both checkpoints on a fork, rollback or failed proof")
+	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	cmd.MarkFlagRequired("log")
+	cmd.MarkFlagRequired("state")
+	return cmd
+}

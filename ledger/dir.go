@@ -1,0 +1,103 @@
+// Package ledger is the writing side of acdledger: it admits agency-signed
+// entries (the rules are in specs/) into a Tessera transparency log, signs
+// checkpoints and hands out receipts.
+package ledger
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+
+	"github.com/acdledger/acdledger/specs"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// The files of a ledger directory. log/ is the public tlog-tiles tree that
+// any static file server can publish; log.key is the operator's checkpoint
+// signing key; log.vkey and registry.json are what auditors pin.
+const (
+	LogDir       = "log"
+	SignerFile   = "log.key"
+	VerifierFile = "log.vkey"
+	RegistryFile = "registry.json"
+	lockFile     = ".acdledger.lock"
+)
+
+// Init creates a ledger directory: an empty log, a fresh Ed25519 checkpoint
+// key pair named after the origin, and a copy of the agency registry. It
+// refuses to touch a directory that already holds a ledger.
+func Init(dir, origin string, registry []byte) (vkey string, err error) {
+	if err := checkOrigin(origin); err != nil {
+		return "", err
+	}
+	if _, err := specs.ParseRegistry(registry); err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(filepath.Join(dir, SignerFile)); err == nil {
+		return "", fmt.Errorf("%s already holds a ledger (%s exists)", dir, SignerFile)
+	}
+	if err := os.MkdirAll(filepath.Join(dir, LogDir), 0o755); err != nil {
+		return "", err
+	}
+	skey, vkey, err := note.GenerateKey(rand.Reader, origin)
+	if err != nil {
+		return "", err
+	}
+	if err := writeFile(filepath.Join(dir, SignerFile), []byte(skey+"\n"), 0o600); err != nil {
+		return "", err
+	}
+	if err := writeFile(filepath.Join(dir, VerifierFile), []byte(vkey+"\n"), 0o644); err != nil {
+		return "", err
+	}
+	if err := writeFile(filepath.Join(dir, RegistryFile), registry, 0o644); err != nil {
+		return "", err
+	}
+	return vkey, nil
+}
+
+// checkOrigin applies the tlog-checkpoint rules for an origin line and the
+// signed-note rules for a key name (the origin is both).
+func checkOrigin(origin string) error {
+	if origin == "" || strings.ContainsAny(origin, " +\n\t") {
+		return errors.New("origin must be non-empty, without spaces, '+' or newlines (e.g. log.cyber-oversight.example/acd)")
+	}
+	return nil
+}
+
+// writeFile writes atomically (temp file, fsync, rename, fsync dir) so a
+// crash never leaves half a key or registry.
+func writeFile(path string, data []byte, mode os.FileMode) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, ".tmp-*")
+	if err != nil {
+		return err
+	}
+	defer os.Remove(f.Name())
+	if err := f.Chmod(mode); err != nil {
+		f.Close()
+		return err
+	}
+	if _, err := f.Write(data); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Sync(); err != nil {
+		f.Close()
+		return err
+	}
+	if err := f.Close(); err != nil {
+		return err
+	}
+	if err := os.Rename(f.Name(), path); err != nil {
+		return err
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return err
+	}
+	defer d.Close()
+	return d.Sync()
+}

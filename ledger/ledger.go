@@ -1,0 +1,340 @@
+package ledger
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/specs/tlogproof"
+	"github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/merkle/proof"
+	"github.com/transparency-dev/merkle/rfc6962"
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/api"
+	"github.com/transparency-dev/tessera/api/layout"
+	"github.com/transparency-dev/tessera/client"
+	"github.com/transparency-dev/tessera/storage/posix"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// Options tune the Tessera appender. Zero values take the defaults, which
+// suit an agency workload: small batches published within about a second.
+type Options struct {
+	BatchMaxSize       uint          // entries per Tessera batch (default 1024)
+	BatchMaxAge        time.Duration // longest an entry waits for its batch (default 50ms)
+	CheckpointInterval time.Duration // how often a new checkpoint may be signed (default and POSIX minimum: 100ms)
+}
+
+func (o Options) withDefaults() Options {
+	if o.BatchMaxSize == 0 {
+		o.BatchMaxSize = 1024
+	}
+	if o.BatchMaxAge == 0 {
+		o.BatchMaxAge = 50 * time.Millisecond
+	}
+	if o.CheckpointInterval == 0 {
+		o.CheckpointInterval = 100 * time.Millisecond
+	}
+	return o
+}
+
+// Ledger is an open ledger directory: the admission state, the Tessera
+// appender on the POSIX driver, and what it takes to build receipts.
+type Ledger struct {
+	dir      string
+	origin   string
+	registry *specs.Registry
+	verifier note.Verifier
+
+	appender *tessera.Appender
+	shutdown func(context.Context) error
+	reader   tessera.LogReader
+	awaiter  *tessera.PublicationAwaiter
+	cancel   context.CancelFunc
+	lock     *os.File
+
+	mu     sync.Mutex // serialises admission: the order entries are checked in is the order they are sequenced in
+	state  *specs.LogState
+	broken error // set when Tessera failed an entry after admission; the state is then not trusted until reopen
+
+	proofMu sync.Mutex
+	proofs  map[uint64]*client.ProofBuilder // by tree size: receipts for one checkpoint share fetched tiles
+}
+
+// Open opens a ledger directory made by Init, takes its lock and rebuilds
+// the admission state by reading the log itself (the log is the only
+// durable state, so nothing can disagree with it after a crash).
+func Open(ctx context.Context, dir string, opts Options) (*Ledger, error) {
+	opts = opts.withDefaults()
+	lock, err := lockDir(filepath.Join(dir, lockFile))
+	if err != nil {
+		return nil, err
+	}
+	l, err := open(ctx, dir, opts, lock)
+	if err != nil {
+		lock.Close()
+		return nil, err
+	}
+	return l, nil
+}
+
+func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger, error) {
+	skey, err := os.ReadFile(filepath.Join(dir, SignerFile))
+	if err != nil {
+		return nil, fmt.Errorf("not a ledger directory (run acdledger init): %w", err)
+	}
+	signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", SignerFile, err)
+	}
+	vkey, err := os.ReadFile(filepath.Join(dir, VerifierFile))
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", VerifierFile, err)
+	}
+	regRaw, err := os.ReadFile(filepath.Join(dir, RegistryFile))
+	if err != nil {
+		return nil, err
+	}
+	reg, err := specs.ParseRegistry(regRaw)
+	if err != nil {
+		return nil, err
+	}
+	driver, err := posix.New(ctx, posix.Config{Path: filepath.Join(dir, LogDir)})
+	if err != nil {
+		return nil, fmt.Errorf("opening the Tessera POSIX log: %w", err)
+	}
+	// The appender's background work must outlive the caller's ctx (which
+	// may be a request's), so it gets its own, cancelled by Close.
+	bg, cancel := context.WithCancel(context.Background())
+	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, tessera.NewAppendOptions().
+		WithCheckpointSigner(signer).
+		WithBatching(opts.BatchMaxSize, opts.BatchMaxAge).
+		WithCheckpointInterval(opts.CheckpointInterval).
+		WithAntispam(tessera.DefaultAntispamInMemorySize, nil))
+	if err != nil {
+		cancel()
+		return nil, fmt.Errorf("starting the Tessera appender: %w", err)
+	}
+	l := &Ledger{
+		dir: dir, origin: signer.Name(), registry: reg, verifier: verifier,
+		appender: appender, shutdown: shutdown, reader: reader, cancel: cancel, lock: lock,
+		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 25*time.Millisecond),
+		state:   specs.NewLogState(),
+		proofs:  map[uint64]*client.ProofBuilder{},
+	}
+	if err := l.restore(ctx); err != nil {
+		cancel()
+		return nil, err
+	}
+	return l, nil
+}
+
+// restore replays the integrated tree (which may be ahead of the last
+// published checkpoint after a crash) into the admission state. Entries are
+// the ledger's own, already checked on admission, so only the header is
+// read: id, agency and seq.
+func (l *Ledger) restore(ctx context.Context) error {
+	size, err := l.reader.IntegratedSize(ctx)
+	if err != nil {
+		return err
+	}
+	for n := uint64(0); n*layout.EntryBundleWidth < size; n++ {
+		raw, err := l.reader.ReadEntryBundle(ctx, n, layout.PartialTileSize(0, n, size))
+		if err != nil {
+			return fmt.Errorf("restoring state: entry bundle %d: %w", n, err)
+		}
+		var b api.EntryBundle
+		if err := b.UnmarshalText(raw); err != nil {
+			return fmt.Errorf("restoring state: entry bundle %d: %w", n, err)
+		}
+		for i, leaf := range b.Entries {
+			idx := n*layout.EntryBundleWidth + uint64(i)
+			if idx >= size {
+				break
+			}
+			h, err := header(leaf)
+			if err != nil {
+				return fmt.Errorf("restoring state: entry %d: %w", idx, err)
+			}
+			l.state.Record(h.ID, h.Agency, h.Seq, idx)
+		}
+	}
+	return nil
+}
+
+type entryHeader struct {
+	ID     string `json:"id"`
+	Agency string `json:"agency"`
+	Seq    uint64 `json:"seq"`
+}
+
+func header(leaf []byte) (*entryHeader, error) {
+	env, err := specs.ParseEnvelope(leaf)
+	if err != nil {
+		return nil, err
+	}
+	var h entryHeader
+	if err := json.Unmarshal(env.Payload, &h); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}
+
+// Origin is the log's origin line (and checkpoint key name).
+func (l *Ledger) Origin() string { return l.origin }
+
+// Registry is the agency registry the ledger admits against.
+func (l *Ledger) Registry() *specs.Registry { return l.registry }
+
+// Pending is an admitted entry on its way into the log.
+type Pending struct {
+	Admitted *specs.Admitted
+	future   tessera.IndexFuture
+}
+
+// Append admits a batch of envelopes, all or nothing, and hands the admitted
+// ones to Tessera in order. It returns at once; each Pending resolves when
+// its batch is sequenced. On a rule violation nothing is appended and the
+// error is a *specs.BatchError wrapping a *specs.Violation.
+func (l *Ledger) Append(ctx context.Context, envelopes ...[]byte) ([]*Pending, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.broken != nil {
+		return nil, fmt.Errorf("ledger stopped admitting after a storage failure; reopen it to recover: %w", l.broken)
+	}
+	admitted, err := l.state.CheckBatch(l.registry, envelopes)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]*Pending, len(admitted))
+	for i, a := range admitted {
+		out[i] = &Pending{Admitted: a, future: l.appender.Add(ctx, tessera.NewEntry(a.Envelope.Raw))}
+	}
+	return out, nil
+}
+
+// Index waits until the entry is sequenced (durably, in the POSIX driver's
+// case) and returns its index.
+func (l *Ledger) Index(p *Pending) (uint64, error) {
+	idx, err := p.future()
+	if err != nil {
+		l.fail(err)
+		return 0, err
+	}
+	l.mu.Lock()
+	l.state.SetIndex(p.Admitted.Entry.ID, idx.Index)
+	l.mu.Unlock()
+	return idx.Index, nil
+}
+
+func (l *Ledger) fail(err error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.broken == nil {
+		l.broken = err
+	}
+}
+
+// Receipt waits until the entry is covered by a published checkpoint and
+// returns its C2SP tlog-proof, with the envelope in the extra line
+// (specs/receipts.md). The proof is verified before it is handed out.
+func (l *Ledger) Receipt(ctx context.Context, p *Pending) (*Receipt, error) {
+	idx, err := l.Index(p)
+	if err != nil {
+		return nil, err
+	}
+	_, cpRaw, err := l.awaiter.Await(ctx, p.future)
+	if err != nil {
+		return nil, err
+	}
+	return l.receipt(ctx, idx, p.Admitted.Envelope.Raw, cpRaw)
+}
+
+// Receipt is what an agency keeps for an appended entry.
+type Receipt struct {
+	Index   uint64
+	EntryID string
+	Size    uint64 // size of the checkpoint in the proof
+	Proof   []byte // c2sp.org/tlog-proof@v1 text
+}
+
+func (l *Ledger) receipt(ctx context.Context, idx uint64, leaf, cpRaw []byte) (*Receipt, error) {
+	n, err := note.Open(cpRaw, note.VerifierList(l.verifier))
+	if err != nil {
+		return nil, fmt.Errorf("own checkpoint does not verify: %w", err)
+	}
+	var cp log.Checkpoint
+	if _, err := cp.Unmarshal([]byte(n.Text)); err != nil {
+		return nil, err
+	}
+	l.proofMu.Lock()
+	pb := l.proofs[cp.Size]
+	if pb == nil {
+		if pb, err = client.NewProofBuilder(ctx, cp.Size, l.reader.ReadTile); err != nil {
+			l.proofMu.Unlock()
+			return nil, err
+		}
+		// Keep only builders for the newest sizes: receipts are asked for
+		// right after publication, so older trees are rarely wanted again.
+		if len(l.proofs) > 4 {
+			clear(l.proofs)
+		}
+		l.proofs[cp.Size] = pb
+	}
+	hashes, err := pb.InclusionProof(ctx, idx)
+	l.proofMu.Unlock()
+	if err != nil {
+		return nil, fmt.Errorf("building inclusion proof for %d in tree %d: %w", idx, cp.Size, err)
+	}
+	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, idx, cp.Size, rfc6962.DefaultHasher.HashLeaf(leaf), hashes, cp.Hash); err != nil {
+		return nil, fmt.Errorf("inclusion proof for %d in tree %d does not verify: %w", idx, cp.Size, err)
+	}
+	h, err := header(leaf)
+	if err != nil {
+		return nil, err
+	}
+	tp := &tlogproof.Proof{Extra: leaf, Index: idx, Hashes: hashes, Checkpoint: cpRaw}
+	return &Receipt{Index: idx, EntryID: h.ID, Size: cp.Size, Proof: tp.Marshal()}, nil
+}
+
+// Checkpoint returns the latest published checkpoint.
+func (l *Ledger) Checkpoint(ctx context.Context) ([]byte, error) { return l.reader.ReadCheckpoint(ctx) }
+
+// Len is the number of entries admitted so far (published or not).
+func (l *Ledger) Len() int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state.Len()
+}
+
+// LastSeq is an agency's last admitted seq: what its next entry must follow.
+func (l *Ledger) LastSeq(agency string) uint64 {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state.LastSeq(agency)
+}
+
+// Close waits until a checkpoint covers every admitted entry, stops Tessera
+// and releases the directory lock.
+func (l *Ledger) Close(ctx context.Context) error {
+	err := l.shutdown(ctx)
+	l.cancel()
+	if cerr := l.lock.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil && !errors.Is(err, context.Canceled) {
+		return err
+	}
+	return nil
+}

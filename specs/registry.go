@@ -1,0 +1,193 @@
+package specs
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+
+	"github.com/santhosh-tekuri/jsonschema/v6"
+	"github.com/sigstore/sigstore/pkg/cryptoutils"
+	"github.com/sigstore/sigstore/pkg/signature"
+)
+
+// Registry is the agency registry (specs/registry.md): who may append, with
+// which keys, which kinds. Its JSON form is specs/registry.schema.json.
+type Registry struct {
+	Version  int       `json:"registry"`
+	Agencies []*Agency `json:"agencies"`
+
+	byID map[string]*Agency
+}
+
+// Agency is one registered appender.
+type Agency struct {
+	ID    string   `json:"id"`
+	Name  string   `json:"name"`
+	Role  string   `json:"role"`
+	Kinds []string `json:"kinds"`
+	Keys  []*Key   `json:"keys"`
+
+	kinds map[string]bool
+	keys  map[string]*Key
+}
+
+// Key is one of an agency's public keys.
+type Key struct {
+	ID        string `json:"key_id"`
+	PublicKey string `json:"public_key"` // PEM, SubjectPublicKeyInfo
+
+	verifier signature.Verifier
+}
+
+var registrySchema = mustCompile("registry.schema.json")
+
+// ParseRegistry reads and checks a registry: schema, known kinds, commission
+// kinds only for the commission, key ids that match their keys, and keys of
+// an accepted algorithm (Ed25519 or ECDSA P-256).
+func ParseRegistry(data []byte) (*Registry, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	if err != nil {
+		return nil, fmt.Errorf("registry: not JSON: %w", err)
+	}
+	if err := registrySchema.Validate(doc); err != nil {
+		v := schemaViolation("", err)
+		return nil, fmt.Errorf("registry: field %s: %s", v.Field, v.Message)
+	}
+	r := &Registry{}
+	if err := json.Unmarshal(data, r); err != nil {
+		return nil, fmt.Errorf("registry: %w", err)
+	}
+	if err := r.index(); err != nil {
+		return nil, err
+	}
+	return r, nil
+}
+
+func (r *Registry) index() error {
+	known := map[string]bool{}
+	for _, k := range Kinds {
+		known[k] = true
+	}
+	r.byID = map[string]*Agency{}
+	for _, a := range r.Agencies {
+		if r.byID[a.ID] != nil {
+			return fmt.Errorf("registry: agency %s is listed twice", a.ID)
+		}
+		r.byID[a.ID] = a
+		a.kinds = map[string]bool{}
+		for _, k := range a.Kinds {
+			if !known[k] {
+				return fmt.Errorf("registry: agency %s: unknown kind %q", a.ID, k)
+			}
+			if CommissionKinds[k] && a.Role != "commission" {
+				return fmt.Errorf("registry: agency %s: kind %s is reserved to the commission", a.ID, k)
+			}
+			a.kinds[k] = true
+		}
+		a.keys = map[string]*Key{}
+		for _, k := range a.Keys {
+			pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(k.PublicKey))
+			if err != nil {
+				return fmt.Errorf("registry: agency %s: key %s: %w", a.ID, k.ID, err)
+			}
+			id, err := KeyID(pub)
+			if err != nil {
+				return fmt.Errorf("registry: agency %s: key %s: %w", a.ID, k.ID, err)
+			}
+			if id != k.ID {
+				return fmt.Errorf("registry: agency %s: key_id %s does not match its public key (which has key id %s)", a.ID, k.ID, id)
+			}
+			if k.verifier, err = signature.LoadVerifier(pub, crypto.SHA256); err != nil {
+				return fmt.Errorf("registry: agency %s: key %s: %w", a.ID, k.ID, err)
+			}
+			a.keys[k.ID] = k
+		}
+	}
+	return nil
+}
+
+// Agency returns the registered agency with that id, or nil.
+func (r *Registry) Agency(id string) *Agency { return r.byID[id] }
+
+// MayAppend reports whether the agency may append entries of that kind.
+func (a *Agency) MayAppend(kind string) bool { return a.kinds[kind] }
+
+// Key returns the agency's key with that key id, or nil.
+func (a *Agency) Key(id string) *Key { return a.keys[id] }
+
+// Verifier returns the signature verifier for the key.
+func (k *Key) Verifier() signature.Verifier { return k.verifier }
+
+// Add registers a public key for an agency, creating the agency if needed,
+// and returns the key id. Used by tools that build registries; the result is
+// re-checked by Marshal.
+func (r *Registry) Add(agency, name, role string, kinds []string, pub crypto.PublicKey) (string, error) {
+	id, err := KeyID(pub)
+	if err != nil {
+		return "", err
+	}
+	pemKey, err := cryptoutils.MarshalPublicKeyToPEM(pub)
+	if err != nil {
+		return "", err
+	}
+	if r.Version == 0 {
+		r.Version = 1
+	}
+	var a *Agency
+	for _, x := range r.Agencies {
+		if x.ID == agency {
+			a = x
+		}
+	}
+	if a == nil {
+		a = &Agency{ID: agency, Name: name, Role: role, Kinds: kinds}
+		r.Agencies = append(r.Agencies, a)
+	}
+	for _, k := range a.Keys {
+		if k.ID == id {
+			return id, nil
+		}
+	}
+	a.Keys = append(a.Keys, &Key{ID: id, PublicKey: string(pemKey)})
+	return id, r.index()
+}
+
+// Marshal renders the registry as indented JSON and checks that it parses
+// back, so a tool can never write a registry that auditors would reject.
+func (r *Registry) Marshal() ([]byte, error) {
+	out, err := json.MarshalIndent(r, "", "  ")
+	if err != nil {
+		return nil, err
+	}
+	out = append(out, '\n')
+	if _, err := ParseRegistry(out); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// KeyID is the id of a public key: lowercase hex SHA-256 of its DER
+// SubjectPublicKeyInfo. Only Ed25519 and ECDSA P-256 keys are accepted.
+func KeyID(pub crypto.PublicKey) (string, error) {
+	switch k := pub.(type) {
+	case ed25519.PublicKey:
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() {
+			return "", fmt.Errorf("ECDSA key on %s: only P-256 is accepted", k.Curve.Params().Name)
+		}
+	default:
+		return "", fmt.Errorf("key type %T: only Ed25519 and ECDSA P-256 are accepted", pub)
+	}
+	der, err := cryptoutils.MarshalPublicKeyToDER(pub)
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(der)
+	return hex.EncodeToString(sum[:]), nil
+}

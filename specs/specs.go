@@ -1,0 +1,102 @@
+// Package specs holds acdledger's public formats: the entry and registry JSON
+// Schemas (embedded from this folder), the DSSE envelope rules and the admission
+// rules that decide whether an agency-signed entry belongs in the log.
+//
+// Both sides use it: ledger/ to admit entries, verifier/ to re-check every entry
+// of a log it replays. It is the contract between them, so it depends only on
+// public formats and libraries, never on ledger/ or verifier/.
+package specs
+
+import (
+	"embed"
+	"encoding/json"
+	"slices"
+	"strings"
+)
+
+// Files are the machine-readable specification files, embedded so that every
+// build validates against exactly the schemas in this folder.
+//
+//go:embed entry.schema.json registry.schema.json
+var Files embed.FS
+
+const (
+	// PayloadType is the DSSE payloadType of every acdledger entry envelope.
+	PayloadType = "application/vnd.acdledger.entry+json"
+
+	// MaxEnvelopeSize is the largest envelope, in bytes, the log takes. A
+	// tlog-tiles entry bundle prefixes each entry with a 16-bit length, so
+	// 64 KiB − 1 is the most a leaf can be.
+	MaxEnvelopeSize = 65535
+
+	// EntrySchemaVersion is the value of the entry's "schema" field.
+	EntrySchemaVersion = 1
+)
+
+// Kinds lists every entry kind of schema 1, in the order of specs/entries.md.
+var Kinds = []string{
+	"agreement.concluded", "agreement.amended", "agreement.terminated",
+	"approval.requested", "approval.decided",
+	"acquisition.started", "acquisition.stopped",
+	"selection.batch", "retention.deleted", "provision",
+	"measure.executed", "emergency.notice", "mofa.consulted", "pm.ordered",
+	"inspection", "notice", "demand", "recommendation", "response",
+}
+
+// CommissionKinds may be appended only by an agency whose registry role is
+// "commission": they record the commission's own decisions and oversight acts.
+var CommissionKinds = map[string]bool{
+	"approval.decided": true,
+	"inspection":       true,
+	"notice":           true,
+	"demand":           true,
+	"recommendation":   true,
+}
+
+// RefFields are, per kind, the body fields that name another entry by id
+// (those whose schema is #/$defs/entry_id). Every value of such a field
+// must also be listed in the entry's refs, so that "refs" alone says which
+// earlier entries an entry depends on. Read from entry.schema.json, so the
+// schema stays the one place a reference field is declared.
+var RefFields = refFieldsFromSchema()
+
+func refFieldsFromSchema() map[string][]string {
+	raw, err := Files.ReadFile("entry.schema.json")
+	if err != nil {
+		panic(err)
+	}
+	type props struct {
+		Properties map[string]struct {
+			Ref string `json:"$ref"`
+		} `json:"properties"`
+	}
+	var s struct {
+		AllOf []struct {
+			If struct {
+				Properties struct {
+					Kind struct {
+						Const string `json:"const"`
+					} `json:"kind"`
+				} `json:"properties"`
+			} `json:"if"`
+			Then props `json:"then"`
+		} `json:"allOf"`
+		Defs map[string]props `json:"$defs"`
+	}
+	if err := json.Unmarshal(raw, &s); err != nil {
+		panic(err)
+	}
+	out := map[string][]string{}
+	for _, rule := range s.AllOf {
+		def := strings.TrimPrefix(rule.Then.Properties["body"].Ref, "#/$defs/")
+		for field, p := range s.Defs[def].Properties {
+			if p.Ref == "#/$defs/entry_id" {
+				out[rule.If.Properties.Kind.Const] = append(out[rule.If.Properties.Kind.Const], field)
+			}
+		}
+	}
+	for _, fields := range out {
+		slices.Sort(fields)
+	}
+	return out
+}

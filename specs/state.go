@@ -1,0 +1,210 @@
+package specs
+
+import "fmt"
+
+// LogState is what admission must remember of the log so far: each agency's
+// last seq and the index of every entry id. The ledger keeps one to admit
+// entries; an auditor rebuilds one by replaying the log and must reach the
+// same verdict on every leaf. It is not safe for concurrent use.
+type LogState struct {
+	lastSeq map[string]uint64
+	ids     map[string]uint64
+}
+
+// PendingIndex stands for "admitted, index not yet known": a writer records
+// entries as soon as they are admitted so later entries can refer to them.
+const PendingIndex = ^uint64(0)
+
+// NewLogState returns the state of an empty log.
+func NewLogState() *LogState {
+	return &LogState{lastSeq: map[string]uint64{}, ids: map[string]uint64{}}
+}
+
+// Admitted is an envelope that passed every rule.
+type Admitted struct {
+	Envelope *Envelope
+	Entry    *Entry
+	Agency   *Agency
+}
+
+// Check runs every admission rule (specs/admission.md) on one envelope,
+// in order, against this state and the registry. It changes nothing; call
+// Accept once the entry has its index in the log.
+func (s *LogState) Check(reg *Registry, raw []byte) (*Admitted, error) {
+	a, err := reg.VerifySigned(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.CheckVerified(a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// CheckVerified runs the rest of the rules, in order, on an envelope that
+// passed VerifySigned: seq, content, duplicate id, refs. Splitting the two
+// lets an auditor verify signatures in parallel and still replay the
+// stateful rules in log order.
+func (s *LogState) CheckVerified(a *Admitted) error {
+	e := a.Entry
+	if want := s.lastSeq[e.Agency] + 1; e.Seq != want {
+		return violation(e.ID, "seq", RuleSeq, "seq %d, expected %d (the last accepted seq of agency %s is %d)", e.Seq, want, e.Agency, want-1)
+	}
+	if err := e.CheckContent(); err != nil {
+		return err
+	}
+	if i, dup := s.ids[e.ID]; dup {
+		where := fmt.Sprintf("at index %d", i)
+		if i == PendingIndex {
+			where = "(appended moments ago, index not yet assigned)"
+		}
+		return violation(e.ID, "id", RuleDuplicateID, "id is already in the log %s", where)
+	}
+	return s.checkRefs(e)
+}
+
+// Verify runs the admission rules that need no log state (everything but
+// seq order, duplicate ids and refs) on one envelope: what an auditor can
+// check of a single receipt.
+func (reg *Registry) Verify(raw []byte) (*Admitted, error) {
+	a, err := reg.VerifySigned(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := a.Entry.CheckContent(); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// VerifySigned runs the rules up to and including the kind check: size,
+// envelope, schema, agency, key, signature, kind. It needs no log state.
+func (reg *Registry) VerifySigned(raw []byte) (*Admitted, error) {
+	if len(raw) > MaxEnvelopeSize {
+		return nil, violation("", "envelope", RuleSize, "envelope is %d bytes; the limit is %d", len(raw), MaxEnvelopeSize)
+	}
+	env, err := ParseEnvelope(raw)
+	if err != nil {
+		return nil, err
+	}
+	e, err := ParseEntry(env.Payload)
+	if err != nil {
+		return nil, err
+	}
+	a := reg.Agency(e.Agency)
+	if a == nil {
+		return nil, violation(e.ID, "agency", RuleAgencyUnknown, "agency %q is not in the registry", e.Agency)
+	}
+	k := a.Key(env.KeyID)
+	if k == nil {
+		return nil, violation(e.ID, "signatures[0].keyid", RuleKeyUnknown, "key %s is not registered for agency %s", env.KeyID, a.ID)
+	}
+	if err := env.verify(e.ID, k); err != nil {
+		return nil, err
+	}
+	if !a.MayAppend(e.Kind) {
+		return nil, violation(e.ID, "kind", RuleKindNotAllowed, "agency %s (role %s) may not append %s", a.ID, a.Role, e.Kind)
+	}
+	return &Admitted{Envelope: env, Entry: e, Agency: a}, nil
+}
+
+func (s *LogState) checkRefs(e *Entry) error {
+	listed := map[string]bool{}
+	for i, r := range e.Refs {
+		if _, ok := s.ids[r]; !ok {
+			return violation(e.ID, fmt.Sprintf("refs[%d]", i), RuleRefUnknown, "ref %s is not an earlier entry of the log", r)
+		}
+		listed[r] = true
+	}
+	for _, br := range e.BodyRefs() {
+		if !listed[br[1]] {
+			return violation(e.ID, "body."+br[0], RuleRefMissing, "%s is named in body.%s but not listed in refs", br[1], br[0])
+		}
+	}
+	return nil
+}
+
+// Accept records an admitted entry at its log index.
+func (s *LogState) Accept(a *Admitted, index uint64) {
+	s.Record(a.Entry.ID, a.Entry.Agency, a.Entry.Seq, index)
+}
+
+// Record notes an entry already in the log without re-checking it: how a
+// writer restores its state from its own log on restart.
+func (s *LogState) Record(id, agency string, seq, index uint64) {
+	s.lastSeq[agency] = seq
+	s.ids[id] = index
+}
+
+// BatchError says which entry of a batch broke which rule.
+type BatchError struct {
+	Position int // zero-based position in the batch
+	Err      error
+}
+
+func (e *BatchError) Error() string { return fmt.Sprintf("batch item %d: %v", e.Position+1, e.Err) }
+func (e *BatchError) Unwrap() error { return e.Err }
+
+// CheckBatch admits a batch all or nothing: each envelope is checked as if
+// the ones before it were already in the log. On success every entry is
+// recorded at PendingIndex (see SetIndex); on failure the state is as it was
+// and the error is a *BatchError.
+func (s *LogState) CheckBatch(reg *Registry, raws [][]byte) ([]*Admitted, error) {
+	type prior struct {
+		seq uint64
+		had bool
+	}
+	undo := make(map[string]prior)
+	out := make([]*Admitted, 0, len(raws))
+	for i, raw := range raws {
+		a, err := s.Check(reg, raw)
+		if err != nil {
+			for _, done := range out {
+				delete(s.ids, done.Entry.ID)
+			}
+			for agency, p := range undo {
+				if p.had {
+					s.lastSeq[agency] = p.seq
+				} else {
+					delete(s.lastSeq, agency)
+				}
+			}
+			return nil, &BatchError{Position: i, Err: err}
+		}
+		if _, seen := undo[a.Entry.Agency]; !seen {
+			seq, had := s.lastSeq[a.Entry.Agency]
+			undo[a.Entry.Agency] = prior{seq, had}
+		}
+		s.Accept(a, PendingIndex)
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// SetIndex replaces an entry's PendingIndex with its index in the log.
+func (s *LogState) SetIndex(id string, index uint64) {
+	if _, ok := s.ids[id]; ok {
+		s.ids[id] = index
+	}
+}
+
+// IndexOf returns the log index of an entry id.
+func (s *LogState) IndexOf(id string) (uint64, bool) {
+	i, ok := s.ids[id]
+	return i, ok
+}
+
+// LastSeq returns the last accepted seq of an agency (0 if none).
+func (s *LogState) LastSeq(agency string) uint64 { return s.lastSeq[agency] }
+
+// Len is the number of entries accepted.
+func (s *LogState) Len() int { return len(s.ids) }
+
+// Agencies returns each agency's last seq.
+func (s *LogState) Agencies() map[string]uint64 {
+	out := make(map[string]uint64, len(s.lastSeq))
+	for k, v := range s.lastSeq {
+		out[k] = v
+	}
+	return out
+}

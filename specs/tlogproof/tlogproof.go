@@ -1,0 +1,108 @@
+// Package tlogproof reads and writes C2SP tlog-proof files
+// (https://c2sp.org/tlog-proof, "c2sp.org/tlog-proof@v1"): a checkpoint, the
+// index of an entry and its inclusion proof, and optional extra data.
+//
+// acdledger puts the entry's DSSE envelope, the exact leaf bytes, in the
+// extra line, so one .tlog-proof file is a complete receipt (specs/receipts.md).
+// The extra data is not trusted by itself: a verifier hashes it as the leaf
+// and checks the inclusion proof against the signed checkpoint.
+package tlogproof
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+)
+
+// Header is the first line of every proof.
+const Header = "c2sp.org/tlog-proof@v1"
+
+// MaxHashes bounds the inclusion path: a tree of 2^63 leaves needs 63.
+const MaxHashes = 63
+
+// Proof is one parsed tlog-proof.
+type Proof struct {
+	Extra      []byte   // nil when the proof has no extra line
+	Index      uint64   // zero-based leaf index
+	Hashes     [][]byte // inclusion path, leaf's sibling first, 32 bytes each
+	Checkpoint []byte   // the signed checkpoint note, verbatim
+}
+
+// Marshal renders the proof in the spec's text form.
+func (p *Proof) Marshal() []byte {
+	var b bytes.Buffer
+	b.WriteString(Header + "\n")
+	if p.Extra != nil {
+		b.WriteString("extra " + base64.StdEncoding.EncodeToString(p.Extra) + "\n")
+	}
+	b.WriteString("index " + strconv.FormatUint(p.Index, 10) + "\n")
+	for _, h := range p.Hashes {
+		b.WriteString(base64.StdEncoding.EncodeToString(h) + "\n")
+	}
+	b.WriteString("\n")
+	b.Write(p.Checkpoint)
+	return b.Bytes()
+}
+
+// Parse reads a proof. It checks the structure only; the checkpoint's
+// signatures and the inclusion path are the verifier's business.
+func Parse(data []byte) (*Proof, error) {
+	head, cp, ok := bytes.Cut(data, []byte("\n\n"))
+	if !ok {
+		return nil, errors.New("tlog-proof: no empty line before the checkpoint")
+	}
+	if len(cp) == 0 {
+		return nil, errors.New("tlog-proof: no checkpoint after the empty line")
+	}
+	lines := strings.Split(string(head), "\n")
+	if lines[0] != Header {
+		return nil, fmt.Errorf("tlog-proof: first line is %q, want %q", truncate(lines[0]), Header)
+	}
+	lines = lines[1:]
+	p := &Proof{Checkpoint: bytes.Clone(cp)} // never alias the caller's buffer
+	if len(lines) > 0 && strings.HasPrefix(lines[0], "extra ") {
+		extra, err := base64.StdEncoding.Strict().DecodeString(strings.TrimPrefix(lines[0], "extra "))
+		if err != nil {
+			return nil, fmt.Errorf("tlog-proof: extra line: %w", err)
+		}
+		p.Extra = extra
+		if p.Extra == nil {
+			p.Extra = []byte{}
+		}
+		lines = lines[1:]
+	}
+	if len(lines) == 0 || !strings.HasPrefix(lines[0], "index ") {
+		return nil, errors.New("tlog-proof: missing index line")
+	}
+	idx := strings.TrimPrefix(lines[0], "index ")
+	if idx == "" || (len(idx) > 1 && idx[0] == '0') || strings.TrimLeft(idx, "0123456789") != "" {
+		return nil, fmt.Errorf("tlog-proof: index %q is not a decimal without leading zeroes", truncate(idx))
+	}
+	n, err := strconv.ParseUint(idx, 10, 64)
+	if err != nil {
+		return nil, fmt.Errorf("tlog-proof: index: %w", err)
+	}
+	p.Index = n
+	lines = lines[1:]
+	if len(lines) > MaxHashes {
+		return nil, fmt.Errorf("tlog-proof: %d proof hashes; at most %d are possible", len(lines), MaxHashes)
+	}
+	for i, l := range lines {
+		h, err := base64.StdEncoding.Strict().DecodeString(l)
+		if err != nil || len(h) != 32 {
+			return nil, fmt.Errorf("tlog-proof: proof line %d is not a base64 SHA-256 hash", i+1)
+		}
+		p.Hashes = append(p.Hashes, h)
+	}
+	return p, nil
+}
+
+func truncate(s string) string {
+	if len(s) > 40 {
+		return s[:40] + "…"
+	}
+	return s
+}

@@ -1,0 +1,45 @@
+package specs
+
+import "fmt"
+
+// Rule identifiers, as used in errors, in specs/admission.md and in the test
+// vectors. They are stable: scripts and auditors match on them.
+const (
+	RuleSize             = "envelope.size"
+	RuleEnvelope         = "envelope.format"
+	RuleSchema           = "schema"
+	RuleAgencyUnknown    = "agency.unknown"
+	RuleKeyUnknown       = "key.unknown"
+	RuleSignature        = "signature.invalid"
+	RuleKindNotAllowed   = "kind.not-allowed"
+	RuleSeq              = "seq.order"
+	RuleNaiNai           = "direction.nainai"
+	RuleEssentialContent = "content.essential"
+	RuleDuplicateID      = "id.duplicate"
+	RuleRefUnknown       = "refs.unknown"
+	RuleRefMissing       = "refs.body-not-listed"
+)
+
+// Violation is why an entry is not admitted: which entry, which field, which
+// rule. Its Error() is the one line the CLI prints.
+type Violation struct {
+	EntryID string `json:"entry_id"`
+	Field   string `json:"field"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+func (v *Violation) Error() string {
+	id := v.EntryID
+	if id == "" {
+		id = "(unknown id)"
+	}
+	if v.Field == "" {
+		return fmt.Sprintf("entry %s: rule %s: %s", id, v.Rule, v.Message)
+	}
+	return fmt.Sprintf("entry %s: field %s: rule %s: %s", id, v.Field, v.Rule, v.Message)
+}
+
+func violation(id, field, rule, format string, args ...any) *Violation {
+	return &Violation{EntryID: id, Field: field, Rule: rule, Message: fmt.Sprintf(format, args...)}
+}

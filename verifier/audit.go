@@ -1,0 +1,188 @@
+package verifier
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"runtime"
+	"sync"
+
+	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/verifier/tlog"
+)
+
+// AuditOptions tune a full replay.
+type AuditOptions struct {
+	Workers     int                               // signature-checking goroutines (default: GOMAXPROCS)
+	MaxFailures int                               // entry failures listed in the report (default 100; all are counted)
+	Progress    func(done, total uint64)          // called as entries are checked
+	OnEntry     func(i uint64, a *specs.Admitted) // optional: every admitted entry, in log order
+}
+
+// AuditReport is the outcome of a full replay.
+type AuditReport struct {
+	Origin       string                    `json:"origin"`
+	Size         uint64                    `json:"tree_size"`
+	Root         string                    `json:"root_hash"`
+	TreeVerified bool                      `json:"tree_verified"`
+	Entries      uint64                    `json:"entries"`
+	ByKind       map[string]uint64         `json:"by_kind"`
+	ByAgency     map[string]*AgencySummary `json:"by_agency"`
+	FailureCount uint64                    `json:"failure_count"`
+	Failures     []EntryFailure            `json:"failures"`
+}
+
+// AgencySummary is one agency's part of the log. LastSeq lets an agency
+// check that nothing it appended after it is missing from the log.
+type AgencySummary struct {
+	Entries uint64 `json:"entries"`
+	LastSeq uint64 `json:"last_seq"`
+}
+
+// EntryFailure is one leaf that breaks an admission rule.
+type EntryFailure struct {
+	Index   uint64 `json:"index"`
+	EntryID string `json:"entry_id,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Rule    string `json:"rule"`
+	Message string `json:"message"`
+}
+
+// OK reports whether the whole log verified.
+func (r *AuditReport) OK() bool { return r.TreeVerified && r.FailureCount == 0 }
+
+// Audit replays the whole log at its current checkpoint: it verifies the
+// checkpoint, recomputes the tree from every entry bundle (and checks every
+// hash tile), re-verifies every envelope against the registry and re-runs
+// every admission rule in log order, so each agency's seq must run 1, 2, 3…
+// with no gap. An error means the tree itself could not be verified; rule
+// failures of single entries are listed in the report.
+func (p *Pins) Audit(ctx context.Context, src *tlog.Source, opts AuditOptions) (*AuditReport, error) {
+	if p.Registry == nil {
+		return nil, inputErr("an audit needs the agency registry")
+	}
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.MaxFailures <= 0 {
+		opts.MaxFailures = 100
+	}
+	cp, err := src.Checkpoint(ctx, p.Trust)
+	if err != nil {
+		return nil, err
+	}
+	r := &AuditReport{
+		Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Hash),
+		ByKind: map[string]uint64{}, ByAgency: map[string]*AgencySummary{}, Failures: []EntryFailure{},
+	}
+	a := &auditor{pins: p, opts: opts, report: r, state: specs.NewLogState(), batch: make([][]byte, 0, auditBatch)}
+	err = src.Replay(ctx, cp, tlog.ReplayOptions{Workers: opts.Workers}, func(i uint64, leaf []byte) error {
+		a.batch = append(a.batch, leaf)
+		if len(a.batch) == cap(a.batch) || i+1 == cp.Size {
+			a.flush(i + 1 - uint64(len(a.batch)))
+		}
+		return nil
+	})
+	if err != nil {
+		return r, err
+	}
+	r.TreeVerified = true
+	return r, nil
+}
+
+// auditor checks leaves in batches: signatures (the costly part) in
+// parallel, then the stateful rules in log order.
+type auditor struct {
+	pins   *Pins
+	opts   AuditOptions
+	report *AuditReport
+	state  *specs.LogState
+	batch  [][]byte
+}
+
+const auditBatch = 1024
+
+func (a *auditor) flush(first uint64) {
+	n := len(a.batch)
+	admitted := make([]*specs.Admitted, n)
+	errs := make([]error, n)
+	var wg sync.WaitGroup
+	per := (n + a.opts.Workers - 1) / a.opts.Workers
+	for lo := 0; lo < n; lo += per {
+		hi := min(lo+per, n)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := lo; j < hi; j++ {
+				admitted[j], errs[j] = a.pins.Registry.VerifySigned(a.batch[j])
+			}
+		}()
+	}
+	wg.Wait()
+	for j := 0; j < n; j++ {
+		idx := first + uint64(j)
+		err := errs[j]
+		if err == nil {
+			err = a.state.CheckVerified(admitted[j])
+		}
+		a.account(idx, a.batch[j], admitted[j], err)
+	}
+	a.batch = a.batch[:0]
+	if a.opts.Progress != nil {
+		a.opts.Progress(first+uint64(n), a.report.Size)
+	}
+}
+
+func (a *auditor) account(idx uint64, leaf []byte, adm *specs.Admitted, err error) {
+	r := a.report
+	r.Entries++
+	if err != nil {
+		r.FailureCount++
+		f := EntryFailure{Index: idx, Rule: "unknown", Message: err.Error()}
+		var v *specs.Violation
+		if errors.As(err, &v) {
+			f = EntryFailure{Index: idx, EntryID: v.EntryID, Field: v.Field, Rule: v.Rule, Message: v.Message}
+		}
+		if len(r.Failures) < a.opts.MaxFailures {
+			r.Failures = append(r.Failures, f)
+		}
+		// Record what the leaf claims so one bad entry does not make every
+		// later entry of its agency fail the seq rule as well.
+		if h := claimedHeader(leaf); h != nil {
+			a.state.Record(h.ID, h.Agency, h.Seq, idx)
+		}
+		return
+	}
+	a.state.Accept(adm, idx)
+	e := adm.Entry
+	r.ByKind[e.Kind]++
+	s := r.ByAgency[e.Agency]
+	if s == nil {
+		s = &AgencySummary{}
+		r.ByAgency[e.Agency] = s
+	}
+	s.Entries++
+	s.LastSeq = e.Seq
+	if a.opts.OnEntry != nil {
+		a.opts.OnEntry(idx, adm)
+	}
+}
+
+type header struct {
+	ID     string `json:"id"`
+	Agency string `json:"agency"`
+	Seq    uint64 `json:"seq"`
+}
+
+func claimedHeader(leaf []byte) *header {
+	env, err := specs.ParseEnvelope(leaf)
+	if err != nil {
+		return nil
+	}
+	var h header
+	if json.Unmarshal(env.Payload, &h) != nil || h.ID == "" || h.Agency == "" {
+		return nil
+	}
+	return &h
+}

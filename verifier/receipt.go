@@ -1,0 +1,61 @@
+package verifier
+
+import (
+	"bytes"
+	"encoding/base64"
+	"errors"
+	"fmt"
+
+	"github.com/acdledger/acdledger/specs/tlogproof"
+	"github.com/acdledger/acdledger/verifier/tlog"
+)
+
+// ReceiptResult is what a verified receipt proves.
+type ReceiptResult struct {
+	EntryID string `json:"entry_id"`
+	Kind    string `json:"kind"`
+	Agency  string `json:"agency"`
+	Seq     uint64 `json:"seq"`
+	Index   uint64 `json:"index"`
+	Origin  string `json:"origin"`
+	Size    uint64 `json:"tree_size"`
+	Root    string `json:"root_hash"`
+}
+
+// VerifyReceipt checks a receipt offline: the checkpoint's signature and
+// origin, the inclusion proof of the envelope at its index, and the agency's
+// signature and the admission rules that need no log state. envelope may be
+// nil when the proof carries it in its extra line (specs/receipts.md).
+func (p *Pins) VerifyReceipt(proofData, envelope []byte) (*ReceiptResult, error) {
+	if p.Registry == nil {
+		return nil, inputErr("verifying a receipt needs the agency registry")
+	}
+	tp, err := tlogproof.Parse(proofData)
+	if err != nil {
+		return nil, inputErr("%v", err)
+	}
+	leaf := tp.Extra
+	switch {
+	case envelope != nil && tp.Extra != nil && !bytes.Equal(envelope, tp.Extra):
+		return nil, errors.New("the envelope given differs from the one in the proof's extra line")
+	case envelope != nil:
+		leaf = envelope
+	case leaf == nil:
+		return nil, inputErr("the proof has no extra line, so the entry's envelope must be given beside it")
+	}
+	cp, err := tlog.VerifyCheckpoint(tp.Checkpoint, p.Trust)
+	if err != nil {
+		return nil, fmt.Errorf("checkpoint: %w", err)
+	}
+	if err := tlog.VerifyInclusion(leaf, tp.Index, tp.Hashes, cp); err != nil {
+		return nil, fmt.Errorf("inclusion of entry %d in tree %d: %w", tp.Index, cp.Size, err)
+	}
+	a, err := p.Registry.Verify(leaf)
+	if err != nil {
+		return nil, fmt.Errorf("entry at index %d: %w", tp.Index, err)
+	}
+	return &ReceiptResult{
+		EntryID: a.Entry.ID, Kind: a.Entry.Kind, Agency: a.Entry.Agency, Seq: a.Entry.Seq,
+		Index: tp.Index, Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Hash),
+	}, nil
+}
