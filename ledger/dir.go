@@ -7,6 +7,7 @@ import (
 	"crypto/rand"
 	"errors"
 	"fmt"
+	"github.com/acdledger/acdledger/internal/atomicfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -46,13 +47,13 @@ func Init(dir, origin string, registry []byte) (vkey string, err error) {
 	if err != nil {
 		return "", err
 	}
-	if err := writeFile(filepath.Join(dir, SignerFile), []byte(skey+"\n"), 0o600); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, SignerFile), []byte(skey+"\n"), 0o600); err != nil {
 		return "", err
 	}
-	if err := writeFile(filepath.Join(dir, VerifierFile), []byte(vkey+"\n"), 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, VerifierFile), []byte(vkey+"\n"), 0o644); err != nil {
 		return "", err
 	}
-	if err := writeFile(filepath.Join(dir, RegistryFile), registry, 0o644); err != nil {
+	if err := atomicfile.Write(filepath.Join(dir, RegistryFile), registry, 0o644); err != nil {
 		return "", err
 	}
 	return vkey, nil
@@ -65,39 +66,4 @@ func checkOrigin(origin string) error {
 		return errors.New("origin must be non-empty, without spaces, '+' or newlines (e.g. log.cyber-oversight.example/acd)")
 	}
 	return nil
-}
-
-// writeFile writes atomically (temp file, fsync, rename, fsync dir) so a
-// crash never leaves half a key or registry.
-func writeFile(path string, data []byte, mode os.FileMode) error {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, ".tmp-*")
-	if err != nil {
-		return err
-	}
-	defer os.Remove(f.Name())
-	if err := f.Chmod(mode); err != nil {
-		f.Close()
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	if err := os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }

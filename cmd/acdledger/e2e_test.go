@@ -113,8 +113,8 @@ func flipByte(t *testing.T, path string, at int) {
 }
 
 type auditJSON struct {
-	Size     uint64 `json:"tree_size"`
-	Entries  uint64 `json:"entries"`
+	Size     uint64            `json:"tree_size"`
+	Entries  uint64            `json:"entries"`
 	ByKind   map[string]uint64 `json:"by_kind"`
 	ByAgency map[string]struct {
 		Entries uint64 `json:"entries"`
@@ -230,8 +230,8 @@ func TestEndToEnd(t *testing.T) {
 	t.Run("tampering", func(t *testing.T) {
 		for _, tc := range []struct {
 			name, file, want string
-			at                int
-			cmd               string
+			at               int
+			cmd              string
 		}{
 			{"entry bundle", "tile/entries/000", "root", 200, "audit"},
 			{"hash tile", "tile/0/000", "tile/0/000", 100, "audit"},

@@ -3,6 +3,7 @@ package main
 import (
 	"errors"
 	"fmt"
+	"github.com/acdledger/acdledger/internal/atomicfile"
 	"os"
 	"strings"
 
@@ -95,5 +96,5 @@ func registerKey(path, agency, name, role, kindList string, pubPEM []byte) error
 	if err != nil {
 		return err
 	}
-	return os.WriteFile(path, out, 0o644)
+	return atomicfile.Write(path, out, 0o644)
 }

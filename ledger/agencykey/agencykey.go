@@ -17,6 +17,7 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"github.com/acdledger/acdledger/internal/atomicfile"
 	"os"
 
 	"github.com/acdledger/acdledger/specs"
@@ -68,22 +69,10 @@ func Generate(algorithm string, passphrase []byte) (privPEM, pubPEM []byte, keyI
 
 // WriteFiles writes NAME.key (0600, refusing to overwrite) and NAME.pub.
 func WriteFiles(base string, privPEM, pubPEM []byte) error {
-	f, err := os.OpenFile(base+".key", os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
+	if err := atomicfile.WriteNew(base+".key", privPEM, 0o600); err != nil {
 		return fmt.Errorf("writing private key: %w", err)
 	}
-	if _, err := f.Write(privPEM); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.WriteFile(base+".pub", pubPEM, 0o644)
+	return atomicfile.Write(base+".pub", pubPEM, 0o644)
 }
 
 // Signer signs entry payloads for one agency key, producing DSSE envelopes.

@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/acdledger/acdledger/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -40,48 +41,10 @@ func SaveState(path string, cp *Checkpoint) error {
 	if cp == nil || len(cp.Raw) == 0 {
 		return errors.New("tlog: SaveState: no raw checkpoint to save")
 	}
-	return writeAtomic(path, cp.Raw)
-}
-
-func writeAtomic(path string, data []byte) (err error) {
-	dir := filepath.Dir(path)
-	f, err := os.CreateTemp(dir, "."+filepath.Base(path)+".tmp-*")
-	if err != nil {
+	if err := atomicfile.Write(path, cp.Raw, 0o600); err != nil {
 		return fmt.Errorf("tlog: saving state: %w", err)
 	}
-	defer func() {
-		if err != nil {
-			f.Close()
-			os.Remove(f.Name())
-			err = fmt.Errorf("tlog: saving state to %s: %w", path, err)
-		}
-	}()
-	if err = f.Chmod(0o600); err != nil {
-		return err
-	}
-	if _, err = f.Write(data); err != nil {
-		return err
-	}
-	if err = f.Sync(); err != nil {
-		return err
-	}
-	if err = f.Close(); err != nil {
-		return err
-	}
-	if err = os.Rename(f.Name(), path); err != nil {
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir makes a rename in dir durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
+	return nil
 }
 
 // Names of the files written by [WriteEvidence].
@@ -124,29 +87,12 @@ func WriteEvidence(dir string, err error) ([]string, error) {
 	var paths []string
 	for _, f := range files {
 		path := filepath.Join(dir, f.name)
-		if err := writeNew(path, f.data); err != nil {
+		if err := atomicfile.WriteNew(path, f.data, 0o600); err != nil {
 			return paths, fmt.Errorf("tlog: evidence: %w", err)
 		}
 		paths = append(paths, path)
 	}
-	return paths, syncDir(dir)
-}
-
-// writeNew creates path, failing if it exists, and makes its content durable.
-func writeNew(path string, data []byte) error {
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if err != nil {
-		return err
-	}
-	if _, err := f.Write(data); err != nil {
-		f.Close()
-		return err
-	}
-	if err := f.Sync(); err != nil {
-		f.Close()
-		return err
-	}
-	return f.Close()
+	return paths, nil
 }
 
 // FormatProof renders proof hashes as text, one base64 hash per line, the
