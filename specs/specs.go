@@ -24,6 +24,9 @@ const (
 	// PayloadType is the DSSE payloadType of every acdledger entry envelope.
 	PayloadType = "application/vnd.acdledger.entry+json"
 
+	// EnvelopeMediaType is the HTTP Content-Type of one DSSE envelope.
+	EnvelopeMediaType = "application/vnd.dsse.envelope.v1+json"
+
 	// MaxEnvelopeSize is the largest envelope, in bytes, the log takes. A
 	// tlog-tiles entry bundle prefixes each entry with a 16-bit length, so
 	// 64 KiB − 1 is the most a leaf can be.

@@ -148,18 +148,40 @@ func (e *BatchError) Unwrap() error { return e.Err }
 // CheckBatch admits a batch all or nothing: each envelope is checked as if
 // the ones before it were already in the log. On success every entry is
 // recorded at PendingIndex (see SetIndex); on failure the state is as it was
-// and the error is a *BatchError.
+// and the error is a *BatchError. It is VerifyBatch then AdmitBatch.
 func (s *LogState) CheckBatch(reg *Registry, raws [][]byte) ([]*Admitted, error) {
+	as, err := reg.VerifyBatch(raws)
+	if err != nil {
+		return nil, err
+	}
+	return as, s.AdmitBatch(as)
+}
+
+// VerifyBatch runs the stateless rules (VerifySigned) on every envelope.
+// It needs no lock on the log state, so a writer runs it before taking one.
+func (reg *Registry) VerifyBatch(raws [][]byte) ([]*Admitted, error) {
+	out := make([]*Admitted, len(raws))
+	for i, raw := range raws {
+		a, err := reg.VerifySigned(raw)
+		if err != nil {
+			return nil, &BatchError{Position: i, Err: err}
+		}
+		out[i] = a
+	}
+	return out, nil
+}
+
+// AdmitBatch runs the stateful rules (CheckVerified) on verified entries, in
+// order, all or nothing, as CheckBatch describes.
+func (s *LogState) AdmitBatch(as []*Admitted) error {
 	type prior struct {
 		seq uint64
 		had bool
 	}
 	undo := make(map[string]prior)
-	out := make([]*Admitted, 0, len(raws))
-	for i, raw := range raws {
-		a, err := s.Check(reg, raw)
-		if err != nil {
-			for _, done := range out {
+	for i, a := range as {
+		if err := s.CheckVerified(a); err != nil {
+			for _, done := range as[:i] {
 				delete(s.ids, done.Entry.ID)
 			}
 			for agency, p := range undo {
@@ -169,16 +191,15 @@ func (s *LogState) CheckBatch(reg *Registry, raws [][]byte) ([]*Admitted, error)
 					delete(s.lastSeq, agency)
 				}
 			}
-			return nil, &BatchError{Position: i, Err: err}
+			return &BatchError{Position: i, Err: err}
 		}
 		if _, seen := undo[a.Entry.Agency]; !seen {
 			seq, had := s.lastSeq[a.Entry.Agency]
 			undo[a.Entry.Agency] = prior{seq, had}
 		}
 		s.Accept(a, PendingIndex)
-		out = append(out, a)
 	}
-	return out, nil
+	return nil
 }
 
 // SetIndex replaces an entry's PendingIndex with its index in the log.

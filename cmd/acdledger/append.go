@@ -25,10 +25,11 @@ type appendResult struct {
 }
 
 func newAppend() *cobra.Command {
-	var dir, receipts, key string
+	var dir, server, receipts, key string
 	var asJSON bool
+	var parallel int
 	cmd := &cobra.Command{
-		Use:   "append --ledger DIR [--receipts DIR] ENVELOPE.json|ENVELOPES.jsonl|- ...",
+		Use:   "append (--ledger DIR | --server URL) [--receipts DIR] ENVELOPE.json|ENVELOPES.jsonl|- ...",
 		Short: "Admit signed entries into the log and write their receipts",
 		Long: `append checks every envelope (specs/admission.md: size, envelope, schema, agency,
 key, signature, kind allowed, seq = last + 1, no NAINAI, no ESSENTIAL_CONTENT,
@@ -41,9 +42,17 @@ until a signed checkpoint covers them. With --receipts, each entry's receipt is
 written as DIR/<entry id>.tlog-proof (C2SP tlog-proof with the envelope in its
 extra line; check it with 'acdledger verify receipt').
 
-With --key, the inputs are unsigned entries, signed with that agency key first.`,
+With --key, the inputs are unsigned entries, signed with that agency key first.
+
+With --server, the envelopes are posted to a running 'acdledger serve' instead,
+--parallel at a time in input order (which must be an admissible order: each
+agency's seqs ascending, refs to earlier lines), each request retried on network
+errors and 503s (safe: a retry of an entry already in the log gets its original
+receipt, never a second leaf). There is no all-or-nothing batch over HTTP:
+entries before a refused one stay appended.`,
 		Example: `  acdledger append --ledger ledger --receipts receipts entries.dsse.jsonl
-  acdledger append --ledger ledger --key keys/nco.key entry.json`,
+  acdledger append --ledger ledger --key keys/nco.key entry.json
+  acdledger append --server http://127.0.0.1:8080 --receipts receipts entries.dsse.jsonl`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			items, err := readItems(args)
@@ -68,18 +77,28 @@ With --key, the inputs are unsigned entries, signed with that agency key first.`
 			}
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			l, err := ledger.Open(ctx, dir, ledger.Options{})
-			if err != nil {
-				return usage(err)
-			}
-			results, err := appendAll(ctx, l, items, receipts)
-			// Close publishes a checkpoint covering everything admitted,
-			// even when waiting for a receipt failed.
-			if cerr := l.Close(context.Background()); err == nil && cerr != nil {
-				err = failed(cerr)
-			}
-			if err != nil {
-				return err
+			var results []appendResult
+			switch {
+			case (dir == "") == (server == ""):
+				return usage(errors.New("give exactly one of --ledger and --server"))
+			case server != "":
+				if results, err = appendRemote(ctx, server, items, receipts, parallel); err != nil {
+					return err
+				}
+			default:
+				l, err := ledger.Open(ctx, dir, ledger.Options{})
+				if err != nil {
+					return usage(err)
+				}
+				results, err = appendAll(ctx, l, items, receipts)
+				// Close publishes a checkpoint covering everything admitted,
+				// even when waiting for a receipt failed.
+				if cerr := l.Close(context.Background()); err == nil && cerr != nil {
+					err = failed(cerr)
+				}
+				if err != nil {
+					return err
+				}
 			}
 			out := cmd.OutOrStdout()
 			if asJSON {
@@ -96,11 +115,12 @@ With --key, the inputs are unsigned entries, signed with that agency key first.`
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&dir, "ledger", "", "ledger directory (from init)")
+	f.StringVar(&dir, "ledger", "", "ledger directory (from init), appended to in this process")
+	f.StringVar(&server, "server", "", "URL of an 'acdledger serve' to post to instead")
 	f.StringVar(&receipts, "receipts", "", "write each entry's receipt into this directory")
 	f.StringVar(&key, "key", "", "sign the inputs with this agency key first (inputs are unsigned entries)")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON")
-	cmd.MarkFlagRequired("ledger")
+	f.IntVar(&parallel, "parallel", 256, "with --server: requests in flight at once")
 	return cmd
 }
 
@@ -137,14 +157,7 @@ func appendAll(ctx context.Context, l *ledger.Ledger, items []item, receipts str
 				return
 			}
 			results[i].Index = r.Index
-			if receipts != "" {
-				path := filepath.Join(receipts, e.ID+".tlog-proof")
-				if err := os.WriteFile(path, r.Proof, 0o644); err != nil {
-					errs[i] = err
-					return
-				}
-				results[i].Receipt = path
-			}
+			errs[i] = saveReceipt(&results[i], receipts, r.Proof)
 		}()
 	}
 	wg.Wait()
@@ -152,4 +165,18 @@ func appendAll(ctx context.Context, l *ledger.Ledger, items []item, receipts str
 		return results, failed(err)
 	}
 	return results, nil
+}
+
+// saveReceipt writes a receipt as DIR/<entry id>.tlog-proof when a receipts
+// directory was asked for.
+func saveReceipt(r *appendResult, dir string, proof []byte) error {
+	if dir == "" {
+		return nil
+	}
+	path := filepath.Join(dir, r.EntryID+".tlog-proof")
+	if err := os.WriteFile(path, proof, 0o644); err != nil {
+		return err
+	}
+	r.Receipt = path
+	return nil
 }

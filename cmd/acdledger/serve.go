@@ -1,0 +1,132 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/acdledger/acdledger/ledger"
+	"github.com/acdledger/acdledger/ledger/server"
+	"github.com/spf13/cobra"
+)
+
+func newServe() *cobra.Command {
+	var dir, listen, logFormat string
+	var maxInFlight int
+	var batchAge, cpInterval, waitTimeout, reorderWait time.Duration
+	cmd := &cobra.Command{
+		Use:   "serve --ledger DIR [--listen ADDR]",
+		Short: "Serve the ledger over HTTP: agencies POST /add, everyone reads the tlog-tiles",
+		Long: `serve opens a ledger directory and serves (specs/http-api.md):
+
+  POST /add            one DSSE envelope (Content-Type application/json or
+                       application/vnd.dsse.envelope.v1+json). The agency's signature
+                       is the authentication. Answers 200 with the receipt once a
+                       checkpoint covers the entry, or 202 with the index once it is
+                       durably sequenced (?wait=false). Refusals are 4xx with a JSON
+                       body {code, entry_id, field, rule, message}; the log is unchanged.
+                       A retry of an envelope already in the log gets its receipt again.
+  GET /checkpoint, /tile/…, /tile/entries/…   the C2SP tlog-tiles read API
+  GET /healthz, /metrics                      liveness; Prometheus metrics
+
+On SIGTERM or SIGINT it stops accepting, finishes the appends in flight,
+publishes a final checkpoint and exits 0. Logs are structured (log/slog) on stderr.
+
+Every flag can also be set by an environment variable: ACDLEDGER_LEDGER,
+ACDLEDGER_LISTEN, ACDLEDGER_MAX_IN_FLIGHT, ACDLEDGER_BATCH_MAX_AGE,
+ACDLEDGER_CHECKPOINT_INTERVAL, ACDLEDGER_WAIT_TIMEOUT, ACDLEDGER_REORDER_WAIT,
+ACDLEDGER_LOG_FORMAT (flags win).`,
+		Example: `  acdledger serve --ledger ledger --listen 127.0.0.1:8080
+  acdledger append --server http://127.0.0.1:8080 --receipts receipts entries.dsse.jsonl
+  acdledger audit --log http://127.0.0.1:8080 --vkey ledger/log.vkey --registry registry.json`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := envDefaults(cmd, map[string]string{
+				"ledger": "ACDLEDGER_LEDGER", "listen": "ACDLEDGER_LISTEN", "max-in-flight": "ACDLEDGER_MAX_IN_FLIGHT",
+				"batch-max-age": "ACDLEDGER_BATCH_MAX_AGE", "checkpoint-interval": "ACDLEDGER_CHECKPOINT_INTERVAL",
+				"wait-timeout": "ACDLEDGER_WAIT_TIMEOUT", "reorder-wait": "ACDLEDGER_REORDER_WAIT", "log-format": "ACDLEDGER_LOG_FORMAT",
+			}); err != nil {
+				return usage(err)
+			}
+			if dir == "" {
+				return usage(errors.New("--ledger (or ACDLEDGER_LEDGER) is required"))
+			}
+			var h slog.Handler = slog.NewJSONHandler(os.Stderr, nil)
+			if logFormat == "text" {
+				h = slog.NewTextHandler(os.Stderr, nil)
+			}
+			logger := slog.New(h)
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+			defer stop()
+			l, err := ledger.Open(ctx, dir, ledger.Options{BatchMaxAge: batchAge, CheckpointInterval: cpInterval})
+			if err != nil {
+				return usage(err)
+			}
+			srv := server.New(l, filepath.Join(dir, ledger.LogDir), server.Config{MaxInFlight: maxInFlight, WaitTimeout: waitTimeout, ReorderWait: reorderWait, Logger: logger})
+			hs := srv.HTTPServer(listen)
+			ln, err := net.Listen("tcp", listen)
+			if err != nil {
+				l.Close(context.Background())
+				return usage(err)
+			}
+			logger.Info("serving", "ledger", dir, "origin", l.Origin(), "listen", ln.Addr().String(), "entries", l.Len())
+			// Printed on stdout so scripts (and tests) can find an OS-chosen port.
+			fmt.Fprintf(cmd.OutOrStdout(), "listening on http://%s\n", ln.Addr())
+			serveErr := make(chan error, 1)
+			go func() { serveErr <- hs.Serve(ln) }()
+			select {
+			case err = <-serveErr:
+			case <-ctx.Done():
+				logger.Info("shutting down: finishing appends in flight")
+				sctx, cancel := context.WithTimeout(context.Background(), waitTimeout+10*time.Second)
+				err = hs.Shutdown(sctx)
+				cancel()
+			}
+			if errors.Is(err, http.ErrServerClosed) {
+				err = nil
+			}
+			cerr := l.Close(context.Background())
+			logger.Info("stopped", "entries", l.Len(), "final_checkpoint_size", l.PublishedSize(context.Background()))
+			if err == nil {
+				err = cerr
+			}
+			if err != nil {
+				return failed(err)
+			}
+			return nil
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&dir, "ledger", "", "ledger directory (from init)")
+	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (port 0: any free port, printed on stdout)")
+	f.IntVar(&maxInFlight, "max-in-flight", 4096, "concurrent appends before new ones get 503 + Retry-After")
+	f.DurationVar(&batchAge, "batch-max-age", 50*time.Millisecond, "longest an entry waits for its Tessera batch")
+	f.DurationVar(&cpInterval, "checkpoint-interval", 100*time.Millisecond, "how often a checkpoint may be published (minimum 100ms)")
+	f.DurationVar(&waitTimeout, "wait-timeout", 30*time.Second, "longest POST /add waits for the checkpoint covering its entry")
+	f.DurationVar(&reorderWait, "reorder-wait", 2*time.Second, "longest an entry that arrives before an earlier seq or ref of its own waits for it")
+	f.StringVar(&logFormat, "log-format", "json", "log format on stderr: json or text")
+	return cmd
+}
+
+// envDefaults sets each flag not given on the command line from its
+// environment variable, if that is set.
+func envDefaults(cmd *cobra.Command, vars map[string]string) error {
+	for flag, env := range vars {
+		v, ok := os.LookupEnv(env)
+		if !ok || cmd.Flags().Changed(flag) {
+			continue
+		}
+		if err := cmd.Flags().Set(flag, v); err != nil {
+			return fmt.Errorf("%s=%q: %w", env, v, err)
+		}
+	}
+	return nil
+}

@@ -1,0 +1,119 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"time"
+
+	"github.com/acdledger/acdledger/specs"
+	"github.com/transparency-dev/formats/log"
+	"github.com/transparency-dev/tessera/api"
+	"github.com/transparency-dev/tessera/api/layout"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// ErrInFlight says an envelope with this id was admitted moments ago and is
+// not sequenced yet: a retry should come back shortly.
+var ErrInFlight = errors.New("an entry with this id is being appended; retry shortly")
+
+// Existing makes retries safe: if the log already holds exactly this
+// envelope (found by its entry id), it returns that entry's receipt instead
+// of appending a second leaf. ok is false when the id is not in the log or
+// holds a different envelope; admission then decides (and rejects a reused
+// id or seq).
+func (l *Ledger) Existing(ctx context.Context, raw []byte) (r *Receipt, ok bool, err error) {
+	h, err := header(raw)
+	if err != nil {
+		return nil, false, nil
+	}
+	l.mu.Lock()
+	idx, found := l.state.IndexOf(h.ID)
+	l.mu.Unlock()
+	switch {
+	case !found:
+		return nil, false, nil
+	case idx == specs.PendingIndex:
+		return nil, false, ErrInFlight
+	}
+	leaf, err := l.leaf(ctx, idx)
+	if err != nil {
+		return nil, false, err
+	}
+	if !bytes.Equal(leaf, raw) {
+		return nil, false, nil
+	}
+	cp, err := l.checkpointCovering(ctx, idx)
+	if err != nil {
+		return nil, false, err
+	}
+	r, err = l.receipt(ctx, idx, leaf, cp)
+	return r, err == nil, err
+}
+
+// leaf reads one entry back from the integrated tree.
+func (l *Ledger) leaf(ctx context.Context, idx uint64) ([]byte, error) {
+	size, err := l.reader.IntegratedSize(ctx)
+	if err != nil {
+		return nil, err
+	}
+	n := idx / layout.EntryBundleWidth
+	raw, err := l.reader.ReadEntryBundle(ctx, n, layout.PartialTileSize(0, n, size))
+	if err != nil {
+		return nil, err
+	}
+	var b api.EntryBundle
+	if err := b.UnmarshalText(raw); err != nil {
+		return nil, err
+	}
+	i := idx % layout.EntryBundleWidth
+	if i >= uint64(len(b.Entries)) {
+		return nil, errors.New("entry not in its bundle")
+	}
+	return b.Entries[i], nil
+}
+
+// published returns the latest published checkpoint and its size.
+func (l *Ledger) published(ctx context.Context) (uint64, []byte, error) {
+	raw, err := l.reader.ReadCheckpoint(ctx)
+	if err != nil {
+		return 0, nil, err
+	}
+	n, err := note.Open(raw, note.VerifierList(l.verifier))
+	if err != nil {
+		return 0, nil, err
+	}
+	var cp log.Checkpoint
+	if _, err := cp.Unmarshal([]byte(n.Text)); err != nil {
+		return 0, nil, err
+	}
+	return cp.Size, raw, nil
+}
+
+// PublishedSize is the tree size of the latest published checkpoint (0 if
+// it cannot be read).
+func (l *Ledger) PublishedSize(ctx context.Context) uint64 {
+	size, _, _ := l.published(ctx)
+	return size
+}
+
+// checkpointCovering waits until a published checkpoint includes idx.
+func (l *Ledger) checkpointCovering(ctx context.Context, idx uint64) ([]byte, error) {
+	for {
+		if size, raw, err := l.published(ctx); err == nil && size > idx {
+			return raw, nil
+		}
+		select {
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		case <-time.After(25 * time.Millisecond):
+		}
+	}
+}
+
+// Healthy reports why the ledger cannot admit entries, or nil.
+func (l *Ledger) Healthy() error {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.broken
+}

@@ -1,0 +1,160 @@
+package server
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"io"
+	"mime"
+	"net/http"
+	"time"
+
+	"github.com/acdledger/acdledger/ledger"
+	"github.com/acdledger/acdledger/specs"
+)
+
+// AddResponse is the JSON body of a successful POST /add.
+type AddResponse struct {
+	Index    uint64 `json:"index"`
+	EntryID  string `json:"entry_id"`
+	TreeSize uint64 `json:"tree_size,omitempty"` // size of the checkpoint in the receipt
+	Receipt  string `json:"receipt,omitempty"`   // C2SP tlog-proof text (absent with ?wait=false)
+	Existing bool   `json:"existing,omitempty"`  // true when this was a retry of an entry already in the log
+}
+
+// ErrorResponse is the JSON body of every refused POST /add.
+type ErrorResponse struct {
+	Code    string `json:"code"` // the admission rule id, or an HTTP-level code (see specs/http-api.md)
+	EntryID string `json:"entry_id,omitempty"`
+	Field   string `json:"field,omitempty"`
+	Rule    string `json:"rule,omitempty"`
+	Message string `json:"message"`
+}
+
+// ruleStatus maps each admission rule to its HTTP status.
+var ruleStatus = map[string]int{
+	specs.RuleSize:             http.StatusRequestEntityTooLarge,
+	specs.RuleEnvelope:         http.StatusBadRequest,
+	specs.RuleSchema:           http.StatusBadRequest,
+	specs.RuleAgencyUnknown:    http.StatusForbidden,
+	specs.RuleKeyUnknown:       http.StatusForbidden,
+	specs.RuleSignature:        http.StatusForbidden,
+	specs.RuleKindNotAllowed:   http.StatusForbidden,
+	specs.RuleSeq:              http.StatusConflict,
+	specs.RuleDuplicateID:      http.StatusConflict,
+	specs.RuleNaiNai:           http.StatusUnprocessableEntity,
+	specs.RuleEssentialContent: http.StatusUnprocessableEntity,
+	specs.RuleRefUnknown:       http.StatusUnprocessableEntity,
+	specs.RuleRefMissing:       http.StatusUnprocessableEntity,
+}
+
+// add admits one envelope. The agency's signature inside it is the
+// authentication. It answers once the entry is covered by a published
+// checkpoint (with its receipt), or with ?wait=false once it is durably
+// sequenced (with its index).
+func (s *Server) add(w http.ResponseWriter, r *http.Request) {
+	select {
+	case s.slots <- struct{}{}:
+		defer func() { <-s.slots }()
+	default:
+		w.Header().Set("Retry-After", "1")
+		s.refuse(w, http.StatusServiceUnavailable, ErrorResponse{Code: "overloaded", Message: "too many appends in flight; retry shortly"})
+		return
+	}
+	if mt, _, err := mime.ParseMediaType(r.Header.Get("Content-Type")); err != nil || (mt != "application/json" && mt != specs.EnvelopeMediaType) {
+		s.refuse(w, http.StatusUnsupportedMediaType, ErrorResponse{Code: "content-type",
+			Message: "Content-Type must be application/json or " + specs.EnvelopeMediaType})
+		return
+	}
+	wait := r.URL.Query().Get("wait") != "false"
+	// Read at most one byte past the limit: a larger body is refused without
+	// being read whole.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, specs.MaxEnvelopeSize+1))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig) || len(body) > specs.MaxEnvelopeSize:
+		s.refuse(w, http.StatusRequestEntityTooLarge, ErrorResponse{Code: specs.RuleSize, Rule: specs.RuleSize, Field: "envelope",
+			Message: "envelope larger than 65535 bytes"})
+		return
+	case err != nil:
+		s.refuse(w, http.StatusBadRequest, ErrorResponse{Code: "body", Message: "reading the request body: " + err.Error()})
+		return
+	}
+	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WaitTimeout)
+	defer cancel()
+
+	// A retry of an envelope already in the log gets its original receipt.
+	if rec, ok, err := s.l.Existing(ctx, body); err != nil {
+		if errors.Is(err, ledger.ErrInFlight) {
+			w.Header().Set("Retry-After", "1")
+			s.refuse(w, http.StatusConflict, ErrorResponse{Code: "in-flight", Message: err.Error()})
+			return
+		}
+		s.fail(w, err)
+		return
+	} else if ok {
+		s.reply(w, http.StatusOK, AddResponse{Index: rec.Index, EntryID: rec.EntryID, TreeSize: rec.Size, Receipt: string(rec.Proof), Existing: true})
+		return
+	}
+
+	start := time.Now()
+	p, err := s.l.AppendInOrder(ctx, body, s.cfg.ReorderWait)
+	if err != nil {
+		var v *specs.Violation
+		if errors.As(err, &v) {
+			s.metrics.rejected.WithLabelValues(v.Rule).Inc()
+			s.refuse(w, ruleStatus[v.Rule], ErrorResponse{Code: v.Rule, EntryID: v.EntryID, Field: v.Field, Rule: v.Rule, Message: v.Message})
+			return
+		}
+		s.fail(w, err)
+		return
+	}
+	idx, err := s.l.Index(p)
+	if err != nil {
+		s.fail(w, err)
+		return
+	}
+	s.metrics.appended.Inc()
+	if !wait {
+		s.reply(w, http.StatusAccepted, AddResponse{Index: idx, EntryID: p.Admitted.Entry.ID})
+		return
+	}
+	rec, err := s.l.Receipt(ctx, p)
+	if err != nil {
+		// The entry is durable; only the wait for its checkpoint failed.
+		w.Header().Set("Retry-After", "1")
+		s.refuse(w, http.StatusServiceUnavailable, ErrorResponse{Code: "not-yet-published", EntryID: p.Admitted.Entry.ID,
+			Message: "entry is sequenced at index " + itoa(idx) + " but no checkpoint covers it yet; retry the same envelope for its receipt"})
+		return
+	}
+	s.metrics.integration.Observe(time.Since(start).Seconds())
+	s.reply(w, http.StatusOK, AddResponse{Index: rec.Index, EntryID: rec.EntryID, TreeSize: rec.Size, Receipt: string(rec.Proof)})
+}
+
+func (s *Server) reply(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	json.NewEncoder(w).Encode(v)
+}
+
+func (s *Server) refuse(w http.ResponseWriter, status int, e ErrorResponse) {
+	if e.Rule == "" {
+		s.metrics.rejected.WithLabelValues("http:" + e.Code).Inc()
+	}
+	s.log.Info("append refused", "status", status, "code", e.Code, "entry_id", e.EntryID, "field", e.Field, "message", e.Message)
+	s.reply(w, status, e)
+}
+
+// fail reports a server-side failure; the entry may or may not be durable,
+// so the client retries the same envelope (which is idempotent).
+func (s *Server) fail(w http.ResponseWriter, err error) {
+	s.log.Error("append failed", "err", err)
+	w.Header().Set("Retry-After", "1")
+	s.reply(w, http.StatusServiceUnavailable, ErrorResponse{Code: "unavailable", Message: err.Error()})
+}
+
+func itoa(n uint64) string {
+	b, _ := json.Marshal(n)
+	return string(b)
+}
