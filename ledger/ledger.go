@@ -63,7 +63,7 @@ type Ledger struct {
 	mu      sync.Mutex // serialises admission: the order entries are checked in is the order they are sequenced in
 	state   *specs.LogState
 	changed chan struct{} // closed and replaced whenever entries are admitted
-	broken error // set when Tessera failed an entry after admission; the state is then not trusted until reopen
+	broken  error         // set when Tessera failed an entry after admission; the state is then not trusted until reopen
 
 	proofMu sync.Mutex
 	proofs  map[uint64]*client.ProofBuilder // by tree size: receipts for one checkpoint share fetched tiles
