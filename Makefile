@@ -13,10 +13,14 @@ build:
 vet:
 	$(GO) vet $(PKGS)
 
-# The test command the README gives and CI runs: vet, then every test with
-# the race detector (the ledger, verifier and CLI are concurrent).
+# The test command the README gives and CI runs: vet, every test with the
+# race detector (the ledger, server, verifier and CLI are concurrent), then
+# the load and crash tests again at full size without it (the race detector
+# slows them several times over, so under it they run smaller).
+LOADTESTS := TestConcurrentAgencies|TestCrash
 test: vet
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
+	$(GO) test -count=1 -timeout 10m -run '$(LOADTESTS)' ./ledger/server ./cmd/acdledger
 
 # End-to-end on the embedded default (Tessera POSIX log in demo/):
 # keys and registry → init → append in two steps → verify receipts →
@@ -35,3 +39,10 @@ fuzz:
 
 clean:
 	rm -rf bin demo
+
+# Throughput and latency figures (bench/, explained in BENCHMARKS.md):
+# bare Tessera as the anchor, in-process and HTTP appends, audit, verify
+# receipt. One run of each, a summary table at the end; nothing is asserted.
+.PHONY: bench
+bench:
+	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench

@@ -60,10 +60,11 @@ type Ledger struct {
 	cancel   context.CancelFunc
 	lock     *os.File
 
-	mu      sync.Mutex // serialises admission: the order entries are checked in is the order they are sequenced in
-	state   *specs.LogState
-	changed chan struct{} // closed and replaced whenever entries are admitted
-	broken  error         // set when Tessera failed an entry after admission; the state is then not trusted until reopen
+	mu       sync.Mutex // serialises admission: the order entries are checked in is the order they are sequenced in
+	state    *specs.LogState
+	changed  chan struct{}            // closed and replaced whenever entries are admitted
+	advanced map[string]chan struct{} // per agency: closed when its seq advances (see AppendInOrder)
+	broken   error                    // set when Tessera failed an entry after admission; the state is then not trusted until reopen
 
 	proofMu sync.Mutex
 	proofs  map[uint64]*client.ProofBuilder // by tree size: receipts for one checkpoint share fetched tiles
@@ -132,8 +133,8 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		appender: appender, shutdown: shutdown, reader: reader, cancel: cancel, lock: lock,
 		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 25*time.Millisecond),
 		state:   specs.NewLogState(),
-		changed: make(chan struct{}),
-		proofs:  map[uint64]*client.ProofBuilder{},
+		changed: make(chan struct{}), advanced: map[string]chan struct{}{},
+		proofs: map[uint64]*client.ProofBuilder{},
 	}
 	if err := l.restore(ctx); err != nil {
 		cancel()
@@ -210,41 +211,42 @@ type Pending struct {
 // its batch is sequenced. On a rule violation nothing is appended and the
 // error is a *specs.BatchError wrapping a *specs.Violation.
 func (l *Ledger) Append(ctx context.Context, envelopes ...[]byte) ([]*Pending, error) {
-	out, _, err := l.append(ctx, envelopes)
-	return out, err
+	return l.append(ctx, envelopes)
 }
 
-// append is Append that also says, on a refusal, whether the refused entry
-// may merely be early (see AppendInOrder). That is judged under the same
-// lock as the refusal: a moment later the missing entry may have arrived.
-func (l *Ledger) append(ctx context.Context, envelopes [][]byte) (out []*Pending, early bool, err error) {
+func (l *Ledger) append(ctx context.Context, envelopes [][]byte) ([]*Pending, error) {
 	admitted, err := l.registry.VerifyBatch(envelopes)
 	if err != nil {
-		return nil, false, err
+		return nil, err
 	}
-	return l.admit(ctx, admitted)
+	out, _, err := l.admit(ctx, admitted)
+	return out, err
 }
 
 // admit runs the stateful rules and hands the entries to Tessera, under
 // the admission lock. Signatures were checked before, outside the lock, so
 // agencies' appends verify in parallel and a re-check of an early entry
-// costs microseconds.
-func (l *Ledger) admit(ctx context.Context, admitted []*specs.Admitted) (out []*Pending, early bool, err error) {
+// costs microseconds. On a refusal it also says whether the entry may
+// merely be early (see AppendInOrder), judged under the same lock: a moment
+// later the missing entry may have arrived.
+func (l *Ledger) admit(ctx context.Context, admitted []*specs.Admitted) (out []*Pending, early earliness, err error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.broken != nil {
-		return nil, false, fmt.Errorf("ledger stopped admitting after a storage failure; reopen it to recover: %w", l.broken)
+		return nil, notEarly, fmt.Errorf("ledger stopped admitting after a storage failure; reopen it to recover: %w", l.broken)
 	}
 	if err := l.state.AdmitBatch(admitted); err != nil {
-		return nil, len(admitted) == 1 && l.mayBeEarly(err, admitted[0].Entry), err
+		if len(admitted) == 1 {
+			early = l.mayBeEarly(err, admitted[0].Entry)
+		}
+		return nil, early, err
 	}
 	out = make([]*Pending, len(admitted))
 	for i, a := range admitted {
 		out[i] = &Pending{Admitted: a, future: l.appender.Add(ctx, tessera.NewEntry(a.Envelope.Raw))}
 	}
-	close(l.changed)
-	l.changed = make(chan struct{})
-	return out, false, nil
+	l.signalAdmitted(admitted)
+	return out, notEarly, nil
 }
 
 // Index waits until the entry is sequenced (durably, in the POSIX driver's

@@ -8,6 +8,15 @@ import (
 	"github.com/acdledger/acdledger/specs"
 )
 
+// earliness says why a refused entry might yet be admitted.
+type earliness int
+
+const (
+	notEarly   earliness = iota
+	seqAhead             // its seq is ahead of its agency's next one
+	refMissing           // it refers to an entry not yet in the log
+)
+
 // AppendInOrder appends one envelope like Append, but tolerates arriving a
 // little early: if its seq is ahead of the agency's next one, or it refers
 // to an entry not yet in the log, it waits up to maxWait for those entries
@@ -19,22 +28,32 @@ func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait tim
 	if err != nil {
 		return nil, err
 	}
+	agency := admitted[0].Entry.Agency
 	deadline := time.Now().Add(maxWait)
 	for {
+		// Take the channels before the check, so an admission between the
+		// check and the wait still wakes this one.
 		l.mu.Lock()
-		changed := l.changed
+		anyAdmitted, agencyAdvanced := l.changed, l.agencyChan(agency)
 		l.mu.Unlock()
 		ps, early, err := l.admit(ctx, admitted)
 		if err == nil {
 			return ps[0], nil
 		}
 		left := time.Until(deadline)
-		if left <= 0 || !early {
+		if left <= 0 || early == notEarly {
 			return nil, err
+		}
+		// Wait only for what can help: an early seq for its own agency to
+		// advance (so pipelining agencies do not wake one another), a
+		// missing ref for any admission.
+		wake := anyAdmitted
+		if early == seqAhead {
+			wake = agencyAdvanced
 		}
 		t := time.NewTimer(left)
 		select {
-		case <-changed:
+		case <-wake:
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
@@ -44,19 +63,42 @@ func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait tim
 	}
 }
 
+// agencyChan is closed when the agency's seq next advances. l.mu is held.
+func (l *Ledger) agencyChan(agency string) chan struct{} {
+	ch := l.advanced[agency]
+	if ch == nil {
+		ch = make(chan struct{})
+		l.advanced[agency] = ch
+	}
+	return ch
+}
+
+// signalAdmitted wakes the waiters that an admission of these entries can
+// help. l.mu is held.
+func (l *Ledger) signalAdmitted(admitted []*specs.Admitted) {
+	close(l.changed)
+	l.changed = make(chan struct{})
+	for _, a := range admitted {
+		if ch := l.advanced[a.Entry.Agency]; ch != nil {
+			close(ch)
+			delete(l.advanced, a.Entry.Agency)
+		}
+	}
+}
+
 // mayBeEarly tells a refusal that the arrival of other entries could turn
-// into an admission: a seq ahead of the expected one, or an unknown ref.
-// The caller holds l.mu.
-func (l *Ledger) mayBeEarly(err error, e *specs.Entry) bool {
+// into an admission. l.mu is held, so the verdict and this judgement see
+// the same state.
+func (l *Ledger) mayBeEarly(err error, e *specs.Entry) earliness {
 	var v *specs.Violation
 	if !errors.As(err, &v) {
-		return false
+		return notEarly
 	}
-	switch v.Rule {
-	case specs.RuleRefUnknown:
-		return true
-	case specs.RuleSeq:
-		return e.Seq > l.state.LastSeq(e.Agency)+1
+	switch {
+	case v.Rule == specs.RuleRefUnknown:
+		return refMissing
+	case v.Rule == specs.RuleSeq && e.Seq > l.state.LastSeq(e.Agency)+1:
+		return seqAhead
 	}
-	return false
+	return notEarly
 }

@@ -111,7 +111,7 @@ ACDLEDGER_LOG_FORMAT (flags win).`,
 	f.DurationVar(&batchAge, "batch-max-age", 50*time.Millisecond, "longest an entry waits for its Tessera batch")
 	f.DurationVar(&cpInterval, "checkpoint-interval", 100*time.Millisecond, "how often a checkpoint may be published (minimum 100ms)")
 	f.DurationVar(&waitTimeout, "wait-timeout", 30*time.Second, "longest POST /add waits for the checkpoint covering its entry")
-	f.DurationVar(&reorderWait, "reorder-wait", 2*time.Second, "longest an entry that arrives before an earlier seq or ref of its own waits for it")
+	f.DurationVar(&reorderWait, "reorder-wait", 10*time.Second, "longest an entry that arrives before an earlier seq or ref of its own waits for it")
 	f.StringVar(&logFormat, "log-format", "json", "log format on stderr: json or text")
 	return cmd
 }

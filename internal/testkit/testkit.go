@@ -13,11 +13,14 @@ import (
 	"github.com/acdledger/acdledger/specs"
 )
 
-// Agencies is a small registry: two agencies and the commission.
-var Agencies = []struct {
+// Agency is one registry entry of a kit.
+type Agency struct {
 	ID, Role string
 	Kinds    []string
-}{
+}
+
+// Agencies is a small registry: two agencies and the commission.
+var Agencies = []Agency{
 	{"nco", "agency", []string{"agreement.concluded", "agreement.amended", "agreement.terminated", "approval.requested", "acquisition.started", "acquisition.stopped", "selection.batch", "retention.deleted", "provision", "response"}},
 	{"npa", "agency", []string{"approval.requested", "measure.executed", "emergency.notice", "mofa.consulted", "response"}},
 	{"commission", "commission", []string{"approval.decided", "inspection", "notice", "demand", "recommendation"}},
@@ -32,13 +35,27 @@ type Kit struct {
 	n        int
 }
 
-// New makes keys from fixed seeds (tests stay reproducible) and a registry.
-func New(t testing.TB) *Kit {
+// New makes keys from fixed seeds (tests stay reproducible) and a registry
+// of Agencies.
+func New(t testing.TB) *Kit { return NewWith(t, Agencies) }
+
+// Many is a kit of n agencies a00, a01, … that append retention.deleted
+// entries, for load tests.
+func Many(t testing.TB, n int) *Kit {
+	var as []Agency
+	for i := 0; i < n; i++ {
+		as = append(as, Agency{fmt.Sprintf("a%02d", i), "agency", []string{"retention.deleted"}})
+	}
+	return NewWith(t, as)
+}
+
+// NewWith makes a kit for the given agencies.
+func NewWith(t testing.TB, agencies []Agency) *Kit {
 	t.Helper()
 	k := &Kit{Signers: map[string]*agencykey.Signer{}, Registry: &specs.Registry{}, seq: map[string]uint64{}}
-	for i, a := range Agencies {
+	for i, a := range agencies {
 		seed := make([]byte, ed25519.SeedSize)
-		seed[0] = byte(i + 1)
+		seed[0], seed[1] = byte(i+1), byte((i+1)>>8)
 		s, err := agencykey.FromPrivateKey(ed25519.NewKeyFromSeed(seed))
 		if err != nil {
 			t.Fatal(err)

@@ -17,7 +17,7 @@ import (
 type Config struct {
 	MaxInFlight int           // concurrent /add requests before 503 (default 4096)
 	WaitTimeout time.Duration // longest /add waits for its checkpoint (default 30s)
-	ReorderWait time.Duration // longest an early entry (seq ahead, ref not yet in) waits for the entries before it (default 2s)
+	ReorderWait time.Duration // longest an early entry (seq ahead, ref not yet in) waits for the entries before it (default 10s)
 	Logger      *slog.Logger  // default slog.Default()
 }
 
@@ -41,7 +41,7 @@ func New(l *ledger.Ledger, logDir string, cfg Config) *Server {
 		cfg.WaitTimeout = 30 * time.Second
 	}
 	if cfg.ReorderWait <= 0 {
-		cfg.ReorderWait = 2 * time.Second
+		cfg.ReorderWait = 10 * time.Second
 	}
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
