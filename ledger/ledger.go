@@ -30,6 +30,12 @@ type Options struct {
 	BatchMaxSize       uint          // entries per Tessera batch (default 1024)
 	BatchMaxAge        time.Duration // longest an entry waits for its batch (default 50ms)
 	CheckpointInterval time.Duration // how often a new checkpoint may be signed (default and POSIX minimum: 100ms)
+
+	// WitnessPolicy, when set, is a policy file (specs/witnesses.md): a
+	// checkpoint is published only once it carries the policy's quorum of
+	// witness cosignatures. Entries are sequenced (durable) regardless.
+	WitnessPolicy  []byte
+	WitnessTimeout time.Duration // how long to wait for witnesses per checkpoint (Tessera's default if zero)
 }
 
 func (o Options) withDefaults() Options {
@@ -119,13 +125,27 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	// The appender's background work must outlive the caller's ctx (which
 	// may be a request's), so it gets its own, cancelled by Close.
 	bg, cancel := context.WithCancel(context.Background())
-	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, tessera.NewAppendOptions().
+	aopts := tessera.NewAppendOptions().
 		WithCheckpointSigner(signer).
 		WithBatching(opts.BatchMaxSize, opts.BatchMaxAge).
 		WithCheckpointInterval(opts.CheckpointInterval).
-		WithAntispam(tessera.DefaultAntispamInMemorySize, nil))
+		WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
+	if len(opts.WitnessPolicy) > 0 {
+		group, err := tessera.NewWitnessGroupFromPolicy(opts.WitnessPolicy)
+		if err != nil {
+			cancel()
+			return nil, fmt.Errorf("witness policy: %w", err)
+		}
+		aopts = aopts.WithWitnesses(group, &tessera.WitnessOptions{Timeout: opts.WitnessTimeout})
+	}
+	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, aopts)
 	if err != nil {
 		cancel()
+		if len(opts.WitnessPolicy) > 0 {
+			// On a fresh log even the empty tree's checkpoint needs its
+			// cosignatures, so the quorum must be reachable to start.
+			return nil, fmt.Errorf("starting the Tessera appender (are the policy's witnesses reachable?): %w", err)
+		}
 		return nil, fmt.Errorf("starting the Tessera appender: %w", err)
 	}
 	l := &Ledger{

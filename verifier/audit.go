@@ -25,6 +25,7 @@ type AuditReport struct {
 	Origin       string                    `json:"origin"`
 	Size         uint64                    `json:"tree_size"`
 	Root         string                    `json:"root_hash"`
+	Cosigners    []string                  `json:"cosigners,omitempty"`
 	TreeVerified bool                      `json:"tree_verified"`
 	Entries      uint64                    `json:"entries"`
 	ByKind       map[string]uint64         `json:"by_kind"`
@@ -73,7 +74,7 @@ func (p *Pins) Audit(ctx context.Context, src *tlog.Source, opts AuditOptions) (
 		return nil, err
 	}
 	r := &AuditReport{
-		Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Hash),
+		Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Hash), Cosigners: cp.Cosigners,
 		ByKind: map[string]uint64{}, ByAgency: map[string]*AgencySummary{}, Failures: []EntryFailure{},
 	}
 	a := &auditor{pins: p, opts: opts, report: r, state: specs.NewLogState(), batch: make([][]byte, 0, auditBatch)}

@@ -46,7 +46,24 @@ func LoadPins(vkeyFile, origin, registryFile string) (*Pins, error) {
 	if origin == "" {
 		origin = v.Name()
 	}
-	p := &Pins{Trust: tlog.Trust{Origin: origin, Verifier: v}}
+	return withRegistry(&Pins{Trust: tlog.Trust{Origin: origin, Verifier: v}}, registryFile)
+}
+
+// LoadPolicyPins pins a witnessed log by its policy file (the log key and
+// the witness quorum every checkpoint must carry) and the registry.
+func LoadPolicyPins(policyFile, registryFile string) (*Pins, error) {
+	raw, err := os.ReadFile(policyFile)
+	if err != nil {
+		return nil, inputErr("policy: %v", err)
+	}
+	pol, err := tlog.ParsePolicy(raw)
+	if err != nil {
+		return nil, inputErr("%s: %v", policyFile, err)
+	}
+	return withRegistry(&Pins{Trust: tlog.TrustPolicy(pol)}, registryFile)
+}
+
+func withRegistry(p *Pins, registryFile string) (*Pins, error) {
 	if registryFile != "" {
 		raw, err := os.ReadFile(registryFile)
 		if err != nil {

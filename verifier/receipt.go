@@ -20,6 +20,9 @@ type ReceiptResult struct {
 	Origin  string `json:"origin"`
 	Size    uint64 `json:"tree_size"`
 	Root    string `json:"root_hash"`
+	// Cosigners are the pinned policy's witnesses that cosigned the
+	// receipt's checkpoint (empty without a policy).
+	Cosigners []string `json:"cosigners,omitempty"`
 }
 
 // VerifyReceipt checks a receipt offline: the checkpoint's signature and
@@ -57,5 +60,6 @@ func (p *Pins) VerifyReceipt(proofData, envelope []byte) (*ReceiptResult, error)
 	return &ReceiptResult{
 		EntryID: a.Entry.ID, Kind: a.Entry.Kind, Agency: a.Entry.Agency, Seq: a.Entry.Seq,
 		Index: tp.Index, Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Hash),
+		Cosigners: cp.Cosigners,
 	}, nil
 }

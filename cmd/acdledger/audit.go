@@ -88,7 +88,7 @@ func progressBar() *progressbar.ProgressBar {
 }
 
 func printAudit(w io.Writer, r *verifier.AuditReport) {
-	fmt.Fprintf(w, "log %s: tree size %d, root %s\n", r.Origin, r.Size, r.Root)
+	fmt.Fprintf(w, "log %s: tree size %d, root %s%s\n", r.Origin, r.Size, r.Root, cosigned(r.Cosigners))
 	fmt.Fprintf(w, "tree recomputed from every entry bundle and every hash tile checked: %v\n", r.TreeVerified)
 	fmt.Fprintf(w, "\n%-24s %8s\n", "kind", "entries")
 	for _, k := range sortedMapKeys(r.ByKind) {

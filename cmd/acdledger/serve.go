@@ -19,7 +19,7 @@ import (
 )
 
 func newServe() *cobra.Command {
-	var dir, listen, logFormat string
+	var dir, listen, logFormat, policy string
 	var maxInFlight int
 	var batchAge, cpInterval, waitTimeout, reorderWait time.Duration
 	cmd := &cobra.Command{
@@ -37,23 +37,32 @@ func newServe() *cobra.Command {
   GET /checkpoint, /tile/…, /tile/entries/…   the C2SP tlog-tiles read API
   GET /healthz, /metrics                      liveness; Prometheus metrics
 
+With --policy, a checkpoint is published only once the policy's quorum of
+committee witnesses has cosigned it. While fewer witnesses answer, appends are
+still sequenced and durable (?wait=false answers 202) but nothing new is
+published, and waiting appends get 503 not-yet-published after --wait-timeout;
+publication resumes by itself when the quorum is back. A fresh log needs its
+quorum reachable to start, since even the empty tree's checkpoint is cosigned.
+
 On SIGTERM or SIGINT it stops accepting, finishes the appends in flight,
 publishes a final checkpoint and exits 0. Logs are structured (log/slog) on stderr.
 
 Every flag can also be set by an environment variable: ACDLEDGER_LEDGER,
 ACDLEDGER_LISTEN, ACDLEDGER_MAX_IN_FLIGHT, ACDLEDGER_BATCH_MAX_AGE,
 ACDLEDGER_CHECKPOINT_INTERVAL, ACDLEDGER_WAIT_TIMEOUT, ACDLEDGER_REORDER_WAIT,
-ACDLEDGER_LOG_FORMAT (flags win).`,
+ACDLEDGER_LOG_FORMAT, ACDLEDGER_POLICY (flags win).`,
 		Example: `  acdledger serve --ledger ledger --listen 127.0.0.1:8080
   acdledger append --server http://127.0.0.1:8080 --receipts receipts entries.dsse.jsonl
   acdledger audit --log http://127.0.0.1:8080 --vkey ledger/log.vkey --registry registry.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			if err := envDefaults(cmd, map[string]string{
+			err := envDefaults(cmd, map[string]string{
 				"ledger": "ACDLEDGER_LEDGER", "listen": "ACDLEDGER_LISTEN", "max-in-flight": "ACDLEDGER_MAX_IN_FLIGHT",
 				"batch-max-age": "ACDLEDGER_BATCH_MAX_AGE", "checkpoint-interval": "ACDLEDGER_CHECKPOINT_INTERVAL",
 				"wait-timeout": "ACDLEDGER_WAIT_TIMEOUT", "reorder-wait": "ACDLEDGER_REORDER_WAIT", "log-format": "ACDLEDGER_LOG_FORMAT",
-			}); err != nil {
+				"policy": "ACDLEDGER_POLICY",
+			})
+			if err != nil {
 				return usage(err)
 			}
 			if dir == "" {
@@ -66,7 +75,13 @@ ACDLEDGER_LOG_FORMAT (flags win).`,
 			logger := slog.New(h)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			l, err := ledger.Open(ctx, dir, ledger.Options{BatchMaxAge: batchAge, CheckpointInterval: cpInterval})
+			opts := ledger.Options{BatchMaxAge: batchAge, CheckpointInterval: cpInterval}
+			if policy != "" {
+				if opts.WitnessPolicy, err = os.ReadFile(policy); err != nil {
+					return usage(err)
+				}
+			}
+			l, err := ledger.Open(ctx, dir, opts)
 			if err != nil {
 				return usage(err)
 			}
@@ -113,6 +128,7 @@ ACDLEDGER_LOG_FORMAT (flags win).`,
 	f.DurationVar(&waitTimeout, "wait-timeout", 30*time.Second, "longest POST /add waits for the checkpoint covering its entry")
 	f.DurationVar(&reorderWait, "reorder-wait", 10*time.Second, "longest an entry that arrives before an earlier seq or ref of its own waits for it")
 	f.StringVar(&logFormat, "log-format", "json", "log format on stderr: json or text")
+	f.StringVar(&policy, "policy", "", "witness policy file: publish only checkpoints cosigned by its quorum (specs/witnesses.md)")
 	return cmd
 }
 

@@ -12,16 +12,19 @@ import (
 	"github.com/spf13/cobra"
 )
 
-// pinFlags are what every auditor command pins.
+// pinFlags are what every auditor command pins: the log's key (or a
+// policy file naming it and the witness quorum), and the agency registry.
 type pinFlags struct {
-	vkey, origin, registry string
+	vkey, origin, policy, registry string
 }
 
 func (p *pinFlags) add(cmd *cobra.Command, needRegistry bool) {
 	f := cmd.Flags()
 	f.StringVar(&p.vkey, "vkey", "", "the log's checkpoint verifier key file (signed-note form, e.g. demo/log.vkey)")
 	f.StringVar(&p.origin, "origin", "", "the log's origin (default: the verifier key's name)")
-	cmd.MarkFlagRequired("vkey")
+	f.StringVar(&p.policy, "policy", "", "instead of --vkey: a policy file pinning the log key and a witness quorum every checkpoint must carry (specs/witnesses.md)")
+	cmd.MarkFlagsOneRequired("vkey", "policy")
+	cmd.MarkFlagsMutuallyExclusive("vkey", "policy")
 	if needRegistry {
 		f.StringVar(&p.registry, "registry", "", "the agency registry JSON the auditor pins")
 		cmd.MarkFlagRequired("registry")
@@ -29,6 +32,10 @@ func (p *pinFlags) add(cmd *cobra.Command, needRegistry bool) {
 }
 
 func (p *pinFlags) load() (*verifier.Pins, error) {
+	if p.policy != "" {
+		pins, err := verifier.LoadPolicyPins(p.policy, p.registry)
+		return pins, classify(err)
+	}
 	pins, err := verifier.LoadPins(p.vkey, p.origin, p.registry)
 	return pins, classify(err)
 }
@@ -95,8 +102,8 @@ func newVerifyReceipt() *cobra.Command {
 				}
 				results = append(results, r)
 				if !asJSON {
-					fmt.Fprintf(cmd.OutOrStdout(), "OK %s: entry %s (%s, %s seq %d) at index %d of %s tree %d\n",
-						f, r.EntryID, r.Kind, r.Agency, r.Seq, r.Index, r.Origin, r.Size)
+					fmt.Fprintf(cmd.OutOrStdout(), "OK %s: entry %s (%s, %s seq %d) at index %d of %s tree %d%s\n",
+						f, r.EntryID, r.Kind, r.Agency, r.Seq, r.Index, r.Origin, r.Size, cosigned(r.Cosigners))
 				}
 			}
 			if asJSON {
@@ -133,6 +140,14 @@ func headline(err error) error {
 	return err
 }
 
+// cosigned renders the witnesses that cosigned a checkpoint, if any.
+func cosigned(names []string) string {
+	if len(names) == 0 {
+		return ""
+	}
+	return ", cosigned by " + strings.Join(names, ", ")
+}
+
 func errStrings(errs []error) []string {
 	out := []string{}
 	for _, e := range errs {
@@ -148,6 +163,7 @@ type consistencyOutput struct {
 	TrustedSize uint64   `json:"trusted_size"`
 	Size        uint64   `json:"tree_size"`
 	Root        string   `json:"root_hash"`
+	Cosigners   []string `json:"cosigners,omitempty"`
 	ProofHashes int      `json:"proof_hashes"`
 	State       string   `json:"state"`
 	Evidence    []string `json:"evidence,omitempty"`
@@ -204,7 +220,7 @@ on first use and saved.`,
 				return usage(err)
 			}
 			out := consistencyOutput{Log: src.String(), Origin: res.Current.Origin, Size: res.Current.Size,
-				Root: base64.StdEncoding.EncodeToString(res.Current.Hash), ProofHashes: len(res.Proof), State: state}
+				Root: base64.StdEncoding.EncodeToString(res.Current.Hash), Cosigners: res.Current.Cosigners, ProofHashes: len(res.Proof), State: state}
 			switch {
 			case res.FirstUse:
 				out.Status = "first-use"
@@ -219,11 +235,11 @@ on first use and saved.`,
 			w := cmd.OutOrStdout()
 			switch out.Status {
 			case "first-use":
-				fmt.Fprintf(w, "first use: trusting %s at size %d, root %s (saved to %s)\n", out.Origin, out.Size, out.Root, state)
+				fmt.Fprintf(w, "first use: trusting %s at size %d, root %s%s (saved to %s)\n", out.Origin, out.Size, out.Root, cosigned(out.Cosigners), state)
 			case "consistent":
-				fmt.Fprintf(w, "consistent: %s grew %d → %d (proof of %d hashes verified), root %s\n", out.Origin, out.TrustedSize, out.Size, out.ProofHashes, out.Root)
+				fmt.Fprintf(w, "consistent: %s grew %d → %d (proof of %d hashes verified), root %s%s\n", out.Origin, out.TrustedSize, out.Size, out.ProofHashes, out.Root, cosigned(out.Cosigners))
 			default:
-				fmt.Fprintf(w, "unchanged: %s at size %d, root %s\n", out.Origin, out.Size, out.Root)
+				fmt.Fprintf(w, "unchanged: %s at size %d, root %s%s\n", out.Origin, out.Size, out.Root, cosigned(out.Cosigners))
 			}
 			return nil
 		},

@@ -35,7 +35,14 @@ type Trust struct {
 	Origin string
 	// Verifier checks the log's signature.
 	Verifier note.Verifier
+	// Policy, when set, also requires its quorum of witness cosignatures
+	// on every checkpoint (see ParsePolicy).
+	Policy *Policy
 }
+
+// TrustPolicy is the trust a policy file pins: its log key (origin: the
+// key's name) and its witness quorum.
+func TrustPolicy(p *Policy) Trust { return Trust{Verifier: p.Log, Policy: p} }
 
 func (t Trust) origin() string {
 	if t.Origin != "" {
@@ -65,6 +72,9 @@ type Checkpoint struct {
 	Size   uint64
 	Hash   []byte // RFC 6962 root hash of the first Size leaves
 	Raw    []byte
+	// Cosigners are the policy's witnesses that cosigned it (when the
+	// trust has a policy).
+	Cosigners []string
 }
 
 // String summarises the checkpoint for messages.
@@ -109,7 +119,11 @@ func VerifyCheckpoint(raw []byte, trust Trust) (*Checkpoint, error) {
 	if want := trust.origin(); c.Origin != want {
 		return nil, fmt.Errorf("tlog: %w: checkpoint is for %q, want %q", ErrWrongOrigin, c.Origin, want)
 	}
-	return &Checkpoint{Origin: c.Origin, Size: c.Size, Hash: c.Hash, Raw: bytes.Clone(raw)}, nil
+	cp := &Checkpoint{Origin: c.Origin, Size: c.Size, Hash: c.Hash, Raw: bytes.Clone(raw)}
+	if err := trust.checkQuorum(cp); err != nil {
+		return nil, err
+	}
+	return cp, nil
 }
 
 // noteError turns note.Open's error into one that names the failed check.
