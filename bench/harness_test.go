@@ -184,6 +184,7 @@ type result struct {
 	p99     time.Duration
 	mean    time.Duration
 	cores   float64 // process CPU time during the measurement / its wall time
+	others  float64 // CPU time of the rest of the machine / wall time
 	peakKiB int64   // VmHWM during the measurement (0: unknown)
 	maxKiB  int64   // getrusage Maxrss after it: cumulative for the process
 	note    string
@@ -231,19 +232,50 @@ func resetPeak() {
 	os.WriteFile("/proc/self/clear_refs", []byte("5"), 0)
 }
 
-// meter measures the process's CPU use over one measurement.
-type meter struct{ cpu0 time.Duration }
+// meter measures the CPU use over one measurement: this process's, and
+// the whole machine's (to see whether other work shared the cores).
+type meter struct{ cpu0, busy0 time.Duration }
 
 // startMeter resets the peak-RSS mark and starts counting CPU time.
 func startMeter() meter {
 	resetPeak()
-	return meter{cpuTime()}
+	return meter{cpuTime(), machineBusy()}
 }
 
 // cores is the CPU time used since startMeter divided by elapsed: how
-// many cores the measurement kept busy on average.
-func (m meter) cores(elapsed time.Duration) float64 {
-	return float64(cpuTime()-m.cpu0) / float64(elapsed)
+// many cores the measurement kept busy on average. others is the same
+// for everything else on the machine (0 where /proc/stat is missing).
+func (m meter) cores(elapsed time.Duration) (cores, others float64) {
+	own := cpuTime() - m.cpu0
+	cores = float64(own) / float64(elapsed)
+	if b := machineBusy(); b > 0 && m.busy0 > 0 {
+		others = max(0, float64(b-m.busy0-own)/float64(elapsed))
+	}
+	return cores, others
+}
+
+// machineBusy is the non-idle CPU time of the whole machine from the
+// first line of /proc/stat (user nice system idle iowait irq softirq
+// steal, in USER_HZ ticks, 100 per second on Linux).
+func machineBusy() time.Duration {
+	raw, err := os.ReadFile("/proc/stat")
+	if err != nil {
+		return 0
+	}
+	line, _, _ := strings.Cut(string(raw), "\n")
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0
+	}
+	var ticks int64
+	for i, v := range f[1:9] {
+		if i == 3 || i == 4 { // idle, iowait
+			continue
+		}
+		n, _ := strconv.ParseInt(v, 10, 64)
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond
 }
 
 // peakRSS is VmHWM from /proc/self/status, in KiB.
@@ -373,11 +405,13 @@ func printSummary(w io.Writer) {
 	fmt.Fprintln(w, "latency = from Add/Append/POST to a published checkpoint covering the entry (receipt in hand for acdledger)")
 	fmt.Fprintln(w, "peak RSS = VmHWM of the process during that measurement (reset before it; includes the in-memory workload);")
 	fmt.Fprintln(w, "Maxrss = getrusage peak since the process started (cumulative, only grows)")
-	fmt.Fprintln(w, "CPU = process CPU time (user+sys) during the measurement / its wall time, in cores")
+	fmt.Fprintln(w, "CPU = process CPU time (user+sys) during the measurement / its wall time, in cores;")
+	fmt.Fprintln(w, "others = the same for the rest of the machine (other processes sharing the cores: noise);")
+	fmt.Fprintln(w, "CPU/entry = CPU × time / entries: what one entry costs this process, all goroutines included")
 	fmt.Fprintln(w)
 	base := find("1")
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "measurement\tentries\ttime\tCPU\tentries/s\tmean\tp50\tp99\tpeak RSS\tMaxrss\t×(1) rate\t×(1) p50\t×(1) p99\t")
+	fmt.Fprintln(tw, "measurement\tentries\ttime\tCPU\tothers\tCPU/entry\tentries/s\tmean\tp50\tp99\tpeak RSS\tMaxrss\t×(1) rate\t×(1) p50\t×(1) p99\t")
 	for _, r := range results {
 		rate, p50, p99 := "", "", ""
 		if base != nil && r.id != "1" && (strings.HasPrefix(r.id, "2") || strings.HasPrefix(r.id, "3")) {
@@ -387,8 +421,8 @@ func printSummary(w io.Writer) {
 				p99 = fmt.Sprintf("%.2f", float64(r.p99)/float64(base.p99))
 			}
 		}
-		fmt.Fprintf(tw, "(%s) %s\t%d\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.id, r.name, r.entries,
-			r.elapsed.Round(time.Millisecond), coresStr(r.cores), r.rate, dur(r.mean), dur(r.p50), dur(r.p99), mib(r.peakKiB), mib(r.maxKiB), rate, p50, p99)
+		fmt.Fprintf(tw, "(%s) %s\t%d\t%s\t%s\t%s\t%s\t%.0f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", r.id, r.name, r.entries,
+			r.elapsed.Round(time.Millisecond), coresStr(r.cores), coresStr(r.others), perEntry(r), r.rate, dur(r.mean), dur(r.p50), dur(r.p99), mib(r.peakKiB), mib(r.maxKiB), rate, p50, p99)
 	}
 	tw.Flush()
 	for _, r := range results {
@@ -441,6 +475,14 @@ func dur(d time.Duration) string {
 	default:
 		return d.Round(100 * time.Millisecond).String()
 	}
+}
+
+// perEntry is the process CPU time per entry: cores × time / entries.
+func perEntry(r result) string {
+	if r.cores <= 0 || r.entries == 0 {
+		return "–"
+	}
+	return dur(time.Duration(r.cores * float64(r.elapsed) / float64(r.entries)))
 }
 
 func coresStr(c float64) string {
