@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/acdledger
 PKGS    := ./...
 
-.PHONY: all build test vet demo fuzz clean
+.PHONY: all build test vet demo fuzz bench clean
 
 all: build
 
@@ -36,6 +36,8 @@ fuzz:
 	$(GO) test ./specs/tlogproof -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier -run '^$$' -fuzz '^FuzzVerifyReceipt$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/tlog -run '^$$' -fuzz '^FuzzVerifyCheckpoint$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./verifier/witness -run '^$$' -fuzz '^FuzzAddCheckpoint$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./ledger/server -run '^$$' -fuzz '^FuzzAdd$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin demo

@@ -47,7 +47,7 @@ func (l *Ledger) Existing(ctx context.Context, raw []byte) (r *Receipt, ok bool,
 	if err != nil {
 		return nil, false, err
 	}
-	r, err = l.receipt(ctx, idx, leaf, cp)
+	r, err = l.receipt(ctx, idx, leaf, h.ID, cp)
 	return r, err == nil, err
 }
 

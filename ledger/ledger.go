@@ -1,6 +1,7 @@
 package ledger
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -68,12 +69,14 @@ type Ledger struct {
 
 	mu       sync.Mutex // serialises admission: the order entries are checked in is the order they are sequenced in
 	state    *specs.LogState
-	changed  chan struct{}            // closed and replaced whenever entries are admitted
-	advanced map[string]chan struct{} // per agency: closed when its seq advances (see AppendInOrder)
-	broken   error                    // set when Tessera failed an entry after admission; the state is then not trusted until reopen
+	changed  chan struct{}               // closed and replaced whenever entries are admitted
+	advanced map[agencySeq]chan struct{} // closed when that agency's seq is admitted (see AppendInOrder)
+	broken   error                       // set when Tessera failed an entry after admission; the state is then not trusted until reopen
 
-	proofMu sync.Mutex
-	proofs  map[uint64]*client.ProofBuilder // by tree size: receipts for one checkpoint share fetched tiles
+	proofMu   sync.Mutex
+	proofs    map[uint64]*client.ProofBuilder // by tree size: receipts for one checkpoint share fetched tiles
+	lastCP    *log.Checkpoint                 // the last checkpoint verified for a receipt
+	lastCPRaw []byte
 }
 
 // Open opens a ledger directory made by Init, takes its lock and rebuilds
@@ -153,7 +156,7 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		appender: appender, shutdown: shutdown, reader: reader, cancel: cancel, lock: lock,
 		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 25*time.Millisecond),
 		state:   specs.NewLogState(),
-		changed: make(chan struct{}), advanced: map[string]chan struct{}{},
+		changed: make(chan struct{}), advanced: map[agencySeq]chan struct{}{},
 		proofs: map[uint64]*client.ProofBuilder{},
 	}
 	if err := l.restore(ctx); err != nil {
@@ -303,7 +306,7 @@ func (l *Ledger) Receipt(ctx context.Context, p *Pending) (*Receipt, error) {
 	if err != nil {
 		return nil, err
 	}
-	return l.receipt(ctx, idx, p.Admitted.Envelope.Raw, cpRaw)
+	return l.receipt(ctx, idx, p.Admitted.Envelope.Raw, p.Admitted.Entry.ID, cpRaw)
 }
 
 // Receipt is what an agency keeps for an appended entry.
@@ -314,16 +317,13 @@ type Receipt struct {
 	Proof   []byte // c2sp.org/tlog-proof@v1 text
 }
 
-func (l *Ledger) receipt(ctx context.Context, idx uint64, leaf, cpRaw []byte) (*Receipt, error) {
-	n, err := note.Open(cpRaw, note.VerifierList(l.verifier))
+func (l *Ledger) receipt(ctx context.Context, idx uint64, leaf []byte, entryID string, cpRaw []byte) (*Receipt, error) {
+	l.proofMu.Lock()
+	cp, err := l.openCheckpoint(cpRaw)
 	if err != nil {
-		return nil, fmt.Errorf("own checkpoint does not verify: %w", err)
-	}
-	var cp log.Checkpoint
-	if _, err := cp.Unmarshal([]byte(n.Text)); err != nil {
+		l.proofMu.Unlock()
 		return nil, err
 	}
-	l.proofMu.Lock()
 	pb := l.proofs[cp.Size]
 	if pb == nil {
 		if pb, err = client.NewProofBuilder(ctx, cp.Size, l.reader.ReadTile); err != nil {
@@ -345,12 +345,27 @@ func (l *Ledger) receipt(ctx context.Context, idx uint64, leaf, cpRaw []byte) (*
 	if err := proof.VerifyInclusion(rfc6962.DefaultHasher, idx, cp.Size, rfc6962.DefaultHasher.HashLeaf(leaf), hashes, cp.Hash); err != nil {
 		return nil, fmt.Errorf("inclusion proof for %d in tree %d does not verify: %w", idx, cp.Size, err)
 	}
-	h, err := header(leaf)
+	tp := &tlogproof.Proof{Extra: leaf, Index: idx, Hashes: hashes, Checkpoint: cpRaw}
+	return &Receipt{Index: idx, EntryID: entryID, Size: cp.Size, Proof: tp.Marshal()}, nil
+}
+
+// openCheckpoint verifies and parses one of the log's own checkpoints,
+// remembering the last one: every receipt of a batch carries the same
+// checkpoint, which need not be verified again for each. l.proofMu is held.
+func (l *Ledger) openCheckpoint(raw []byte) (*log.Checkpoint, error) {
+	if l.lastCP != nil && bytes.Equal(raw, l.lastCPRaw) {
+		return l.lastCP, nil
+	}
+	n, err := note.Open(raw, note.VerifierList(l.verifier))
 	if err != nil {
+		return nil, fmt.Errorf("own checkpoint does not verify: %w", err)
+	}
+	cp := &log.Checkpoint{}
+	if _, err := cp.Unmarshal([]byte(n.Text)); err != nil {
 		return nil, err
 	}
-	tp := &tlogproof.Proof{Extra: leaf, Index: idx, Hashes: hashes, Checkpoint: cpRaw}
-	return &Receipt{Index: idx, EntryID: h.ID, Size: cp.Size, Proof: tp.Marshal()}, nil
+	l.lastCP, l.lastCPRaw = cp, raw
+	return cp, nil
 }
 
 // Checkpoint returns the latest published checkpoint.

@@ -28,13 +28,13 @@ func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait tim
 	if err != nil {
 		return nil, err
 	}
-	agency := admitted[0].Entry.Agency
+	e := admitted[0].Entry
 	deadline := time.Now().Add(maxWait)
 	for {
 		// Take the channels before the check, so an admission between the
 		// check and the wait still wakes this one.
 		l.mu.Lock()
-		anyAdmitted, agencyAdvanced := l.changed, l.agencyChan(agency)
+		anyAdmitted, predecessor := l.changed, l.seqChan(e.Agency, e.Seq-1)
 		l.mu.Unlock()
 		ps, early, err := l.admit(ctx, admitted)
 		if err == nil {
@@ -44,12 +44,12 @@ func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait tim
 		if left <= 0 || early == notEarly {
 			return nil, err
 		}
-		// Wait only for what can help: an early seq for its own agency to
-		// advance (so pipelining agencies do not wake one another), a
-		// missing ref for any admission.
+		// Wait only for what can help: an early seq for the admission of
+		// the seq just before it (so a thousand pipelined entries do not all
+		// wake at every admission), a missing ref for any admission.
 		wake := anyAdmitted
 		if early == seqAhead {
-			wake = agencyAdvanced
+			wake = predecessor
 		}
 		t := time.NewTimer(left)
 		select {
@@ -63,12 +63,19 @@ func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait tim
 	}
 }
 
-// agencyChan is closed when the agency's seq next advances. l.mu is held.
-func (l *Ledger) agencyChan(agency string) chan struct{} {
-	ch := l.advanced[agency]
+type agencySeq struct {
+	agency string
+	seq    uint64
+}
+
+// seqChan is closed when the agency's entry with that seq is admitted.
+// l.mu is held.
+func (l *Ledger) seqChan(agency string, seq uint64) chan struct{} {
+	k := agencySeq{agency, seq}
+	ch := l.advanced[k]
 	if ch == nil {
 		ch = make(chan struct{})
-		l.advanced[agency] = ch
+		l.advanced[k] = ch
 	}
 	return ch
 }
@@ -79,9 +86,10 @@ func (l *Ledger) signalAdmitted(admitted []*specs.Admitted) {
 	close(l.changed)
 	l.changed = make(chan struct{})
 	for _, a := range admitted {
-		if ch := l.advanced[a.Entry.Agency]; ch != nil {
+		k := agencySeq{a.Entry.Agency, a.Entry.Seq}
+		if ch := l.advanced[k]; ch != nil {
 			close(ch)
-			delete(l.advanced, a.Entry.Agency)
+			delete(l.advanced, k)
 		}
 	}
 }

@@ -72,9 +72,10 @@ agency-signed entry in a Merkle-tree transparency log (C2SP tlog-tiles), so that
 the oversight commission (サイバー通信情報監理委員会) can verify the record
 independently of the agencies and of the log operator.
 
-Agencies:  keygen → sign → append (or append --key to sign and append at once)
-Operator:  init (then publish the log/ directory with any static file server)
-Auditors:  verify receipt | verify consistency | audit
+Agencies:   keygen → sign → append (or append --key; append --server over HTTP)
+Operator:   init → serve (or publish the log/ directory with any static file server)
+Witnesses:  witness keygen → witness serve (commission members cosign checkpoints)
+Auditors:   verify receipt | verify consistency | audit (pin --vkey, or --policy for witnesses)
 
 Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input error.`,
 		SilenceUsage:  true,
@@ -90,7 +91,7 @@ Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input erro
 			klog.SetOutput(io.Discard)
 		}
 	}
-	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), newVerify(), newAudit(), newDemo())
+	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), newVerify(), newAudit(), newWitness(), newDemo())
 	return root
 }
 

@@ -1,0 +1,144 @@
+package main_test
+
+import (
+	"bufio"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/acdledger/acdledger/ledger/submit"
+	"github.com/acdledger/acdledger/verifier"
+	"github.com/acdledger/acdledger/verifier/tlog"
+)
+
+// child starts a long-running acdledger command that prints
+// "listening on URL" first, and returns the process and the URL.
+func child(t *testing.T, args ...string) (*exec.Cmd, string) {
+	t.Helper()
+	cmd := exec.Command(bin, args...)
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	line, err := bufio.NewReader(out).ReadString('\n')
+	if err != nil || !strings.HasPrefix(line, "listening on ") {
+		t.Fatalf("acdledger %s did not start: %q %v", strings.Join(args, " "), line, err)
+	}
+	return cmd, strings.TrimSpace(strings.TrimPrefix(line, "listening on "))
+}
+
+// Three commission witnesses on loopback, quorum 2 of 3: appends publish
+// with at least two cosignatures; with one witness down publishing goes on;
+// with two down, appends are durable but nothing new is published until one
+// returns, and then everything publishes and verifies against the policy.
+func TestWitnessQuorum(t *testing.T) {
+	work := t.TempDir()
+	ag := filepath.Join(work, "agencies")
+	led := filepath.Join(work, "ledger")
+	reg := filepath.Join(ag, "registry.json")
+	must(t, "demo", "generate", "--out", ag, "--seed", "5", "--entries", "300", "--parts", "3")
+	must(t, "init", "--dir", led, "--origin", "witnessed.acdledger.example/log", "--registry", reg)
+	logVkey, _ := os.ReadFile(filepath.Join(led, "log.vkey"))
+
+	type wit struct {
+		name, key, state, url string
+		cmd                   *exec.Cmd
+	}
+	var ws []*wit
+	policy := "log " + strings.TrimSpace(string(logVkey)) + "\n"
+	for i := 1; i <= 3; i++ {
+		w := &wit{name: fmt.Sprintf("member%d", i), key: filepath.Join(work, fmt.Sprintf("w%d", i)), state: filepath.Join(work, fmt.Sprintf("w%d-state", i))}
+		must(t, "witness", "keygen", "--name", w.name+".commission.example", "--out", w.key)
+		vkey, _ := os.ReadFile(w.key + ".vkey")
+		w.cmd, w.url = child(t, "witness", "serve", "--key", w.key+".key", "--state", w.state, "--log-vkey", filepath.Join(led, "log.vkey"), "--listen", "127.0.0.1:0")
+		policy += fmt.Sprintf("witness %s %s %s\n", w.name, strings.TrimSpace(string(vkey)), w.url)
+		ws = append(ws, w)
+	}
+	policy += "group members 2 member1 member2 member3\nquorum members\n"
+	policyFile := filepath.Join(work, "policy")
+	os.WriteFile(policyFile, []byte(policy), 0o644)
+
+	srv, url := child(t, "serve", "--ledger", led, "--listen", "127.0.0.1:0", "--policy", policyFile, "--wait-timeout", "3s")
+	pins, err := verifier.LoadPolicyPins(policyFile, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, _ := tlog.Open(url)
+	published := func() uint64 {
+		cp, err := src.Checkpoint(context.Background(), pins.Trust)
+		if err != nil {
+			t.Fatalf("checkpoint without quorum published: %v", err)
+		}
+		return cp.Size
+	}
+
+	// All three up, then one down: receipts carry ≥ 2 cosignatures.
+	rec := filepath.Join(work, "receipts")
+	must(t, "append", "--server", url, "--receipts", rec, filepath.Join(ag, "part-1.dsse.jsonl"))
+	ws[2].cmd.Process.Kill()
+	ws[2].cmd.Wait()
+	must(t, "append", "--server", url, "--receipts", rec, filepath.Join(ag, "part-2.dsse.jsonl"))
+	receipts, _ := filepath.Glob(filepath.Join(rec, "*.tlog-proof"))
+	out := must(t, append([]string{"verify", "receipt", "--policy", policyFile, "--registry", reg}, receipts...)...)
+	if strings.Count(out, "cosigned by member") != len(receipts) {
+		t.Fatalf("receipts without cosigners:\n%s", out)
+	}
+
+	// Two down: appends are acknowledged durably, nothing new publishes.
+	ws[1].cmd.Process.Kill()
+	ws[1].cmd.Wait()
+	before := published()
+	c, _ := submit.New(url)
+	data, _ := os.ReadFile(filepath.Join(ag, "part-3.dsse.jsonl"))
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	for _, l := range lines {
+		if _, err := c.Add(context.Background(), []byte(l), false); err != nil {
+			t.Fatalf("append without quorum was not acknowledged: %v", err)
+		}
+	}
+	time.Sleep(2 * time.Second)
+	if got := published(); got != before {
+		t.Fatalf("published size %d → %d without the quorum", before, got)
+	}
+
+	// One returns (from its state): everything publishes and verifies.
+	ws[1].cmd, _ = child(t, "witness", "serve", "--key", ws[1].key+".key", "--state", ws[1].state, "--log-vkey", filepath.Join(led, "log.vkey"), "--listen", strings.TrimPrefix(ws[1].url, "http://"))
+	want := before + uint64(len(lines))
+	for deadline := time.Now().Add(30 * time.Second); published() < want; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("after the quorum returned, published size %d, want %d", published(), want)
+		}
+	}
+	for _, l := range lines {
+		res, err := c.Add(context.Background(), []byte(l), true)
+		if err != nil || !res.Existing {
+			t.Fatalf("receipt after recovery: %+v %v", res, err)
+		}
+		if _, err := pins.VerifyReceipt([]byte(res.Receipt), nil); err != nil {
+			t.Fatal(err)
+		}
+	}
+	out = must(t, "audit", "--log", url, "--policy", policyFile, "--registry", reg)
+	if !strings.Contains(out, "cosigned by member1") {
+		t.Fatalf("audit does not name the cosigners:\n%s", out)
+	}
+	// Auditors pinning the policy refuse the log's key alone as enough.
+	strict := strings.Replace(policy, "group members 2", "group members 3", 1)
+	os.WriteFile(policyFile+".strict", []byte(strict), 0o644)
+	mustFail(t, 1, "lacks the witness quorum", "audit", "--log", url, "--policy", policyFile+".strict", "--registry", reg)
+
+	srv.Process.Signal(syscall.SIGTERM)
+	if err := srv.Wait(); err != nil {
+		t.Fatalf("serve did not stop cleanly: %v", err)
+	}
+}
