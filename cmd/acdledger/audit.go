@@ -7,7 +7,6 @@ import (
 	"slices"
 
 	"github.com/acdledger/acdledger/verifier"
-	"github.com/acdledger/acdledger/verifier/tlog"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -36,13 +35,9 @@ on a terminal.`,
 		Example: `  acdledger audit --log demo/log --vkey demo/log.vkey --registry demo/registry.json`,
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := pins.load()
+			p, src, err := pins.loadWithLog(logLoc)
 			if err != nil {
 				return err
-			}
-			src, err := tlog.Open(logLoc)
-			if err != nil {
-				return usage(err)
 			}
 			opts := verifier.AuditOptions{}
 			if bar := progressBar(); bar != nil {

@@ -4,9 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"log/slog"
-	"net"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -19,7 +16,7 @@ import (
 )
 
 func newServe() *cobra.Command {
-	var dir, listen, logFormat, policy string
+	var dir, addr, logFormat, policy string
 	var maxInFlight int
 	var batchAge, cpInterval, waitTimeout, reorderWait time.Duration
 	cmd := &cobra.Command{
@@ -68,11 +65,10 @@ ACDLEDGER_LOG_FORMAT, ACDLEDGER_POLICY (flags win).`,
 			if dir == "" {
 				return usage(errors.New("--ledger (or ACDLEDGER_LEDGER) is required"))
 			}
-			var h slog.Handler = slog.NewJSONHandler(os.Stderr, nil)
-			if logFormat == "text" {
-				h = slog.NewTextHandler(os.Stderr, nil)
+			logger, err := newLogger(logFormat)
+			if err != nil {
+				return usage(err)
 			}
-			logger := slog.New(h)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			opts := ledger.Options{BatchMaxAge: batchAge, CheckpointInterval: cpInterval}
@@ -86,28 +82,14 @@ ACDLEDGER_LOG_FORMAT, ACDLEDGER_POLICY (flags win).`,
 				return usage(err)
 			}
 			srv := server.New(l, filepath.Join(dir, ledger.LogDir), server.Config{MaxInFlight: maxInFlight, WaitTimeout: waitTimeout, ReorderWait: reorderWait, Logger: logger})
-			hs := srv.HTTPServer(listen)
-			ln, err := net.Listen("tcp", listen)
+			hs := srv.HTTPServer(addr)
+			ln, err := listen(cmd.OutOrStdout(), addr)
 			if err != nil {
 				l.Close(context.Background())
 				return usage(err)
 			}
 			logger.Info("serving", "ledger", dir, "origin", l.Origin(), "listen", ln.Addr().String(), "entries", l.Len())
-			// Printed on stdout so scripts (and tests) can find an OS-chosen port.
-			fmt.Fprintf(cmd.OutOrStdout(), "listening on http://%s\n", ln.Addr())
-			serveErr := make(chan error, 1)
-			go func() { serveErr <- hs.Serve(ln) }()
-			select {
-			case err = <-serveErr:
-			case <-ctx.Done():
-				logger.Info("shutting down: finishing appends in flight")
-				sctx, cancel := context.WithTimeout(context.Background(), waitTimeout+10*time.Second)
-				err = hs.Shutdown(sctx)
-				cancel()
-			}
-			if errors.Is(err, http.ErrServerClosed) {
-				err = nil
-			}
+			err = serveUntilDone(ctx, hs, ln, logger, waitTimeout+10*time.Second)
 			cerr := l.Close(context.Background())
 			logger.Info("stopped", "entries", l.Len(), "final_checkpoint_size", l.PublishedSize(context.Background()))
 			if err == nil {
@@ -121,7 +103,7 @@ ACDLEDGER_LOG_FORMAT, ACDLEDGER_POLICY (flags win).`,
 	}
 	f := cmd.Flags()
 	f.StringVar(&dir, "ledger", "", "ledger directory (from init)")
-	f.StringVar(&listen, "listen", "127.0.0.1:8080", "address to listen on (port 0: any free port, printed on stdout)")
+	f.StringVar(&addr, "listen", "127.0.0.1:8080", "address to listen on (port 0: any free port, printed on stdout)")
 	f.IntVar(&maxInFlight, "max-in-flight", 4096, "concurrent appends before new ones get 503 + Retry-After")
 	f.DurationVar(&batchAge, "batch-max-age", 50*time.Millisecond, "longest an entry waits for its Tessera batch")
 	f.DurationVar(&cpInterval, "checkpoint-interval", 100*time.Millisecond, "how often a checkpoint may be published (minimum 100ms)")

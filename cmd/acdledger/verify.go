@@ -31,6 +31,19 @@ func (p *pinFlags) add(cmd *cobra.Command, needRegistry bool) {
 	}
 }
 
+// loadWithLog loads the pins and opens the log at a directory or URL.
+func (p *pinFlags) loadWithLog(loc string) (*verifier.Pins, *tlog.Source, error) {
+	pins, err := p.load()
+	if err != nil {
+		return nil, nil, err
+	}
+	src, err := tlog.Open(loc)
+	if err != nil {
+		return nil, nil, usage(err)
+	}
+	return pins, src, nil
+}
+
 func (p *pinFlags) load() (*verifier.Pins, error) {
 	if p.policy != "" {
 		pins, err := verifier.LoadPolicyPins(p.policy, p.registry)
@@ -192,13 +205,9 @@ on first use and saved.`,
   acdledger verify consistency --log https://log.example/acd --vkey log.vkey --state auditor.state`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			p, err := pins.load()
+			p, src, err := pins.loadWithLog(logLoc)
 			if err != nil {
 				return err
-			}
-			src, err := tlog.Open(logLoc)
-			if err != nil {
-				return usage(err)
 			}
 			trusted, err := tlog.LoadState(state, p.Trust)
 			if err != nil {

@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"os/signal"
@@ -85,7 +84,7 @@ Neither file is ever overwritten.`,
 }
 
 func newWitnessServe() *cobra.Command {
-	var keyFile, stateDir, listen, logFormat string
+	var keyFile, stateDir, addr, logFormat string
 	var logKeys []string
 	var maxBody int64
 	cmd := &cobra.Command{
@@ -122,19 +121,13 @@ Logs are structured (log/slog) on stderr. SIGTERM or SIGINT stops it gracefully.
       --log-vkey ledger/log.vkey --listen 0.0.0.0:8081`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			var h slog.Handler
-			switch logFormat {
-			case "json":
-				h = slog.NewJSONHandler(os.Stderr, nil)
-			case "text":
-				h = slog.NewTextHandler(os.Stderr, nil)
-			default:
-				return usage(fmt.Errorf("--log-format %q: want json or text", logFormat))
+			logger, err := newLogger(logFormat)
+			if err != nil {
+				return usage(err)
 			}
 			if len(logKeys) == 0 {
 				return usage(errors.New("at least one --log-vkey is required"))
 			}
-			logger := slog.New(h)
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 
@@ -152,12 +145,10 @@ Logs are structured (log/slog) on stderr. SIGTERM or SIGINT stops it gracefully.
 			}
 			defer w.Close()
 			witness.WarnKeyFileMode(keyFile, logger)
-			ln, err := net.Listen("tcp", listen)
+			ln, err := listen(cmd.OutOrStdout(), addr)
 			if err != nil {
 				return usage(err)
 			}
-			// Printed on stdout so scripts (and tests) can find an OS-chosen port.
-			fmt.Fprintf(cmd.OutOrStdout(), "listening on http://%s\n", ln.Addr())
 			logger.Info("witness serving", "name", w.Name(), "vkey", w.VerifierKey(), "logs", w.Origins(), "state", stateDir, "listen", ln.Addr().String())
 			hs := &http.Server{
 				Handler:           w,
@@ -166,21 +157,9 @@ Logs are structured (log/slog) on stderr. SIGTERM or SIGINT stops it gracefully.
 				WriteTimeout:      30 * time.Second,
 				IdleTimeout:       2 * time.Minute,
 				MaxHeaderBytes:    64 << 10,
-				ErrorLog:          slog.NewLogLogger(h, slog.LevelWarn),
+				ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
 			}
-			serveErr := make(chan error, 1)
-			go func() { serveErr <- hs.Serve(ln) }()
-			select {
-			case err = <-serveErr:
-			case <-ctx.Done():
-				logger.Info("shutting down")
-				sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-				err = hs.Shutdown(sctx)
-				cancel()
-			}
-			if errors.Is(err, http.ErrServerClosed) {
-				err = nil
-			}
+			err = serveUntilDone(ctx, hs, ln, logger, 10*time.Second)
 			if cerr := w.Close(); err == nil {
 				err = cerr
 			}
@@ -195,7 +174,7 @@ Logs are structured (log/slog) on stderr. SIGTERM or SIGINT stops it gracefully.
 	f.StringVar(&keyFile, "key", "", "the witness's private key file (from witness keygen)")
 	f.StringVar(&stateDir, "state", "", "state directory: the latest cosigned checkpoint of each log (created if missing)")
 	f.StringArrayVar(&logKeys, "log-vkey", nil, "file with a log's checkpoint verifier key; repeat for more logs")
-	f.StringVar(&listen, "listen", "127.0.0.1:8081", "address to listen on (port 0: any free port, printed on stdout)")
+	f.StringVar(&addr, "listen", "127.0.0.1:8081", "address to listen on (port 0: any free port, printed on stdout)")
 	f.Int64Var(&maxBody, "max-body", witness.DefaultMaxBodySize, "largest request body accepted, in bytes")
 	f.StringVar(&logFormat, "log-format", "json", "log format on stderr: json or text")
 	cmd.MarkFlagRequired("key")
