@@ -52,7 +52,11 @@ func (s *LogState) Check(reg *Registry, raw []byte) (*Admitted, error) {
 func (s *LogState) CheckVerified(a *Admitted) error {
 	e := a.Entry
 	if want := s.lastSeq[e.Agency] + 1; e.Seq != want {
-		return violation(e.ID, "seq", RuleSeq, "seq %d, expected %d (the last accepted seq of agency %s is %d)", e.Seq, want, e.Agency, want-1)
+		replay := ""
+		if i, ok := s.ids[e.ID]; ok && i != PendingIndex {
+			replay = fmt.Sprintf("; this id is already in the log at index %d, so this looks like a replay", i)
+		}
+		return violation(e.ID, "seq", RuleSeq, "seq %d, expected %d (the last accepted seq of agency %s is %d)%s", e.Seq, want, e.Agency, want-1, replay)
 	}
 	if err := e.CheckContent(); err != nil {
 		return err
