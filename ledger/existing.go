@@ -7,10 +7,8 @@ import (
 	"time"
 
 	"github.com/acdledger/acdledger/specs"
-	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
-	"golang.org/x/mod/sumdb/note"
 )
 
 // ErrInFlight says an envelope with this id was admitted moments ago and is
@@ -23,7 +21,7 @@ var ErrInFlight = errors.New("an entry with this id is being appended; retry sho
 // holds a different envelope; admission then decides (and rejects a reused
 // id or seq).
 func (l *Ledger) Existing(ctx context.Context, raw []byte) (r *Receipt, ok bool, err error) {
-	h, err := header(raw)
+	h, err := specs.PeekHeader(raw)
 	if err != nil {
 		return nil, false, nil
 	}
@@ -57,7 +55,19 @@ func (l *Ledger) leaf(ctx context.Context, idx uint64) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	n := idx / layout.EntryBundleWidth
+	entries, err := l.bundle(ctx, idx/layout.EntryBundleWidth, size)
+	if err != nil {
+		return nil, err
+	}
+	i := idx % layout.EntryBundleWidth
+	if i >= uint64(len(entries)) {
+		return nil, errors.New("entry not in its bundle")
+	}
+	return entries[i], nil
+}
+
+// bundle reads entry bundle n of the integrated tree of that size.
+func (l *Ledger) bundle(ctx context.Context, n, size uint64) ([][]byte, error) {
 	raw, err := l.reader.ReadEntryBundle(ctx, n, layout.PartialTileSize(0, n, size))
 	if err != nil {
 		return nil, err
@@ -66,11 +76,7 @@ func (l *Ledger) leaf(ctx context.Context, idx uint64) ([]byte, error) {
 	if err := b.UnmarshalText(raw); err != nil {
 		return nil, err
 	}
-	i := idx % layout.EntryBundleWidth
-	if i >= uint64(len(b.Entries)) {
-		return nil, errors.New("entry not in its bundle")
-	}
-	return b.Entries[i], nil
+	return b.Entries, nil
 }
 
 // published returns the latest published checkpoint and its size.
@@ -79,12 +85,8 @@ func (l *Ledger) published(ctx context.Context) (uint64, []byte, error) {
 	if err != nil {
 		return 0, nil, err
 	}
-	n, err := note.Open(raw, note.VerifierList(l.verifier))
+	cp, err := l.parseCheckpoint(raw)
 	if err != nil {
-		return 0, nil, err
-	}
-	var cp log.Checkpoint
-	if _, err := cp.Unmarshal([]byte(n.Text)); err != nil {
 		return 0, nil, err
 	}
 	return cp.Size, raw, nil

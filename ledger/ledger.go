@@ -3,7 +3,6 @@ package ledger
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
@@ -18,7 +17,6 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera"
-	"github.com/transparency-dev/tessera/api"
 	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/client"
 	"github.com/transparency-dev/tessera/storage/posix"
@@ -176,20 +174,16 @@ func (l *Ledger) restore(ctx context.Context) error {
 		return err
 	}
 	for n := uint64(0); n*layout.EntryBundleWidth < size; n++ {
-		raw, err := l.reader.ReadEntryBundle(ctx, n, layout.PartialTileSize(0, n, size))
+		entries, err := l.bundle(ctx, n, size)
 		if err != nil {
 			return fmt.Errorf("restoring state: entry bundle %d: %w", n, err)
 		}
-		var b api.EntryBundle
-		if err := b.UnmarshalText(raw); err != nil {
-			return fmt.Errorf("restoring state: entry bundle %d: %w", n, err)
-		}
-		for i, leaf := range b.Entries {
+		for i, leaf := range entries {
 			idx := n*layout.EntryBundleWidth + uint64(i)
 			if idx >= size {
 				break
 			}
-			h, err := header(leaf)
+			h, err := specs.PeekHeader(leaf)
 			if err != nil {
 				return fmt.Errorf("restoring state: entry %d: %w", idx, err)
 			}
@@ -197,24 +191,6 @@ func (l *Ledger) restore(ctx context.Context) error {
 		}
 	}
 	return nil
-}
-
-type entryHeader struct {
-	ID     string `json:"id"`
-	Agency string `json:"agency"`
-	Seq    uint64 `json:"seq"`
-}
-
-func header(leaf []byte) (*entryHeader, error) {
-	env, err := specs.ParseEnvelope(leaf)
-	if err != nil {
-		return nil, err
-	}
-	var h entryHeader
-	if err := json.Unmarshal(env.Payload, &h); err != nil {
-		return nil, err
-	}
-	return &h, nil
 }
 
 // Origin is the log's origin line (and checkpoint key name).
@@ -356,6 +332,16 @@ func (l *Ledger) openCheckpoint(raw []byte) (*log.Checkpoint, error) {
 	if l.lastCP != nil && bytes.Equal(raw, l.lastCPRaw) {
 		return l.lastCP, nil
 	}
+	cp, err := l.parseCheckpoint(raw)
+	if err != nil {
+		return nil, err
+	}
+	l.lastCP, l.lastCPRaw = cp, raw
+	return cp, nil
+}
+
+// parseCheckpoint verifies one of the log's own checkpoints and parses it.
+func (l *Ledger) parseCheckpoint(raw []byte) (*log.Checkpoint, error) {
 	n, err := note.Open(raw, note.VerifierList(l.verifier))
 	if err != nil {
 		return nil, fmt.Errorf("own checkpoint does not verify: %w", err)
@@ -364,7 +350,6 @@ func (l *Ledger) openCheckpoint(raw []byte) (*log.Checkpoint, error) {
 	if _, err := cp.Unmarshal([]byte(n.Text)); err != nil {
 		return nil, err
 	}
-	l.lastCP, l.lastCPRaw = cp, raw
 	return cp, nil
 }
 

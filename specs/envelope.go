@@ -76,3 +76,26 @@ func EnvelopeJSON(payload []byte, keyID string, sig []byte) ([]byte, error) {
 	}
 	return out, nil
 }
+
+// Header is the part of an entry that identifies it: id, agency, seq.
+type Header struct {
+	ID     string `json:"id"`
+	Agency string `json:"agency"`
+	Seq    uint64 `json:"seq"`
+}
+
+// PeekHeader reads the header of the entry inside an envelope without
+// checking anything else. It is for entries already in a log: a writer
+// restoring its state from its own log, an auditor keeping its count after
+// a leaf that broke a rule.
+func PeekHeader(raw []byte) (*Header, error) {
+	env, err := ParseEnvelope(raw)
+	if err != nil {
+		return nil, err
+	}
+	var h Header
+	if err := json.Unmarshal(env.Payload, &h); err != nil {
+		return nil, err
+	}
+	return &h, nil
+}

@@ -3,7 +3,6 @@ package verifier
 import (
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"runtime"
 	"sync"
@@ -150,7 +149,7 @@ func (a *auditor) account(idx uint64, leaf []byte, adm *specs.Admitted, err erro
 		}
 		// Record what the leaf claims so one bad entry does not make every
 		// later entry of its agency fail the seq rule as well.
-		if h := claimedHeader(leaf); h != nil {
+		if h, err := specs.PeekHeader(leaf); err == nil && h.ID != "" && h.Agency != "" {
 			a.state.Record(h.ID, h.Agency, h.Seq, idx)
 		}
 		return
@@ -168,22 +167,4 @@ func (a *auditor) account(idx uint64, leaf []byte, adm *specs.Admitted, err erro
 	if a.opts.OnEntry != nil {
 		a.opts.OnEntry(idx, adm)
 	}
-}
-
-type header struct {
-	ID     string `json:"id"`
-	Agency string `json:"agency"`
-	Seq    uint64 `json:"seq"`
-}
-
-func claimedHeader(leaf []byte) *header {
-	env, err := specs.ParseEnvelope(leaf)
-	if err != nil {
-		return nil
-	}
-	var h header
-	if json.Unmarshal(env.Payload, &h) != nil || h.ID == "" || h.Agency == "" {
-		return nil
-	}
-	return &h
 }
