@@ -3,10 +3,12 @@ package main_test
 import (
 	"bytes"
 	"crypto/sha256"
+	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"math"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -108,6 +110,38 @@ func flipByte(t *testing.T, path string, at int) {
 	}
 	b[at] ^= 0x01
 	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// sigByte marks a tampering case that flips a bit inside the checkpoint's
+// first signature rather than at a byte offset.
+const sigByte = math.MinInt
+
+// flipSignatureBit flips one bit of the Ed25519 signature (after the 4-byte
+// key hash) of the note's first signature line and re-encodes it, so the
+// note stays well-formed and only the signature check can fail. Flipping a
+// raw base64 character instead sometimes yields an invalid character, and
+// the note is then refused as malformed before any signature is checked.
+func flipSignatureBit(t *testing.T, path string) {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	text, sigs, ok := strings.Cut(string(b), "\n\n")
+	if !ok {
+		t.Fatalf("%s: not a signed note", path)
+	}
+	lines := strings.Split(sigs, "\n")
+	i := strings.LastIndex(lines[0], " ")
+	raw, err := base64.StdEncoding.DecodeString(lines[0][i+1:])
+	if err != nil || len(raw) < 5 {
+		t.Fatalf("%s: signature line %q", path, lines[0])
+	}
+	raw[4] ^= 0x01
+	lines[0] = lines[0][:i+1] + base64.StdEncoding.EncodeToString(raw)
+	if err := os.WriteFile(path, []byte(text+"\n\n"+strings.Join(lines, "\n")), 0o644); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -235,13 +269,17 @@ func TestEndToEnd(t *testing.T) {
 		}{
 			{"entry bundle", "tile/entries/000", "root", 200, "audit"},
 			{"hash tile", "tile/0/000", "tile/0/000", 100, "audit"},
-			{"checkpoint", "checkpoint", "signature", -10, "audit"},
-			{"checkpoint", "checkpoint", "signature", -10, "consistency"},
+			{"checkpoint", "checkpoint", "signature", sigByte, "audit"},
+			{"checkpoint", "checkpoint", "signature", sigByte, "consistency"},
 		} {
 			t.Run(tc.name+" "+tc.cmd, func(t *testing.T) {
 				dir := filepath.Join(t.TempDir(), "copy")
 				copyDir(t, led, dir)
-				flipByte(t, filepath.Join(dir, "log", tc.file), tc.at)
+				if tc.at == sigByte {
+					flipSignatureBit(t, filepath.Join(dir, "log", tc.file))
+				} else {
+					flipByte(t, filepath.Join(dir, "log", tc.file), tc.at)
+				}
 				if tc.cmd == "audit" {
 					mustFail(t, 1, tc.want, "audit", "--log", filepath.Join(dir, "log"), "--vkey", vkey, "--registry", reg)
 				} else {
