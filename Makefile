@@ -33,6 +33,8 @@ FUZZTIME ?= 15s
 fuzz:
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseEntry$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzCheckEnvelope$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseDisclosure$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseBox$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs/tlogproof -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier -run '^$$' -fuzz '^FuzzVerifyReceipt$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/tlog -run '^$$' -fuzz '^FuzzVerifyCheckpoint$$' -fuzztime $(FUZZTIME)

@@ -58,7 +58,7 @@ type Ledger struct {
 	registry *specs.Registry
 	verifier note.Verifier
 
-	appender *tessera.Appender
+	seq      *sequencer // feeds the appender one round at a time (see sequencer)
 	shutdown func(context.Context) error
 	reader   tessera.LogReader
 	awaiter  *tessera.PublicationAwaiter
@@ -128,7 +128,9 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	bg, cancel := context.WithCancel(context.Background())
 	aopts := tessera.NewAppendOptions().
 		WithCheckpointSigner(signer).
-		WithBatching(opts.BatchMaxSize, opts.BatchMaxAge).
+		// Twice the round size: a round (at most BatchMaxSize entries) is
+		// then only ever cut by its own timer, never split by size.
+		WithBatching(2*opts.BatchMaxSize, opts.BatchMaxAge).
 		WithCheckpointInterval(opts.CheckpointInterval).
 		WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
 	if len(opts.WitnessPolicy) > 0 {
@@ -151,7 +153,7 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	}
 	l := &Ledger{
 		dir: dir, origin: signer.Name(), registry: reg, verifier: verifier,
-		appender: appender, shutdown: shutdown, reader: reader, cancel: cancel, lock: lock,
+		shutdown: shutdown, reader: reader, cancel: cancel, lock: lock,
 		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 25*time.Millisecond),
 		state:   specs.NewLogState(),
 		changed: make(chan struct{}), advanced: map[agencySeq]chan struct{}{},
@@ -161,6 +163,8 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		cancel()
 		return nil, err
 	}
+	l.seq = newSequencer(appender.Add, int(opts.BatchMaxSize), l.fail)
+	go l.seq.run(bg)
 	return l, nil
 }
 
@@ -242,7 +246,7 @@ func (l *Ledger) admit(ctx context.Context, admitted []*specs.Admitted) (out []*
 	}
 	out = make([]*Pending, len(admitted))
 	for i, a := range admitted {
-		out[i] = &Pending{Admitted: a, future: l.appender.Add(ctx, tessera.NewEntry(a.Envelope.Raw))}
+		out[i] = &Pending{Admitted: a, future: l.seq.submit(a.Envelope.Raw)}
 	}
 	l.signalAdmitted(admitted)
 	return out, notEarly, nil
@@ -373,6 +377,7 @@ func (l *Ledger) LastSeq(agency string) uint64 {
 // Close waits until a checkpoint covers every admitted entry, stops Tessera
 // and releases the directory lock.
 func (l *Ledger) Close(ctx context.Context) error {
+	l.seq.drain()
 	err := l.shutdown(ctx)
 	l.cancel()
 	if cerr := l.lock.Close(); err == nil {

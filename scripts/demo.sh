@@ -48,8 +48,37 @@ echo "… $n receipts verified"
 step "Auditor: full replay of the log"
 "$bin" audit --log "$dir/log" --vkey "$dir/log.vkey" --registry "$dir/agencies/registry.json"
 
+step "Sealed fields: the published log holds no operational secret in clear"
+# Entries are base64 inside their envelopes, so look in the decoded payloads too.
+secrets=$(find "$dir/log" -type f -print0 | xargs -0 cat | grep -c "DEMO-SECRET-" || true)
+payloads=$(find "$dir/log/tile/entries" -type f -print0 | xargs -0 cat | grep -ao '"payload":"[^"]*"' | cut -d'"' -f4 |
+  while read -r p; do printf '%s' "$p" | base64 -d; echo; done)
+sealed=$(printf '%s\n' "$payloads" | grep -c '"box"' || true)
+decoded=$(printf '%s\n' "$payloads" | grep -c "DEMO-SECRET-" || true)
+echo "secret markers in the log's files: $secrets; in $(printf '%s\n' "$payloads" | wc -l) decoded entry payloads: $decoded ($sealed of them sealed)"
+[ "$secrets" = 0 ] && [ "$decoded" = 0 ] || { echo "demo: sealed plaintext leaked into the log" >&2; exit 1; }
+
+step "Commission: member-1 opens a measure's sealed fields and discloses its target address"
+reg="$dir/agencies/registry.json"
+# part 1 was appended first, in order: its line number is the log index.
+measure=; i=0
+while read -r line; do
+  payload=$(printf '%s' "$line" | grep -o '"payload":"[^"]*"' | cut -d'"' -f4 | base64 -d)
+  case "$payload" in *'"kind":"measure.executed"'*'"target_address"'*) measure=$i; break ;; esac
+  i=$((i + 1))
+done < "$dir/agencies/part-1.dsse.jsonl"
+[ -n "$measure" ] || { echo "demo: no sealed measure in part 1" >&2; exit 1; }
+"$bin" open --identity "$dir/agencies/keys/member-1.age" --log "$dir/log" --vkey "$dir/log.vkey" --registry "$reg" "$measure"
+mkdir -p "$dir/disclosures"
+"$bin" disclose --identity "$dir/agencies/keys/member-1.age" --log "$dir/log" --vkey "$dir/log.vkey" --registry "$reg" \
+  --field target_address --out "$dir/disclosures/target_address.json" "$measure"
+
+step "Anyone: verify the disclosure with public keys only"
+"$bin" verify disclosure --vkey "$dir/log.vkey" --registry "$reg" "$dir/disclosures/target_address.json"
+
 step "Left for you to check with any tlog-tiles tool"
 echo "  $dir/log/        the log (C2SP tlog-tiles: checkpoint, tile/…, tile/entries/…)"
 echo "  $dir/log.vkey    the checkpoint verifier key (signed-note form):"
 sed 's/^/                   /' "$dir/log.vkey"
 echo "  $dir/receipts/   one C2SP tlog-proof per entry"
+echo "  $dir/disclosures/ one sealed field, disclosed (acdledger verify disclosure)"

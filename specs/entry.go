@@ -88,6 +88,9 @@ func ParseEntry(payload []byte) (*Entry, error) {
 	if m, ok := doc.(map[string]any); ok {
 		id, _ = m["id"].(string)
 	}
+	if err := checkSealedShape(id, doc); err != nil {
+		return nil, err
+	}
 	if err := entrySchema.Validate(doc); err != nil {
 		return nil, schemaViolation(id, err)
 	}

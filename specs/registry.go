@@ -10,7 +10,9 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"time"
 
+	"filippo.io/age"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
@@ -19,8 +21,9 @@ import (
 // Registry is the agency registry (specs/registry.md): who may append, with
 // which keys, which kinds. Its JSON form is specs/registry.schema.json.
 type Registry struct {
-	Version  int       `json:"registry"`
-	Agencies []*Agency `json:"agencies"`
+	Version    int          `json:"registry"`
+	Agencies   []*Agency    `json:"agencies"`
+	Recipients []*Recipient `json:"recipients,omitempty"`
 
 	byID map[string]*Agency
 }
@@ -32,9 +35,84 @@ type Agency struct {
 	Role  string   `json:"role"`
 	Kinds []string `json:"kinds"`
 	Keys  []*Key   `json:"keys"`
+	// Recipient is the agency's own age X25519 recipient: entries it seals
+	// are also encrypted to it, so it can read back what it appended.
+	Recipient string `json:"recipient,omitempty"`
 
 	kinds map[string]bool
 	keys  map[string]*Key
+}
+
+// Recipient is one commission member's age X25519 recipient, valid for
+// entries that occurred in [ValidFrom, ValidUntil). A member who rotates
+// keys gets a new recipient; the old one stays, closed by ValidUntil, so
+// old entries keep naming a recipient the registry knows.
+type Recipient struct {
+	ID         string `json:"id"`
+	Name       string `json:"name"`
+	Recipient  string `json:"recipient"`
+	ValidFrom  string `json:"valid_from"`
+	ValidUntil string `json:"valid_until,omitempty"`
+
+	from, until time.Time
+}
+
+// ValidAt reports whether the recipient is to be sealed to for an entry
+// that occurred at t.
+func (r *Recipient) ValidAt(t time.Time) bool {
+	return !t.Before(r.from) && (r.until.IsZero() || t.Before(r.until))
+}
+
+// SealTarget is one recipient an entry must be sealed to.
+type SealTarget struct {
+	ID        string // a commission recipient id, or the agency's id
+	Recipient string // age1…
+}
+
+// SealTo lists who an entry of that agency, occurred at t, must be sealed
+// to: every commission recipient valid at t, then the agency itself if it
+// registered a recipient. Without any commission recipient the commission
+// could not open the entry, so that is an error.
+func (r *Registry) SealTo(agency string, t time.Time) ([]SealTarget, error) {
+	var out []SealTarget
+	for _, rc := range r.Recipients {
+		if rc.ValidAt(t) {
+			out = append(out, SealTarget{rc.ID, rc.Recipient})
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no commission recipient in the registry is valid at %s, so nobody could open a sealed entry", t.Format(time.RFC3339))
+	}
+	if a := r.Agency(agency); a != nil && a.Recipient != "" {
+		out = append(out, SealTarget{a.ID, a.Recipient})
+	}
+	return out, nil
+}
+
+// AddRecipient registers a commission member's recipient from validFrom
+// on. If the member already has an open recipient, that one is closed at
+// validFrom: a key rotation.
+func (r *Registry) AddRecipient(id, name, recipient string, validFrom time.Time) error {
+	if r.Version == 0 {
+		r.Version = 1
+	}
+	for _, rc := range r.Recipients {
+		if rc.ID == id && rc.ValidUntil == "" {
+			rc.ValidUntil = validFrom.Format(time.RFC3339)
+		}
+	}
+	r.Recipients = append(r.Recipients, &Recipient{ID: id, Name: name, Recipient: recipient, ValidFrom: validFrom.Format(time.RFC3339)})
+	return r.index()
+}
+
+// SetAgencyRecipient registers the agency's own age recipient.
+func (r *Registry) SetAgencyRecipient(agency, recipient string) error {
+	a := r.Agency(agency)
+	if a == nil {
+		return fmt.Errorf("registry: agency %s is not registered", agency)
+	}
+	a.Recipient = recipient
+	return r.index()
 }
 
 // Key is one of an agency's public keys.
@@ -107,6 +185,38 @@ func (r *Registry) index() error {
 				return fmt.Errorf("registry: agency %s: key %s: %w", a.ID, k.ID, err)
 			}
 			a.keys[k.ID] = k
+		}
+	}
+	for _, a := range r.Agencies {
+		if a.Recipient != "" {
+			if _, err := age.ParseX25519Recipient(a.Recipient); err != nil {
+				return fmt.Errorf("registry: agency %s: recipient: %w", a.ID, err)
+			}
+		}
+	}
+	seen := map[string]bool{}
+	for _, rc := range r.Recipients {
+		if r.byID[rc.ID] != nil {
+			return fmt.Errorf("registry: recipient id %s is also an agency id; sealed.to could not tell them apart", rc.ID)
+		}
+		if _, err := age.ParseX25519Recipient(rc.Recipient); err != nil {
+			return fmt.Errorf("registry: recipient %s: %w", rc.ID, err)
+		}
+		if seen[rc.Recipient] {
+			return fmt.Errorf("registry: recipient %s: %s is listed twice", rc.ID, rc.Recipient)
+		}
+		seen[rc.Recipient] = true
+		var err error
+		if rc.from, err = time.Parse(time.RFC3339, rc.ValidFrom); err != nil {
+			return fmt.Errorf("registry: recipient %s: valid_from: %w", rc.ID, err)
+		}
+		if rc.ValidUntil != "" {
+			if rc.until, err = time.Parse(time.RFC3339, rc.ValidUntil); err != nil {
+				return fmt.Errorf("registry: recipient %s: valid_until: %w", rc.ID, err)
+			}
+			if !rc.until.After(rc.from) {
+				return fmt.Errorf("registry: recipient %s: valid_until is not after valid_from", rc.ID)
+			}
 		}
 	}
 	return nil

@@ -64,14 +64,33 @@ var CommissionKinds = map[string]bool{
 var RefFields = refFieldsFromSchema()
 
 func refFieldsFromSchema() map[string][]string {
+	out := map[string][]string{}
+	for kind, def := range kindDefs("body") {
+		var d struct {
+			Properties map[string]struct {
+				Ref string `json:"$ref"`
+			} `json:"properties"`
+		}
+		if err := json.Unmarshal(def, &d); err != nil {
+			panic(err)
+		}
+		for field, p := range d.Properties {
+			if p.Ref == "#/$defs/entry_id" {
+				out[kind] = append(out[kind], field)
+			}
+		}
+		slices.Sort(out[kind])
+	}
+	return out
+}
+
+// kindDefs reads entry.schema.json's per-kind rules ("if kind is K then
+// property P is #/$defs/D") and returns, per kind, the definition D that
+// the schema gives property P.
+func kindDefs(property string) map[string]json.RawMessage {
 	raw, err := Files.ReadFile("entry.schema.json")
 	if err != nil {
 		panic(err)
-	}
-	type props struct {
-		Properties map[string]struct {
-			Ref string `json:"$ref"`
-		} `json:"properties"`
 	}
 	var s struct {
 		AllOf []struct {
@@ -82,24 +101,21 @@ func refFieldsFromSchema() map[string][]string {
 					} `json:"kind"`
 				} `json:"properties"`
 			} `json:"if"`
-			Then props `json:"then"`
+			Then struct {
+				Properties map[string]struct {
+					Ref string `json:"$ref"`
+				} `json:"properties"`
+			} `json:"then"`
 		} `json:"allOf"`
-		Defs map[string]props `json:"$defs"`
+		Defs map[string]json.RawMessage `json:"$defs"`
 	}
 	if err := json.Unmarshal(raw, &s); err != nil {
 		panic(err)
 	}
-	out := map[string][]string{}
+	out := map[string]json.RawMessage{}
 	for _, rule := range s.AllOf {
-		def := strings.TrimPrefix(rule.Then.Properties["body"].Ref, "#/$defs/")
-		for field, p := range s.Defs[def].Properties {
-			if p.Ref == "#/$defs/entry_id" {
-				out[rule.If.Properties.Kind.Const] = append(out[rule.If.Properties.Kind.Const], field)
-			}
-		}
-	}
-	for _, fields := range out {
-		slices.Sort(fields)
+		def := strings.TrimPrefix(rule.Then.Properties[property].Ref, "#/$defs/")
+		out[rule.If.Properties.Kind.Const] = s.Defs[def]
 	}
 	return out
 }

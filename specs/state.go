@@ -85,8 +85,9 @@ func (reg *Registry) Verify(raw []byte) (*Admitted, error) {
 	return a, nil
 }
 
-// VerifySigned runs the rules up to and including the kind check: size,
-// envelope, schema, agency, key, signature, kind. It needs no log state.
+// VerifySigned runs the rules up to and including the sealed-part check:
+// size, envelope, schema, agency, key, signature, kind, sealed. It needs no
+// log state.
 func (reg *Registry) VerifySigned(raw []byte) (*Admitted, error) {
 	if len(raw) > MaxEnvelopeSize {
 		return nil, violation("", "envelope", RuleSize, "envelope is %d bytes; the limit is %d", len(raw), MaxEnvelopeSize)
@@ -112,6 +113,9 @@ func (reg *Registry) VerifySigned(raw []byte) (*Admitted, error) {
 	}
 	if !a.MayAppend(e.Kind) {
 		return nil, violation(e.ID, "kind", RuleKindNotAllowed, "agency %s (role %s) may not append %s", a.ID, a.Role, e.Kind)
+	}
+	if err := reg.checkSealed(e); err != nil {
+		return nil, err
 	}
 	return &Admitted{Envelope: env, Entry: e, Agency: a}, nil
 }

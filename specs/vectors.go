@@ -15,6 +15,10 @@ type Vectors struct {
 	Registry json.RawMessage `json:"registry"`
 	Prefix   []string        `json:"prefix"`
 	Cases    []VectorCase    `json:"cases"`
+	// Identities are the registry's commission members' age identities,
+	// by recipient id: test-only keys, published so that anyone can open
+	// the sealed cases and check them against their commitments.
+	Identities map[string]string `json:"identities"`
 }
 
 // VectorCase is one candidate envelope. Rule and Field are empty for an

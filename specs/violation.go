@@ -18,6 +18,15 @@ const (
 	RuleDuplicateID      = "id.duplicate"
 	RuleRefUnknown       = "refs.unknown"
 	RuleRefMissing       = "refs.body-not-listed"
+	RuleSealedPlaintext  = "sealed.plaintext"
+	RuleSealedInPublic   = "sealed.public"
+	RuleSealedField      = "sealed.field"
+	RuleSealedRecipients = "sealed.recipients"
+	RuleSealedBox        = "sealed.box"
+	// RuleSealedCommitment is not an admission rule (the ledger cannot open
+	// a box): it is what opening an entry finds when the agency sealed
+	// values other than those it committed to.
+	RuleSealedCommitment = "sealed.commitment"
 )
 
 // Violation is why an entry is not admitted: which entry, which field, which

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/specs/tlogproof"
 	"github.com/acdledger/acdledger/verifier/tlog"
 )
@@ -30,36 +31,42 @@ type ReceiptResult struct {
 // signature and the admission rules that need no log state. envelope may be
 // nil when the proof carries it in its extra line (specs/receipts.md).
 func (p *Pins) VerifyReceipt(proofData, envelope []byte) (*ReceiptResult, error) {
+	r, _, err := p.verifyReceipt(proofData, envelope)
+	return r, err
+}
+
+// verifyReceipt is VerifyReceipt that also returns the admitted entry.
+func (p *Pins) verifyReceipt(proofData, envelope []byte) (*ReceiptResult, *specs.Admitted, error) {
 	if p.Registry == nil {
-		return nil, inputErr("verifying a receipt needs the agency registry")
+		return nil, nil, inputErr("verifying a receipt needs the agency registry")
 	}
 	tp, err := tlogproof.Parse(proofData)
 	if err != nil {
-		return nil, inputErr("%v", err)
+		return nil, nil, inputErr("%v", err)
 	}
 	leaf := tp.Extra
 	switch {
 	case envelope != nil && tp.Extra != nil && !bytes.Equal(envelope, tp.Extra):
-		return nil, errors.New("the envelope given differs from the one in the proof's extra line")
+		return nil, nil, errors.New("the envelope given differs from the one in the proof's extra line")
 	case envelope != nil:
 		leaf = envelope
 	case leaf == nil:
-		return nil, inputErr("the proof has no extra line, so the entry's envelope must be given beside it")
+		return nil, nil, inputErr("the proof has no extra line, so the entry's envelope must be given beside it")
 	}
 	cp, err := tlog.VerifyCheckpoint(tp.Checkpoint, p.Trust)
 	if err != nil {
-		return nil, fmt.Errorf("checkpoint: %w", err)
+		return nil, nil, fmt.Errorf("checkpoint: %w", err)
 	}
 	if err := tlog.VerifyInclusion(leaf, tp.Index, tp.Hashes, cp); err != nil {
-		return nil, fmt.Errorf("inclusion of entry %d in tree %d: %w", tp.Index, cp.Size, err)
+		return nil, nil, fmt.Errorf("inclusion of entry %d in tree %d: %w", tp.Index, cp.Size, err)
 	}
 	a, err := p.Registry.Verify(leaf)
 	if err != nil {
-		return nil, fmt.Errorf("entry at index %d: %w", tp.Index, err)
+		return nil, nil, fmt.Errorf("entry at index %d: %w", tp.Index, err)
 	}
 	return &ReceiptResult{
 		EntryID: a.Entry.ID, Kind: a.Entry.Kind, Agency: a.Entry.Agency, Seq: a.Entry.Seq,
 		Index: tp.Index, Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Hash),
 		Cosigners: cp.Cosigners,
-	}, nil
+	}, a, nil
 }

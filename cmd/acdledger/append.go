@@ -25,7 +25,7 @@ type appendResult struct {
 }
 
 func newAppend() *cobra.Command {
-	var dir, server, receipts, key string
+	var dir, server, receipts, key, registry string
 	var asJSON bool
 	var parallel int
 	cmd := &cobra.Command{
@@ -42,7 +42,9 @@ until a signed checkpoint covers them. With --receipts, each entry's receipt is
 written as DIR/<entry id>.tlog-proof (C2SP tlog-proof with the envelope in its
 extra line; check it with 'acdledger verify receipt').
 
-With --key, the inputs are unsigned entries, signed with that agency key first.
+With --key, the inputs are unsigned entries, signed with that agency key first
+(and sealed first if their sealed values are in clear, to the recipients of
+--registry, by default the ledger's own registry; see 'acdledger sign').
 
 With --server, the envelopes are posted to a running 'acdledger serve' instead,
 --parallel at a time in input order (which must be an admissible order: each
@@ -60,14 +62,15 @@ entries before a refused one stay appended.`,
 				return usage(err)
 			}
 			if key != "" {
-				signer, err := loadSigner(key)
+				if registry == "" && dir != "" {
+					registry = filepath.Join(dir, "registry.json")
+				}
+				reg, err := loadRegistryIfGiven(registry)
 				if err != nil {
 					return err
 				}
-				for i := range items {
-					if items[i].raw, err = signer.Sign(items[i].raw); err != nil {
-						return failed(err)
-					}
+				if err := sealAndSign(items, key, reg); err != nil {
+					return err
 				}
 			}
 			if receipts != "" {
@@ -119,6 +122,7 @@ entries before a refused one stay appended.`,
 	f.StringVar(&server, "server", "", "URL of an 'acdledger serve' to post to instead")
 	f.StringVar(&receipts, "receipts", "", "write each entry's receipt into this directory")
 	f.StringVar(&key, "key", "", "sign the inputs with this agency key first (inputs are unsigned entries)")
+	f.StringVar(&registry, "registry", "", "with --key: the registry whose recipients sealed values are sealed to (default with --ledger: DIR/registry.json)")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON")
 	f.IntVar(&parallel, "parallel", 256, "with --server: requests in flight at once")
 	return cmd

@@ -11,6 +11,7 @@ import (
 
 	"github.com/acdledger/acdledger/internal/activity"
 	"github.com/acdledger/acdledger/ledger/agencykey"
+	"github.com/acdledger/acdledger/ledger/seal"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/spf13/cobra"
 )
@@ -36,14 +37,20 @@ func newDemoGenerate() *cobra.Command {
 it writes into DIR:
 
   keys/<agency>.key, .pub    a key pair per agency (encrypted with $` + agencykey.PassphraseEnv + `)
-  registry.json              the agency registry pinning those keys
+  keys/<agency>.age          each agency's age identity (reads its own sealed fields)
+  keys/member-N.age          the commission members' age identities; member-3
+                             rotates its key mid-period (member-3.rotated.age)
+  registry.json              the agency registry pinning those keys and recipients
   part-N.dsse.jsonl          signed entries (DSSE envelopes, one per line) in log
                              order, split into --parts growth steps
   rejected/nainai.dsse.json  the next nco entry, claiming a 内内 acquisition: refused
 
 The entries are fictitious but follow the legal workflow: approvals before
 acquisitions and measures, selection batches that balance, emergency notices,
-inspections with responses. Their sealed fields contain the marker ` + activity.SecretMarker() + `.`,
+inspections with responses. Their sealed fields contain the marker ` + activity.SecretMarker() + `
+and are sealed (salted commitments + an age box to the members and the agency),
+so the marker never appears in the log. The public parts are the same for a
+seed; salts and ciphertexts differ from run to run.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			cfg := activity.DefaultConfig()
@@ -102,6 +109,16 @@ func generateDemo(cmd *cobra.Command, out string, cfg activity.Config, parts int
 		if _, err := reg.Add(a.ID, a.Name, a.Role, a.Kinds, s.PublicKey()); err != nil {
 			return err
 		}
+		recipient, err := writeAgeIdentity(filepath.Join(out, "keys", a.ID+".age"))
+		if err != nil {
+			return usage(err)
+		}
+		if err := reg.SetAgencyRecipient(a.ID, recipient); err != nil {
+			return err
+		}
+	}
+	if err := addDemoMembers(reg, filepath.Join(out, "keys"), cfg); err != nil {
+		return err
 	}
 	regJSON, err := reg.Marshal()
 	if err != nil {
@@ -118,7 +135,11 @@ func generateDemo(cmd *cobra.Command, out string, cfg activity.Config, parts int
 	for p := 0; p < parts; p++ {
 		var b strings.Builder
 		for _, e := range entries[min(p*per, len(entries)):min((p+1)*per, len(entries))] {
-			env, err := signers[e.Agency].Sign(e.Payload)
+			payload, err := seal.Seal(e.Payload, reg)
+			if err != nil {
+				return err
+			}
+			env, err := signers[e.Agency].Sign(payload)
 			if err != nil {
 				return err
 			}
@@ -129,7 +150,7 @@ func generateDemo(cmd *cobra.Command, out string, cfg activity.Config, parts int
 			return usage(err)
 		}
 	}
-	if err := writeRejected(filepath.Join(out, "rejected"), signers, entries); err != nil {
+	if err := writeRejected(filepath.Join(out, "rejected"), signers, reg, entries); err != nil {
 		return err
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "generated %d entries for %d agencies in %s (seed %d, %d parts)\n",
@@ -137,10 +158,33 @@ func generateDemo(cmd *cobra.Command, out string, cfg activity.Config, parts int
 	return nil
 }
 
+// addDemoMembers registers three commission members, valid from a month
+// before the activity starts; member-3 rotates its key halfway through, so
+// the demo log holds entries sealed to both of its keys.
+func addDemoMembers(reg *specs.Registry, keys string, cfg activity.Config) error {
+	from := cfg.Start.AddDate(0, -1, 0)
+	for i := 1; i <= 3; i++ {
+		id := fmt.Sprintf("member-%d", i)
+		r, err := writeAgeIdentity(filepath.Join(keys, id+".age"))
+		if err != nil {
+			return usage(err)
+		}
+		if err := reg.AddRecipient(id, fmt.Sprintf("Commission member %d", i), r, from); err != nil {
+			return err
+		}
+	}
+	r, err := writeAgeIdentity(filepath.Join(keys, "member-3.rotated.age"))
+	if err != nil {
+		return usage(err)
+	}
+	mid := cfg.Start.Add(cfg.End.Sub(cfg.Start) / 2).Truncate(time.Hour)
+	return reg.AddRecipient("member-3", "Commission member 3", r, mid)
+}
+
 // writeRejected makes an envelope that admission must refuse: the next
 // nco entry (right seq, new id) claiming a domestic-to-domestic (NAINAI)
 // acquisition, so the demo shows a rejection that leaves the log unchanged.
-func writeRejected(dir string, signers map[string]*agencykey.Signer, entries []activity.Entry) error {
+func writeRejected(dir string, signers map[string]*agencykey.Signer, reg *specs.Registry, entries []activity.Entry) error {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return usage(err)
 	}
@@ -167,6 +211,9 @@ func writeRejected(dir string, signers map[string]*agencykey.Signer, entries []a
 	base["body"].(map[string]any)["direction"] = "NAINAI"
 	payload, err := json.Marshal(base)
 	if err != nil {
+		return err
+	}
+	if payload, err = seal.Seal(payload, reg); err != nil {
 		return err
 	}
 	env, err := signers["nco"].Sign(payload)

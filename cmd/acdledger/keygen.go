@@ -3,9 +3,12 @@ package main
 import (
 	"errors"
 	"fmt"
-	"github.com/acdledger/acdledger/internal/atomicfile"
 	"os"
 	"strings"
+	"time"
+
+	"filippo.io/age"
+	"github.com/acdledger/acdledger/internal/atomicfile"
 
 	"github.com/acdledger/acdledger/ledger/agencykey"
 	"github.com/acdledger/acdledger/specs"
@@ -14,20 +17,32 @@ import (
 )
 
 func newKeygen() *cobra.Command {
-	var agency, out, algorithm, registry, name, role, kinds string
+	var agency, member, out, algorithm, registry, name, role, kinds, validFrom string
 	cmd := &cobra.Command{
-		Use:   "keygen --agency ID --out BASE",
-		Short: "Make an agency signing key pair (and register its public key)",
-		Long: `keygen makes a key pair for an agency: BASE.key, the private key encrypted with a
-passphrase (from $` + agencykey.PassphraseEnv + ` or a prompt; mode 0600), and BASE.pub, the public key.
+		Use:   "keygen (--agency ID | --member ID) --out BASE",
+		Short: "Make an agency's keys, or a commission member's sealing identity (and register them)",
+		Long: `keygen --agency makes an agency's keys: BASE.key, the signing key encrypted with a
+passphrase (from $` + agencykey.PassphraseEnv + ` or a prompt; mode 0600), BASE.pub, its public key, and
+BASE.age, the agency's age identity (mode 0600), so it can read back the sealed
+fields of its own entries (specs/sealed.md).
 
-With --registry, the public key is also added to that registry file (created if
-missing) under the agency, with the kinds it may append. Only an agency with role
-"commission" may append ` + strings.Join(sortedMapKeys(specs.CommissionKinds), ", ") + `.`,
+keygen --member makes a commission member's age identity, BASE.age: every sealed
+entry is encrypted to the members the registry lists at its occurred_at. Running
+it again for the same member is a key rotation: the old recipient is closed at
+--valid-from, entries from then on are sealed to the new one, and older entries
+stay readable with the old identity (keep it).
+
+With --registry, the public key and the recipient are added to that registry
+file (created if missing). An agency gets the kinds it may append; only an agency
+with role "commission" may append ` + strings.Join(sortedMapKeys(specs.CommissionKinds), ", ") + `.`,
 		Example: `  ACDLEDGER_KEY_PASSPHRASE=… acdledger keygen --agency nco --out keys/nco \
-      --registry registry.json --name "National Cybersecurity Office" --kinds all`,
+      --registry registry.json --name "National Cybersecurity Office" --kinds all
+  acdledger keygen --member member-1 --name "Commissioner 1" --out keys/member-1 --registry registry.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if member != "" {
+				return memberKeygen(cmd, member, name, out, registry, validFrom)
+			}
 			pass, err := agencykey.Passphrase(true)
 			if err != nil {
 				return usage(err)
@@ -39,11 +54,15 @@ missing) under the agency, with the kinds it may append. Only an agency with rol
 			if err := agencykey.WriteFiles(out, privPEM, pubPEM); err != nil {
 				return usage(err)
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.key and %s.pub\nkey id: %s\n", out, out, keyID)
+			recipient, err := writeAgeIdentity(out + ".age")
+			if err != nil {
+				return usage(err)
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.key, %s.pub and %s.age\nkey id: %s\nrecipient: %s\n", out, out, out, keyID, recipient)
 			if registry == "" {
 				return nil
 			}
-			if err := registerKey(registry, agency, name, role, kinds, pubPEM); err != nil {
+			if err := registerKey(registry, agency, name, role, kinds, pubPEM, recipient); err != nil {
 				return usage(err)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "registered in %s as agency %s (role %s)\n", registry, agency, role)
@@ -52,24 +71,90 @@ missing) under the agency, with the kinds it may append. Only an agency with rol
 	}
 	f := cmd.Flags()
 	f.StringVar(&agency, "agency", "", "agency id, e.g. nco, npa, sdf, commission")
+	f.StringVar(&member, "member", "", "instead of --agency: a commission member's recipient id, e.g. member-1")
+	f.StringVar(&validFrom, "valid-from", "", "with --member: first occurred_at the recipient seals (RFC 3339; default now)")
 	f.StringVar(&out, "out", "", "file name base: writes BASE.key and BASE.pub")
 	f.StringVar(&algorithm, "algorithm", agencykey.Ed25519, "key algorithm: ed25519 or ecdsa-p256")
 	f.StringVar(&registry, "registry", "", "also add the public key to this registry file")
 	f.StringVar(&name, "name", "", "agency's full name, for a new registry entry")
 	f.StringVar(&role, "role", "agency", "registry role: agency or commission")
 	f.StringVar(&kinds, "kinds", "all", "comma-separated kinds the agency may append; 'all' = every kind its role allows")
-	cmd.MarkFlagRequired("agency")
+	cmd.MarkFlagsOneRequired("agency", "member")
+	cmd.MarkFlagsMutuallyExclusive("agency", "member")
 	cmd.MarkFlagRequired("out")
 	return cmd
 }
 
-func registerKey(path, agency, name, role, kindList string, pubPEM []byte) error {
-	reg := &specs.Registry{}
-	if raw, err := os.ReadFile(path); err == nil {
-		if reg, err = specs.ParseRegistry(raw); err != nil {
-			return err
+// readRegistryOrNew reads a registry file, or starts an empty one if it
+// does not exist yet.
+func readRegistryOrNew(path string) (*specs.Registry, error) {
+	raw, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return &specs.Registry{}, nil
+	} else if err != nil {
+		return nil, err
+	}
+	return specs.ParseRegistry(raw)
+}
+
+func writeRegistry(path string, reg *specs.Registry) error {
+	out, err := reg.Marshal()
+	if err != nil {
+		return err
+	}
+	return atomicfile.Write(path, out, 0o644)
+}
+
+// writeAgeIdentity makes a new age X25519 identity in a new file (mode
+// 0600, in age-keygen's format) and returns its recipient.
+func writeAgeIdentity(path string) (string, error) {
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return "", err
+	}
+	r := id.Recipient().String()
+	text := fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", time.Now().UTC().Format(time.RFC3339), r, id)
+	if err := atomicfile.WriteNew(path, []byte(text), 0o600); err != nil {
+		return "", fmt.Errorf("writing age identity: %w", err)
+	}
+	return r, nil
+}
+
+func memberKeygen(cmd *cobra.Command, member, name, out, registry, validFrom string) error {
+	from := time.Now().UTC().Truncate(time.Second)
+	if validFrom != "" {
+		var err error
+		if from, err = time.Parse(time.RFC3339, validFrom); err != nil {
+			return usage(fmt.Errorf("--valid-from: %w", err))
 		}
-	} else if !errors.Is(err, os.ErrNotExist) {
+	}
+	if registry == "" {
+		return usage(errors.New("--member needs --registry: a member's recipient is only used once the registry lists it"))
+	}
+	reg, err := readRegistryOrNew(registry)
+	if err != nil {
+		return usage(err)
+	}
+	recipient, err := writeAgeIdentity(out + ".age")
+	if err != nil {
+		return usage(err)
+	}
+	if name == "" {
+		name = member
+	}
+	if err := reg.AddRecipient(member, name, recipient, from); err != nil {
+		return usage(err)
+	}
+	if err := writeRegistry(registry, reg); err != nil {
+		return usage(err)
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.age\nrecipient: %s\nregistered in %s as commission recipient %s from %s\n", out, recipient, registry, member, from.Format(time.RFC3339))
+	return nil
+}
+
+func registerKey(path, agency, name, role, kindList string, pubPEM []byte, recipient string) error {
+	reg, err := readRegistryOrNew(path)
+	if err != nil {
 		return err
 	}
 	pub, err := cryptoutils.UnmarshalPEMToPublicKey(pubPEM)
@@ -92,9 +177,8 @@ func registerKey(path, agency, name, role, kindList string, pubPEM []byte) error
 	if _, err := reg.Add(agency, name, role, kinds, pub); err != nil {
 		return err
 	}
-	out, err := reg.Marshal()
-	if err != nil {
+	if err := reg.SetAgencyRecipient(agency, recipient); err != nil {
 		return err
 	}
-	return atomicfile.Write(path, out, 0o644)
+	return writeRegistry(path, reg)
 }

@@ -2,41 +2,27 @@ package activity_test
 
 import (
 	"bytes"
-	"crypto/ed25519"
 	"encoding/json"
 	"testing"
 	"time"
 
 	"github.com/acdledger/acdledger/internal/activity"
-	"github.com/acdledger/acdledger/ledger/agencykey"
+	"github.com/acdledger/acdledger/internal/testkit"
 	"github.com/acdledger/acdledger/specs"
 )
 
-// admitAll signs every generated entry with its agency's key and runs the
-// real admission rules over them in order: all must pass.
+// admitAll seals and signs every generated entry with its agency's key
+// and runs the real admission rules over them in order: all must pass.
 func admitAll(t *testing.T, entries []activity.Entry) {
 	t.Helper()
-	reg := &specs.Registry{}
-	signers := map[string]*agencykey.Signer{}
-	for i, a := range activity.Agencies() {
-		seed := make([]byte, ed25519.SeedSize)
-		seed[0] = byte(i + 1)
-		s, err := agencykey.FromPrivateKey(ed25519.NewKeyFromSeed(seed))
-		if err != nil {
-			t.Fatal(err)
-		}
-		signers[a.ID] = s
-		if _, err := reg.Add(a.ID, a.Name, a.Role, a.Kinds, s.PublicKey()); err != nil {
-			t.Fatal(err)
-		}
+	var agencies []testkit.Agency
+	for _, a := range activity.Agencies() {
+		agencies = append(agencies, testkit.Agency{ID: a.ID, Role: a.Role, Kinds: a.Kinds})
 	}
+	kit := testkit.NewWith(t, agencies)
 	st := specs.NewLogState()
 	for i, e := range entries {
-		env, err := signers[e.Agency].Sign(e.Payload)
-		if err != nil {
-			t.Fatal(err)
-		}
-		a, err := st.Check(reg, env)
+		a, err := st.Check(kit.Registry, kit.SignPayload(t, e.Agency, e.Payload))
 		if err != nil {
 			t.Fatalf("entry %d (%s): %v\n%s", i, e.Kind, err, e.Payload)
 		}

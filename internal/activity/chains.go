@@ -105,7 +105,7 @@ func (g *generator) provision(src *event, kase string) {
 	g.add(&event{at: at, agency: "nco", kind: "provision", kase: kase, basis: basis("acd-act", "37", ""),
 		body: map[string]any{"recipient_class": class, "data_class": "analysis", "categories": []any{"HEADER_META", "COMMAND_PAYLOAD"},
 			"deidentified": true, "source": src, "purpose": "incident_response", "provided_at": ts(at), "n_records": 10 + g.rng.Intn(500)},
-		sealed: map[string]any{"recipient": g.secret("RECIPIENT"), "purpose": g.secret("PURPOSE")}})
+		sealed: map[string]any{"recipient": g.secret("RECIPIENT"), "purpose_text": g.secret("PURPOSE")}})
 }
 
 // agreementCase: a consent agreement with an infrastructure operator
@@ -145,7 +145,7 @@ func (g *generator) sendingCase(t time.Time, measure, direction, art string) {
 			"grounds":        map[string]any{"suspicion": true, "facts_unclear": true, "no_other_means": true},
 			"selector_count": 5 + g.rng.Intn(200), "selector_set_hash": g.hash(), "selection_rule_hash": g.hash()},
 		sealed: map[string]any{"carrier": g.secret("Example Carrier K.K."), "facility": g.secret("FACILITY"),
-			"selectors": []any{g.docIP(), g.docIP(), g.secret("SELECTOR")}, "grounds": g.secret("GROUNDS")}})
+			"selectors": []any{g.docIP(), g.docIP(), g.secret("SELECTOR")}, "grounds_text": g.secret("GROUNDS")}})
 	dec, from, until, ok := g.decide(req, from, until)
 	if !ok {
 		return
@@ -155,7 +155,7 @@ func (g *generator) sendingCase(t time.Time, measure, direction, art string) {
 		ereq := g.add(&event{at: until.Add(-10 * day), agency: "nco", kind: "approval.requested", kase: kase, basis: basis("acd-act", "19", "1"),
 			body: map[string]any{"measure": "extension", "direction": direction, "extends": dec, "requested_from": ts(until), "requested_until": ts(ext),
 				"grounds": map[string]any{"suspicion": true, "facts_unclear": true, "no_other_means": true}},
-			sealed: map[string]any{"grounds": g.secret("GROUNDS")}})
+			sealed: map[string]any{"grounds_text": g.secret("GROUNDS")}})
 		if edec, efrom, eto, ok := g.decide(ereq, until, ext); ok {
 			// The acquisition runs on under the extension, to its end.
 			g.acquire(edec, "approval", measure, direction, efrom, eto, kase, art)
@@ -185,7 +185,7 @@ func (g *generator) measureRequest(t time.Time, agency, kase, measure, location,
 	req := g.add(&event{at: t, agency: agency, kind: "approval.requested", kase: kase, basis: basis(law, art, ""),
 		body: map[string]any{"measure": measure, "target_location": location, "requested_from": ts(from), "requested_until": ts(until),
 			"grounds": map[string]any{"suspicion": true, "facts_unclear": g.rng.Intn(2) == 0, "no_other_means": true}},
-		sealed: map[string]any{"target": g.docIP() + " " + g.secret("TARGET"), "grounds": g.secret("GROUNDS")}, refs: refs})
+		sealed: map[string]any{"target": g.docIP() + " " + g.secret("TARGET"), "grounds_text": g.secret("GROUNDS")}, refs: refs})
 	return req, from, until
 }
 

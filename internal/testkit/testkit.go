@@ -8,6 +8,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"testing"
+	"time"
+
+	"filippo.io/age"
+	"github.com/acdledger/acdledger/ledger/seal"
 
 	"github.com/acdledger/acdledger/ledger/agencykey"
 	"github.com/acdledger/acdledger/specs"
@@ -26,13 +30,26 @@ var Agencies = []Agency{
 	{"commission", "commission", []string{"approval.decided", "inspection", "notice", "demand", "recommendation"}},
 }
 
-// Kit holds one key per agency and the registry that pins them.
+// Members are the commission members of every kit: sealed entries are
+// encrypted to their recipients.
+var Members = []string{"member-1", "member-2"}
+
+// memberIdentities are fixed test-only identities (made with age-keygen),
+// so that a kit's registry is the same in every run, like its agency keys.
+var memberIdentities = []string{
+	"AGE-SECRET-KEY-16WYH5UTLTXDCGPT403WVDQ7SNLA7NWQRA7ZNGMMNQEZ3CAZTSHSS29D70V",
+	"AGE-SECRET-KEY-17SHXD7SWJ8FM7YA8JTDED97YQH960693MALY7TJG8GW7XWS02ELS2VSFCT",
+}
+
+// Kit holds one key per agency and the registry that pins them, and the
+// commission members' age identities.
 type Kit struct {
-	Signers  map[string]*agencykey.Signer
-	Registry *specs.Registry
-	RegJSON  []byte
-	seq      map[string]uint64
-	n        int
+	Signers    map[string]*agencykey.Signer
+	Identities map[string]*age.X25519Identity // by member id
+	Registry   *specs.Registry
+	RegJSON    []byte
+	seq        map[string]uint64
+	n          int
 }
 
 // New makes keys from fixed seeds (tests stay reproducible) and a registry
@@ -52,7 +69,7 @@ func Many(t testing.TB, n int) *Kit {
 // NewWith makes a kit for the given agencies.
 func NewWith(t testing.TB, agencies []Agency) *Kit {
 	t.Helper()
-	k := &Kit{Signers: map[string]*agencykey.Signer{}, Registry: &specs.Registry{}, seq: map[string]uint64{}}
+	k := &Kit{Signers: map[string]*agencykey.Signer{}, Identities: map[string]*age.X25519Identity{}, Registry: &specs.Registry{}, seq: map[string]uint64{}}
 	for i, a := range agencies {
 		seed := make([]byte, ed25519.SeedSize)
 		seed[0], seed[1] = byte(i+1), byte((i+1)>>8)
@@ -62,6 +79,16 @@ func NewWith(t testing.TB, agencies []Agency) *Kit {
 		}
 		k.Signers[a.ID] = s
 		if _, err := k.Registry.Add(a.ID, "Test "+a.ID, a.Role, a.Kinds, s.PublicKey()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, m := range Members {
+		id, err := age.ParseX25519Identity(memberIdentities[i])
+		if err != nil {
+			t.Fatal(err)
+		}
+		k.Identities[m] = id
+		if err := k.Registry.AddRecipient(m, "Test "+m, id.Recipient().String(), time.Date(2020, 1, 1, 0, 0, 0, 0, time.UTC)); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -113,6 +140,50 @@ func (k *Kit) Unseq(agency string) { k.seq[agency]-- }
 func (k *Kit) Sign(t testing.TB, agency string, e map[string]any) []byte {
 	t.Helper()
 	payload, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return k.SignPayload(t, agency, payload)
+}
+
+// SignAsIs signs a payload map exactly as given: no sealing, for tests of
+// what admission does with entries the tools would not make.
+func (k *Kit) SignAsIs(t testing.TB, agency string, e map[string]any) []byte {
+	t.Helper()
+	payload, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	env, err := k.Signers[agency].Sign(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// Seal seals a payload map's clear sealed values in place (to the kit's
+// members), so a test can then alter the sealed form and SignAsIs it.
+func (k *Kit) Seal(t testing.TB, e map[string]any) {
+	t.Helper()
+	payload, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if payload, err = seal.Seal(payload, k.Registry); err != nil {
+		t.Fatal(err)
+	}
+	clear(e)
+	if err := json.Unmarshal(payload, &e); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// SignPayload seals a payload whose sealed values are in clear (to the
+// kit's members, as the ledger's tools do) and signs it with the agency's
+// key.
+func (k *Kit) SignPayload(t testing.TB, agency string, payload []byte) []byte {
+	t.Helper()
+	payload, err := seal.Seal(payload, k.Registry)
 	if err != nil {
 		t.Fatal(err)
 	}

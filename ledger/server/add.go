@@ -46,6 +46,10 @@ var ruleStatus = map[string]int{
 	specs.RuleEssentialContent: http.StatusUnprocessableEntity,
 	specs.RuleRefUnknown:       http.StatusUnprocessableEntity,
 	specs.RuleRefMissing:       http.StatusUnprocessableEntity,
+	specs.RuleSealedPlaintext:  http.StatusBadRequest,
+	specs.RuleSealedInPublic:   http.StatusBadRequest,
+	specs.RuleSealedRecipients: http.StatusUnprocessableEntity,
+	specs.RuleSealedBox:        http.StatusUnprocessableEntity,
 }
 
 // add admits one envelope. The agency's signature inside it is the
@@ -103,7 +107,11 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 		var v *specs.Violation
 		if errors.As(err, &v) {
 			s.metrics.rejected.WithLabelValues(v.Rule).Inc()
-			s.refuse(w, ruleStatus[v.Rule], ErrorResponse{Code: v.Rule, EntryID: v.EntryID, Field: v.Field, Rule: v.Rule, Message: v.Message})
+			status, known := ruleStatus[v.Rule]
+			if !known {
+				status = http.StatusBadRequest // a rule added to specs before this table: still the client's error
+			}
+			s.refuse(w, status, ErrorResponse{Code: v.Rule, EntryID: v.EntryID, Field: v.Field, Rule: v.Rule, Message: v.Message})
 			return
 		}
 		s.fail(w, err)
