@@ -1,6 +1,7 @@
 package specs_test
 
 import (
+	"encoding/json"
 	"testing"
 
 	"github.com/acdledger/acdledger/specs"
@@ -64,6 +65,30 @@ func FuzzCheckEnvelope(f *testing.F) {
 		}
 		if a.Entry.Seq != 1 || len(a.Entry.Refs) != 0 {
 			t.Fatalf("admitted into an empty log: seq %d refs %v", a.Entry.Seq, a.Entry.Refs)
+		}
+	})
+}
+
+// A saved log state is read back from disk by a watcher: any bytes must
+// either be refused or give a state that works.
+func FuzzLogStateJSON(f *testing.F) {
+	f.Add([]byte(`{"last_seq":{"nco":2},"ids":{"A":0,"B":1}}`))
+	f.Add([]byte(`{}`))
+	f.Fuzz(func(t *testing.T, data []byte) {
+		s := specs.NewLogState()
+		if err := json.Unmarshal(data, s); err != nil {
+			return
+		}
+		out, err := json.Marshal(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		again := specs.NewLogState()
+		if err := json.Unmarshal(out, again); err != nil {
+			t.Fatalf("round trip: %v", err)
+		}
+		if again.Len() != s.Len() {
+			t.Fatalf("round trip lost ids: %d → %d", s.Len(), again.Len())
 		}
 	})
 }

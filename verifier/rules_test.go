@@ -2,8 +2,6 @@ package verifier_test
 
 import (
 	"context"
-	"crypto/ed25519"
-	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,7 +10,7 @@ import (
 	"time"
 
 	"github.com/acdledger/acdledger/internal/testlog"
-	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/internal/testsign"
 	"github.com/acdledger/acdledger/verifier"
 	"github.com/acdledger/acdledger/verifier/rules"
 	"github.com/acdledger/acdledger/verifier/tlog"
@@ -23,39 +21,12 @@ import (
 // over it and reports exactly the expected violations, by index, next to
 // the admission failure of the NAINAI entry (which the rules catch too).
 func TestAuditRunsRules(t *testing.T) {
-	// Agencies signing with Ed25519 keys from fixed seeds. Verifier tests
-	// may not use the agencies' own signing code (ledger/agencykey), so
-	// they sign the DSSE pre-authentication encoding directly.
-	reg := &specs.Registry{}
-	keys := map[string]ed25519.PrivateKey{}
-	keyIDs := map[string]string{}
-	seq := map[string]int{}
-	for i, a := range []struct {
-		id, role string
-		kinds    []string
-	}{
-		{"nco", "agency", []string{"approval.requested", "acquisition.started", "selection.batch"}},
-		{"npa", "agency", []string{"measure.executed"}},
-		{"commission", "commission", []string{"approval.decided"}},
-	} {
-		seed := make([]byte, ed25519.SeedSize)
-		seed[0] = byte(i + 1)
-		keys[a.id] = ed25519.NewKeyFromSeed(seed)
-		var err error
-		if keyIDs[a.id], err = reg.Add(a.id, a.id, a.role, a.kinds, keys[a.id].Public()); err != nil {
-			t.Fatal(err)
-		}
-	}
+	kit := testsign.New(t,
+		testsign.Agency{ID: "nco", Role: "agency", Kinds: []string{"approval.requested", "acquisition.started", "selection.batch"}},
+		testsign.Agency{ID: "npa", Role: "agency", Kinds: []string{"measure.executed"}},
+		testsign.Agency{ID: "commission", Role: "commission", Kinds: []string{"approval.decided"}})
 	entry := func(agency, id, kind string, basis map[string]any, body map[string]any, refs ...string) []byte {
-		seq[agency]++
-		payload, _ := json.Marshal(map[string]any{"id": id, "kind": kind, "schema": 1, "agency": agency, "seq": seq[agency],
-			"occurred_at": "2026-06-01T10:00:00+09:00", "case": "CASE-1", "legal_basis": basis, "refs": append([]string{}, refs...), "body": body})
-		sig := ed25519.Sign(keys[agency], (&specs.Envelope{Payload: payload}).PAE())
-		env, err := specs.EnvelopeJSON(payload, keyIDs[agency], sig)
-		if err != nil {
-			t.Fatal(err)
-		}
-		return env
+		return kit.Entry(t, agency, id, kind, basis, body, refs, nil)
 	}
 	acd := map[string]any{"law": "acd-act", "article": "17", "paragraph": "1"}
 	l := testlog.New(t, "test.example/rules")
@@ -77,12 +48,8 @@ func TestAuditRunsRules(t *testing.T) {
 			"executor": "police", "measure": "police_measure", "target_location": "domestic", "mode": "direct",
 			"started_at": "2026-06-05T00:00:00+09:00", "ended_at": "2026-06-05T01:00:00+09:00", "outcome": "neutralized"}),
 	)
-	regJSON, err := reg.Marshal()
-	if err != nil {
-		t.Fatal(err)
-	}
 	regFile := filepath.Join(t.TempDir(), "registry.json")
-	os.WriteFile(regFile, regJSON, 0o644)
+	os.WriteFile(regFile, kit.RegJSON, 0o644)
 	pins, err := verifier.LoadPins(l.VkeyFile, "", regFile)
 	if err != nil {
 		t.Fatal(err)

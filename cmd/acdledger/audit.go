@@ -66,7 +66,7 @@ bar is shown on a terminal.`,
 			} else if rulesConfig != "" || asOf != "" {
 				return usage(errors.New("--no-rules goes without --rules-config and --as-of"))
 			}
-			if bar := progressBar(); bar != nil {
+			if bar := progressBar("auditing entries"); bar != nil {
 				opts.Progress = func(done, total uint64) {
 					bar.ChangeMax64(int64(total))
 					bar.Set64(int64(done))
@@ -109,12 +109,12 @@ bar is shown on a terminal.`,
 
 // progressBar returns a bar on stderr when it is a terminal, nil otherwise,
 // so scripts and CI logs stay clean.
-func progressBar() *progressbar.ProgressBar {
+func progressBar(what string) *progressbar.ProgressBar {
 	if !term.IsTerminal(int(os.Stderr.Fd())) {
 		return nil
 	}
 	return progressbar.NewOptions64(-1, progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription("auditing entries"), progressbar.OptionShowCount(),
+		progressbar.OptionSetDescription(what), progressbar.OptionShowCount(),
 		progressbar.OptionThrottle(100_000_000), progressbar.OptionClearOnFinish())
 }
 
