@@ -3,6 +3,7 @@ package tlog
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/base64"
 	"fmt"
 
@@ -83,8 +84,8 @@ var keepLimit = 64 << 20
 // handed to fn.
 //
 // When the new leaves are too many to keep in memory, they are read twice:
-// once to hash them, once to hand them over, each checked against the
-// first reading's hash.
+// once to hash them, once to hand them over, each entry bundle checked
+// against a digest of the first reading's leaf hashes (32 bytes a bundle).
 func (s *Source) Extend(ctx context.Context, edge *Edge, cp *Checkpoint, progress func(done, total uint64), fn func(index uint64, leaf []byte) error) (*Edge, error) {
 	r, err := edge.compact()
 	if err != nil {
@@ -94,12 +95,17 @@ func (s *Source) Extend(ctx context.Context, edge *Edge, cp *Checkpoint, progres
 	if cp.Size < from {
 		return nil, fmt.Errorf("tlog: cannot extend a tree of size %d to %d", from, cp.Size)
 	}
-	var hashes [][]byte
+	var digests [][]byte // per entry bundle touched, of its new leaves' hashes
 	var kept [][]byte
 	keptBytes, keep := 0, true
+	d := sha256.New()
 	err = s.leaves(ctx, from, cp.Size, func(i uint64, leaf []byte) error {
 		h := hasher.HashLeaf(leaf)
-		hashes = append(hashes, h)
+		d.Write(h)
+		if (i+1)%layout.EntryBundleWidth == 0 || i+1 == cp.Size {
+			digests = append(digests, d.Sum(nil))
+			d.Reset()
+		}
 		if keep {
 			if keptBytes += len(leaf); keptBytes > keepLimit {
 				keep, kept = false, nil
@@ -122,27 +128,42 @@ func (s *Source) Extend(ctx context.Context, edge *Edge, cp *Checkpoint, progres
 		return nil, &RootMismatchError{Size: cp.Size, Expected: cp.Hash, Computed: root}
 	}
 	total := cp.Size - from
-	if keep {
-		for j, leaf := range kept {
-			if err := fn(from+uint64(j), leaf); err != nil {
-				return nil, err
+	hand := func(first uint64, ls [][]byte) error {
+		for j, leaf := range ls {
+			i := first + uint64(j)
+			if err := fn(i, leaf); err != nil {
+				return err
 			}
 			if progress != nil {
-				progress(uint64(j+1), total)
+				progress(i-from+1, total)
 			}
+		}
+		return nil
+	}
+	if keep {
+		if err := hand(from, kept); err != nil {
+			return nil, err
 		}
 		return edgeOf(r), nil
 	}
+	// Second reading, one bundle at a time: a bundle is handed over only
+	// once its leaves match the first reading.
+	var buf [][]byte
+	first, bundle := from, 0
 	err = s.leaves(ctx, from, cp.Size, func(i uint64, leaf []byte) error {
-		if !bytes.Equal(hasher.HashLeaf(leaf), hashes[i-from]) {
-			return fmt.Errorf("tlog: leaf %d changed between two readings", i)
+		d.Write(hasher.HashLeaf(leaf))
+		buf = append(buf, leaf)
+		if (i+1)%layout.EntryBundleWidth != 0 && i+1 != cp.Size {
+			return nil
 		}
-		if err := fn(i, leaf); err != nil {
+		if !bytes.Equal(d.Sum(nil), digests[bundle]) {
+			return fmt.Errorf("tlog: leaves %d–%d changed between two readings", first, i)
+		}
+		d.Reset()
+		if err := hand(first, buf); err != nil {
 			return err
 		}
-		if progress != nil {
-			progress(i-from+1, total)
-		}
+		buf, first, bundle = buf[:0], i+1, bundle+1
 		return nil
 	})
 	if err != nil {
