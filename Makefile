@@ -24,7 +24,7 @@ test: vet
 
 # End-to-end on the embedded default (Tessera POSIX log in demo/):
 # keys and registry → init → append in two steps → verify receipts →
-# verify consistency across growth → audit.
+# verify consistency across growth → watch → audit (with the compliance rules).
 demo: build
 	./scripts/demo.sh $(BIN) demo
 
@@ -37,7 +37,10 @@ fuzz:
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseBox$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs/tlogproof -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier -run '^$$' -fuzz '^FuzzVerifyReceipt$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./specs -run '^$$' -fuzz '^FuzzLogStateJSON$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/tlog -run '^$$' -fuzz '^FuzzVerifyCheckpoint$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./verifier/rules -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./verifier/rules -run '^$$' -fuzz '^FuzzRestoreEngine$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/witness -run '^$$' -fuzz '^FuzzAddCheckpoint$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ledger/server -run '^$$' -fuzz '^FuzzAdd$$' -fuzztime $(FUZZTIME)
 

@@ -6,8 +6,10 @@ import (
 	"errors"
 	"runtime"
 	"sync"
+	"time"
 
 	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/verifier/rules"
 	"github.com/acdledger/acdledger/verifier/tlog"
 )
 
@@ -17,6 +19,16 @@ type AuditOptions struct {
 	MaxFailures int                               // entry failures listed in the report (default 100; all are counted)
 	Progress    func(done, total uint64)          // called as entries are checked
 	OnEntry     func(i uint64, a *specs.Admitted) // optional: every admitted entry, in log order
+
+	// Rules, if set, runs the compliance rules (specs/rules.md) over every
+	// entry whose agency signature verifies, admitted or not (so a log
+	// written by a build that admitted too much is also judged by the
+	// rules), then reports the deadlines passed by RulesAsOf.
+	Rules *rules.Engine
+	// RulesAsOf is when deadlines are judged; zero means the checkpoint's
+	// newest witness cosignature, or without one the time of the audit.
+	RulesAsOf     time.Time
+	MaxViolations int // violations listed in the report (default 1000; all are counted)
 }
 
 // AuditReport is the outcome of a full replay.
@@ -31,6 +43,23 @@ type AuditReport struct {
 	ByAgency     map[string]*AgencySummary `json:"by_agency"`
 	FailureCount uint64                    `json:"failure_count"`
 	Failures     []EntryFailure            `json:"failures"`
+	Rules        *RulesReport              `json:"rules,omitempty"`
+}
+
+// RulesReport is the outcome of the compliance rules over the log.
+type RulesReport struct {
+	// AsOf is when deadlines were judged. CoveredBy is the time R15
+	// (time.recorded) took as "a checkpoint covering every entry had been
+	// seen": the newest witness cosignature, or the time of the audit. A
+	// whole-log audit knows no earlier bound, so it cannot tell back-dating
+	// (only a watcher can); it does catch entries dated in the future.
+	AsOf           time.Time         `json:"as_of"`
+	CoveredBy      time.Time         `json:"covered_by"`
+	Rules          []rules.RuleInfo  `json:"rules"`
+	Checked        uint64            `json:"entries_checked"`
+	ViolationCount uint64            `json:"violation_count"`
+	ByRule         map[string]uint64 `json:"by_rule"`
+	Violations     []rules.Violation `json:"violations"` // by index, then rule; at most MaxViolations
 }
 
 // AgencySummary is one agency's part of the log. LastSeq lets an agency
@@ -49,8 +78,11 @@ type EntryFailure struct {
 	Message string `json:"message"`
 }
 
-// OK reports whether the whole log verified.
+// OK reports whether the whole log verified: tree, signatures, admission.
 func (r *AuditReport) OK() bool { return r.TreeVerified && r.FailureCount == 0 }
+
+// Compliant reports whether the rules, if they ran, found nothing.
+func (r *AuditReport) Compliant() bool { return r.Rules == nil || r.Rules.ViolationCount == 0 }
 
 // Audit replays the whole log at its current checkpoint: it verifies the
 // checkpoint, recomputes the tree from every entry bundle (and checks every
@@ -77,6 +109,20 @@ func (p *Pins) Audit(ctx context.Context, src *tlog.Source, opts AuditOptions) (
 		ByKind: map[string]uint64{}, ByAgency: map[string]*AgencySummary{}, Failures: []EntryFailure{},
 	}
 	a := &auditor{pins: p, opts: opts, report: r, state: specs.NewLogState(), batch: make([][]byte, 0, auditBatch)}
+	if opts.Rules != nil {
+		if a.opts.MaxViolations <= 0 {
+			a.opts.MaxViolations = 1000
+		}
+		by := cp.CosignedAt
+		if by.IsZero() {
+			by = time.Now()
+		}
+		asOf := opts.RulesAsOf
+		if asOf.IsZero() {
+			asOf = by
+		}
+		r.Rules = &RulesReport{AsOf: asOf.UTC(), CoveredBy: by.UTC(), Rules: rules.Rules(), ByRule: map[string]uint64{}, Violations: []rules.Violation{}}
+	}
 	err = src.Replay(ctx, cp, tlog.ReplayOptions{Workers: opts.Workers}, func(i uint64, leaf []byte) error {
 		a.batch = append(a.batch, leaf)
 		if len(a.batch) == cap(a.batch) || i+1 == cp.Size {
@@ -88,7 +134,22 @@ func (p *Pins) Audit(ctx context.Context, src *tlog.Source, opts AuditOptions) (
 		return r, err
 	}
 	r.TreeVerified = true
+	if opts.Rules != nil {
+		a.violations(opts.Rules.Finish(r.Rules.AsOf))
+		rules.SortViolations(r.Rules.Violations)
+	}
 	return r, nil
+}
+
+func (a *auditor) violations(vs []rules.Violation) {
+	rr := a.report.Rules
+	for _, v := range vs {
+		rr.ViolationCount++
+		rr.ByRule[v.Rule]++
+		if len(rr.Violations) < a.opts.MaxViolations {
+			rr.Violations = append(rr.Violations, v)
+		}
+	}
 }
 
 // auditor checks leaves in batches: signatures (the costly part) in
@@ -125,6 +186,10 @@ func (a *auditor) flush(first uint64) {
 		err := errs[j]
 		if err == nil {
 			err = a.state.CheckVerified(admitted[j])
+		}
+		if a.opts.Rules != nil && admitted[j] != nil {
+			a.report.Rules.Checked++
+			a.violations(a.opts.Rules.AddCovered(idx, admitted[j].Entry, rules.Coverage{By: a.report.Rules.CoveredBy}))
 		}
 		a.account(idx, a.batch[j], admitted[j], err)
 	}

@@ -1,12 +1,17 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"os"
 	"slices"
+	"strings"
+	"text/tabwriter"
+	"time"
 
 	"github.com/acdledger/acdledger/verifier"
+	"github.com/acdledger/acdledger/verifier/rules"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -14,11 +19,11 @@ import (
 
 func newAudit() *cobra.Command {
 	var pins pinFlags
-	var logLoc string
-	var asJSON bool
+	var logLoc, rulesConfig, asOf string
+	var asJSON, noRules bool
 	cmd := &cobra.Command{
 		Use:   "audit --log DIR|URL --vkey FILE --registry FILE",
-		Short: "Replay the whole log: tree, tiles, every signature and admission rule",
+		Short: "Replay the whole log: tree, tiles, every signature, admission and compliance rule",
 		Long: `audit replays the log at its current checkpoint, trusting only the pinned keys:
 
   - verifies the checkpoint's signature and origin;
@@ -28,19 +33,40 @@ func newAudit() *cobra.Command {
     every admission rule in log order (specs/admission.md), so each agency's seq
     must run 1, 2, 3, … without a gap;
   - reports counts by kind and by agency (with each agency's last seq, so an agency
-    can check nothing it appended later is missing).
+    can check nothing it appended later is missing);
+  - runs the compliance rules (specs/rules.md: approvals before acquisitions and
+    measures, deadlines, directions, deletions, responses, …) over every entry,
+    with the durations of --rules-config (default specs/rules.default.json), and
+    lists each violation: rule, index, entry id, case and reason. Deadlines are
+    judged as of --as-of (default: the newest witness cosignature, or now).
 
-It exits 1 naming the index and reason of every failure. A progress bar is shown
-on a terminal.`,
-		Example: `  acdledger audit --log demo/log --vkey demo/log.vkey --registry demo/registry.json`,
-		Args:    cobra.NoArgs,
+It exits 1 naming the index and reason of every failure or violation. A progress
+bar is shown on a terminal.`,
+		Example: `  acdledger audit --log demo/log --vkey demo/log.vkey --registry demo/registry.json
+  acdledger audit --log https://log.example/ --policy commission.policy --registry registry.json --json
+  acdledger audit --log demo/log --vkey demo/log.vkey --registry demo/registry.json --rules-config rules.json --as-of 2027-03-31T23:59:59+09:00`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, src, err := pins.loadWithLog(logLoc)
 			if err != nil {
 				return err
 			}
 			opts := verifier.AuditOptions{}
-			if bar := progressBar(); bar != nil {
+			if !noRules {
+				cfg, err := loadRulesConfig(rulesConfig)
+				if err != nil {
+					return err
+				}
+				opts.Rules = rules.New(cfg)
+				if asOf != "" {
+					if opts.RulesAsOf, err = time.Parse(time.RFC3339, asOf); err != nil {
+						return usage(fmt.Errorf("--as-of: %w", err))
+					}
+				}
+			} else if rulesConfig != "" || asOf != "" {
+				return usage(errors.New("--no-rules goes without --rules-config and --as-of"))
+			}
+			if bar := progressBar("auditing entries"); bar != nil {
 				opts.Progress = func(done, total uint64) {
 					bar.ChangeMax64(int64(total))
 					bar.Set64(int64(done))
@@ -58,8 +84,15 @@ on a terminal.`,
 			} else {
 				printAudit(cmd.OutOrStdout(), r)
 			}
+			var problems []string
 			if !r.OK() {
-				return failed(fmt.Errorf("audit failed: %d of %d entries break the admission rules", r.FailureCount, r.Entries))
+				problems = append(problems, fmt.Sprintf("%d of %d entries break the admission rules", r.FailureCount, r.Entries))
+			}
+			if !r.Compliant() {
+				problems = append(problems, fmt.Sprintf("%d compliance rule violations", r.Rules.ViolationCount))
+			}
+			if len(problems) > 0 {
+				return failed(fmt.Errorf("audit failed: %s", strings.Join(problems, "; ")))
 			}
 			return nil
 		},
@@ -67,18 +100,21 @@ on a terminal.`,
 	pins.add(cmd, true)
 	cmd.Flags().StringVar(&logLoc, "log", "", "the log: a tlog-tiles directory or http(s) URL")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the report as JSON")
+	cmd.Flags().BoolVar(&noRules, "no-rules", false, "skip the compliance rules (integrity and admission only)")
+	cmd.Flags().StringVar(&rulesConfig, "rules-config", "", "the rules' durations and switches (JSON; default specs/rules.default.json)")
+	cmd.Flags().StringVar(&asOf, "as-of", "", "judge deadlines as of this time (RFC 3339; default the newest witness cosignature, or now)")
 	cmd.MarkFlagRequired("log")
 	return cmd
 }
 
 // progressBar returns a bar on stderr when it is a terminal, nil otherwise,
 // so scripts and CI logs stay clean.
-func progressBar() *progressbar.ProgressBar {
+func progressBar(what string) *progressbar.ProgressBar {
 	if !term.IsTerminal(int(os.Stderr.Fd())) {
 		return nil
 	}
 	return progressbar.NewOptions64(-1, progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription("auditing entries"), progressbar.OptionShowCount(),
+		progressbar.OptionSetDescription(what), progressbar.OptionShowCount(),
 		progressbar.OptionThrottle(100_000_000), progressbar.OptionClearOnFinish())
 }
 
@@ -93,6 +129,7 @@ func printAudit(w io.Writer, r *verifier.AuditReport) {
 	for _, a := range sortedMapKeys(r.ByAgency) {
 		fmt.Fprintf(w, "%-12s %8d %8d\n", a, r.ByAgency[a].Entries, r.ByAgency[a].LastSeq)
 	}
+	defer printRules(w, r)
 	if r.FailureCount == 0 {
 		fmt.Fprintf(w, "\nall %d entries pass signature and admission checks\n", r.Entries)
 		return
@@ -103,6 +140,42 @@ func printAudit(w io.Writer, r *verifier.AuditReport) {
 	}
 	if uint64(len(r.Failures)) < r.FailureCount {
 		fmt.Fprintf(w, "  … and %d more (see --json)\n", r.FailureCount-uint64(len(r.Failures)))
+	}
+}
+
+// loadRulesConfig reads --rules-config, or the defaults without one.
+func loadRulesConfig(path string) (rules.Config, error) {
+	if path == "" {
+		return rules.DefaultConfig(), nil
+	}
+	cfg, err := rules.LoadConfig(path)
+	if err != nil {
+		return cfg, usage(err)
+	}
+	return cfg, nil
+}
+
+// printRules prints the compliance rules' verdict: one line if the log
+// complies, else a table of violations.
+func printRules(w io.Writer, r *verifier.AuditReport) {
+	rr := r.Rules
+	if rr == nil {
+		return
+	}
+	fmt.Fprintf(w, "\ncompliance rules (specs/rules.md), deadlines as of %s:\n", rr.AsOf.Format(time.RFC3339))
+	if rr.ViolationCount == 0 {
+		fmt.Fprintf(w, "all %d entries comply with the %d rules\n", rr.Checked, len(rr.Rules))
+		return
+	}
+	fmt.Fprintf(w, "%d VIOLATIONS:\n", rr.ViolationCount)
+	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "rule\tname\tindex\tentry id\tcase\treason")
+	for _, v := range rr.Violations {
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%s\t%s\t%s\n", v.Rule, v.Name(), v.Index, v.EntryID, v.Case, v.Reason)
+	}
+	tw.Flush()
+	if uint64(len(rr.Violations)) < rr.ViolationCount {
+		fmt.Fprintf(w, "… and %d more (see --json)\n", rr.ViolationCount-uint64(len(rr.Violations)))
 	}
 }
 

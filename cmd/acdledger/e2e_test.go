@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 )
@@ -155,6 +156,15 @@ type auditJSON struct {
 		LastSeq uint64 `json:"last_seq"`
 	} `json:"by_agency"`
 	FailureCount uint64 `json:"failure_count"`
+	Rules        *struct {
+		Checked        uint64 `json:"entries_checked"`
+		ViolationCount uint64 `json:"violation_count"`
+		Violations     []struct {
+			Rule    string `json:"rule"`
+			Index   uint64 `json:"index"`
+			EntryID string `json:"entry_id"`
+		} `json:"violations"`
+	} `json:"rules"`
 }
 
 // The life of a ledger: generate ≥ 1000 agency-signed entries, append them
@@ -207,6 +217,29 @@ func TestEndToEnd(t *testing.T) {
 	if a.Entries != uint64(len(receipts)) || a.Size != a.Entries || a.FailureCount != 0 || len(a.ByKind) < 19 {
 		t.Fatalf("audit: %+v", a)
 	}
+	// The generated activity complies with every rule, whenever it is audited.
+	if a.Rules == nil || a.Rules.Checked != a.Entries || a.Rules.ViolationCount != 0 {
+		t.Fatalf("audit rules: %+v", a.Rules)
+	}
+	out = must(t, "audit", "--log", logDir, "--vkey", vkey, "--registry", reg, "--as-of", "2040-01-01T00:00:00Z")
+	if !strings.Contains(out, fmt.Sprintf("all %d entries comply with the 15 rules", a.Entries)) {
+		t.Fatalf("audit text: %s", out)
+	}
+	// The log as it was after part 1 ends mid-case: acquisitions not yet
+	// stopped, datasets not yet deleted. Judged as of long after, those
+	// deadlines are missed: each is a violation in the table, exit 1.
+	r := mustFail(t, 1, "compliance rule violations", "audit", "--log", filepath.Join(atPart1, "log"), "--vkey", vkey, "--registry", reg, "--as-of", "2040-01-01T00:00:00Z")
+	if !strings.Contains(r.stdout, "VIOLATIONS:") || !regexp.MustCompile(`R11 +retention.deadline +[0-9]+ `).MatchString(r.stdout) || !strings.Contains(r.stdout, "no retention.deleted of dataset") {
+		t.Fatalf("violations table: %s", r.stdout)
+	}
+	var cut auditJSON
+	json.Unmarshal([]byte(mustFail(t, 1, "compliance rule violations", "audit", "--log", filepath.Join(atPart1, "log"), "--vkey", vkey, "--registry", reg, "--as-of", "2040-01-01T00:00:00Z", "--json").stdout), &cut)
+	if cut.FailureCount != 0 || cut.Rules == nil || cut.Rules.ViolationCount == 0 || int(cut.Rules.ViolationCount) != len(cut.Rules.Violations) {
+		t.Fatalf("cut log: %+v", cut)
+	}
+	must(t, "audit", "--log", filepath.Join(atPart1, "log"), "--vkey", vkey, "--registry", reg, "--no-rules")
+	mustFail(t, 2, "unknown key", "audit", "--log", logDir, "--vkey", vkey, "--registry", reg, "--rules-config", reg)
+	mustFail(t, 2, "--as-of", "audit", "--log", logDir, "--vkey", vkey, "--registry", reg, "--as-of", "yesterday")
 	srv := httptest.NewServer(http.FileServer(http.Dir(logDir)))
 	defer srv.Close()
 	var overHTTP auditJSON
@@ -218,7 +251,7 @@ func TestEndToEnd(t *testing.T) {
 	// A refused entry: one line naming entry, field and rule; exit 1; the
 	// log byte-for-byte unchanged.
 	before := hashDir(t, logDir)
-	r := mustFail(t, 1, "rule direction.nainai", "append", "--ledger", led, filepath.Join(ag, "rejected", "nainai.dsse.json"))
+	r = mustFail(t, 1, "rule direction.nainai", "append", "--ledger", led, filepath.Join(ag, "rejected", "nainai.dsse.json"))
 	if !strings.Contains(r.stderr, "entry DEMO-REJECTED-NAINAI: field body.direction") || strings.Count(strings.TrimSpace(r.stderr), "\n") != 0 {
 		t.Fatalf("rejection is not one clear line: %q", r.stderr)
 	}
@@ -237,7 +270,7 @@ func TestEndToEnd(t *testing.T) {
 		// Two copies of the ledger at part 1, each given a different
 		// next nco entry: same size, same key, different roots.
 		var at1 auditJSON
-		json.Unmarshal([]byte(must(t, "audit", "--log", filepath.Join(atPart1, "log"), "--vkey", vkey, "--registry", reg, "--json")), &at1)
+		json.Unmarshal([]byte(must(t, "audit", "--log", filepath.Join(atPart1, "log"), "--vkey", vkey, "--registry", reg, "--json", "--no-rules")), &at1)
 		seq := at1.ByAgency["nco"].LastSeq + 1
 		views := []string{filepath.Join(work, "view-a"), filepath.Join(work, "view-b")}
 		for i, v := range views {

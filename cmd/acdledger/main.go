@@ -75,7 +75,7 @@ independently of the agencies and of the log operator.
 Agencies:   keygen → sign → append (or append --key; append --server over HTTP)
 Operator:   init → serve (or publish the log/ directory with any static file server)
 Witnesses:  witness keygen → witness serve (commission members cosign checkpoints)
-Auditors:   verify receipt | verify consistency | audit (pin --vkey, or --policy for witnesses)
+Auditors:   verify receipt | verify consistency | audit | watch (pin --vkey, or --policy for witnesses)
 Commission: keygen --member → open (sealed fields) → disclose → verify disclosure (anyone)
 
 Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input error.`,
@@ -92,7 +92,7 @@ Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input erro
 			klog.SetOutput(io.Discard)
 		}
 	}
-	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), newVerify(), newAudit(), newOpen(), newDisclose(), newWitness(), newDemo())
+	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), newVerify(), newAudit(), newWatch(), newOpen(), newDisclose(), newWitness(), newDemo())
 	return root
 }
 

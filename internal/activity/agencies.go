@@ -2,8 +2,10 @@
 // the agencies' and the commission's entries of whole case chains (requests,
 // decisions, acquisitions, selection batches, measures, notices…), in log
 // order, deterministically from a seed. The demo, the end-to-end tests and
-// the benchmarks append what it makes; by default it follows the compliance
-// rules of shared/notes/acd-law.md §6, so a rule engine finds nothing.
+// the benchmarks append what it makes. It follows the compliance rules
+// (specs/rules.md, with their default durations) by construction and makes
+// only whole case chains, so the rules engine finds nothing in it however
+// long after its end the log is audited.
 package activity
 
 import "github.com/acdledger/acdledger/specs"

@@ -51,25 +51,22 @@ func (g *generator) acquire(auth *event, authField, channel, direction string, f
 		}
 		last = g.batch(acq, kase, direction, wStart, wEnd)
 		t = wEnd
-		if g.rng.Intn(3) == 0 {
-			del := g.after(t, day, 20*day)
-			if del.Before(until) {
-				g.add(&event{at: del, agency: "nco", kind: "retention.deleted", kase: kase, basis: basis("acd-act", "22", ""),
-					body: map[string]any{"dataset": last.body["dataset"], "batch": last, "created_at": ts(wEnd), "deleted_at": ts(del), "n": last.body["n_selected"]}})
-			}
-		}
+		// Every dataset kept is deleted well within the retention limit
+		// (specs/rules.default.json: retention_max).
+		del := g.after(t, day, 30*day)
+		g.add(&event{at: del, agency: "nco", kind: "retention.deleted", kase: kase, basis: basis("acd-act", "22", ""),
+			body: map[string]any{"dataset": last.body["dataset"], "batch": last, "created_at": ts(wEnd), "deleted_at": ts(del), "n": last.body["n_selected"]}})
 	}
 	if last != nil && g.rng.Intn(3) == 0 {
 		g.provision(last, kase)
 	}
+	// Every acquisition stops, by the end of its authority at the latest.
 	stop := g.after(t, hour, 3*day)
 	if stop.After(until) {
-		stop = until.Add(-time.Minute)
+		stop = until
 	}
-	if stop.After(t) {
-		g.add(&event{at: stop, agency: "nco", kind: "acquisition.stopped", kase: kase, basis: acq.basis,
-			body: map[string]any{"acquisition": acq, "stopped_at": ts(stop), "reason": []string{"period_ended", "purpose_achieved"}[g.rng.Intn(2)]}})
-	}
+	g.add(&event{at: stop, agency: "nco", kind: "acquisition.stopped", kase: kase, basis: acq.basis,
+		body: map[string]any{"acquisition": acq, "stopped_at": ts(stop), "reason": []string{"period_ended", "purpose_achieved"}[g.rng.Intn(2)]}})
 }
 
 // batch is one automatic selection window: counts by category in the

@@ -74,13 +74,18 @@ func Generate(cfg Config) ([]Entry, error) {
 	g := &generator{cfg: cfg, rng: rand.New(rand.NewSource(cfg.Seed)), ids: rand.New(rand.NewSource(cfg.Seed ^ 0x5eed)), cases: map[string]int{}}
 	// One chain of every type first, so even a small run shows every kind.
 	for i, c := range chains {
-		g.chain(c, g.start(float64(i)/float64(len(chains))*0.3))
+		g.chain(c.run, g.start(float64(i)/float64(len(chains))*0.3))
 	}
 	for i, kind := range []string{"notice", "demand", "recommendation"} {
-		g.oversight(g.start(0.3+0.1*float64(i)), kind, 1)
+		g.chain(func(g *generator, t time.Time) { g.oversight(t, kind, 1) }, g.start(0.3+0.1*float64(i)))
 	}
-	for len(g.events) < cfg.Entries {
-		g.chain(g.pick(), g.start(g.rng.Float64()))
+	// A period too short for any chain ends the loop.
+	for misses := 0; len(g.events) < cfg.Entries && misses < 1000; {
+		if g.chain(g.pick().run, g.start(g.rng.Float64())) {
+			misses = 0
+		} else {
+			misses++
+		}
 	}
 	return g.entries()
 }
@@ -117,7 +122,23 @@ func (g *generator) pick() chainType {
 	return chains[0]
 }
 
-func (g *generator) chain(c chainType, t time.Time) { c.run(g, t) }
+// chain adds a whole case chain starting at t, or nothing if any of its
+// events would fall past End: a chain cut short would leave obligations
+// open (an acquisition never stopped, a dataset never deleted, a demand
+// never answered) that the compliance rules rightly report once their
+// deadlines pass, and the demo log must stay compliant whenever it is
+// audited.
+func (g *generator) chain(run func(*generator, time.Time), t time.Time) bool {
+	n := len(g.events)
+	run(g, t)
+	for _, e := range g.events[n:] {
+		if e.at.After(g.cfg.End) {
+			g.events = g.events[:n]
+			return false
+		}
+	}
+	return true
+}
 
 // start returns a time at fraction f of the period's first 85%, leaving
 // room for a chain to unfold (events past End are dropped).
@@ -178,7 +199,8 @@ func (g *generator) docIP() string {
 	return fmt.Sprintf("%s%d", nets[g.rng.Intn(len(nets))], 1+g.rng.Intn(254))
 }
 
-// entries drops what falls past End, orders by time (chains are built in
+// entries drops what falls past End (nothing, since chain keeps only whole
+// chains), orders by time (chains are built in
 // time order, so a reference always precedes its referrer), and assigns
 // ids and per-agency seqs.
 func (g *generator) entries() ([]Entry, error) {

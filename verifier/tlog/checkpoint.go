@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/transparency-dev/formats/log"
 	fnote "github.com/transparency-dev/formats/note"
@@ -75,6 +76,9 @@ type Checkpoint struct {
 	// Cosigners are the policy's witnesses that cosigned it (when the
 	// trust has a policy).
 	Cosigners []string
+	// CosignedAt is the newest of those witnesses' cosignature timestamps
+	// (zero without a policy or cosignature).
+	CosignedAt time.Time
 }
 
 // String summarises the checkpoint for messages.

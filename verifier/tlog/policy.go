@@ -6,6 +6,7 @@ import (
 	"encoding/base64"
 	"fmt"
 	"strings"
+	"time"
 
 	fnote "github.com/transparency-dev/formats/note"
 	"github.com/transparency-dev/formats/witness"
@@ -127,9 +128,34 @@ func (e *QuorumError) Error() string {
 		e.Size, strings.Join(e.Signed, ", "), strings.Join(e.Missing, ", "))
 }
 
+// CosignedAt returns the newest timestamp of a valid cosignature by one of
+// the policy's witnesses on the checkpoint raw (zero if none). A witness
+// cosigns (tlog-cosignature/v1) only a checkpoint it has seen, so the log
+// held at least that tree at that time: an upper bound on when every entry
+// of the tree was logged.
+func (p *Policy) CosignedAt(raw []byte) time.Time {
+	var newest time.Time
+	for _, w := range p.Witnesses {
+		n, err := note.Open(raw, note.VerifierList(w.Verifier))
+		if err != nil {
+			continue
+		}
+		for _, s := range n.Sigs {
+			if t, err := fnote.CoSigV1Timestamp(s); err == nil && t.After(newest) {
+				newest = t
+			}
+		}
+	}
+	return newest
+}
+
 // checkQuorum applies the policy, if the trust has one.
 func (t Trust) checkQuorum(cp *Checkpoint) error {
-	if t.Policy == nil || !t.Policy.QuorumSet {
+	if t.Policy == nil {
+		return nil
+	}
+	cp.CosignedAt = t.Policy.CosignedAt(cp.Raw)
+	if !t.Policy.QuorumSet {
 		return nil
 	}
 	signed, missing := t.Policy.Cosigners(cp.Raw)

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"testing"
+	"time"
 
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
@@ -55,12 +56,20 @@ func TestPolicyQuorum(t *testing.T) {
 		}
 		return n
 	}
+	before := time.Now().Truncate(time.Second)
 	cp, err := tlog.VerifyCheckpoint(signed(signers[0], signers[2]), trust)
 	if err != nil {
 		t.Fatalf("2 of 3 cosigned: %v", err)
 	}
 	if strings.Join(cp.Cosigners, ",") != "w1,w3" {
 		t.Fatalf("cosigners %v", cp.Cosigners)
+	}
+	// The newest cosignature's timestamp (whole seconds, when it was signed).
+	if cp.CosignedAt.Before(before) || cp.CosignedAt.After(time.Now()) {
+		t.Fatalf("cosigned at %v, signed after %v", cp.CosignedAt, before)
+	}
+	if !p.CosignedAt([]byte(body)).IsZero() {
+		t.Fatal("an unsigned note has a cosignature time")
 	}
 	_, err = tlog.VerifyCheckpoint(signed(signers[1]), trust)
 	var qe *tlog.QuorumError
