@@ -17,6 +17,11 @@ type AuditOptions struct {
 	MaxFailures int                               // entry failures listed in the report (default 100; all are counted)
 	Progress    func(done, total uint64)          // called as entries are checked
 	OnEntry     func(i uint64, a *specs.Admitted) // optional: every admitted entry, in log order
+	// Checkpoint, if set, is a checkpoint already verified against the
+	// pins (e.g. one a report is bound to): the audit replays the tree it
+	// commits to, which may be smaller than the log's current one, instead
+	// of fetching the current checkpoint.
+	Checkpoint *tlog.Checkpoint
 }
 
 // AuditReport is the outcome of a full replay.
@@ -68,16 +73,19 @@ func (p *Pins) Audit(ctx context.Context, src *tlog.Source, opts AuditOptions) (
 	if opts.MaxFailures <= 0 {
 		opts.MaxFailures = 100
 	}
-	cp, err := src.Checkpoint(ctx, p.Trust)
-	if err != nil {
-		return nil, err
+	cp := opts.Checkpoint
+	if cp == nil {
+		var err error
+		if cp, err = src.Checkpoint(ctx, p.Trust); err != nil {
+			return nil, err
+		}
 	}
 	r := &AuditReport{
 		Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Hash), Cosigners: cp.Cosigners,
 		ByKind: map[string]uint64{}, ByAgency: map[string]*AgencySummary{}, Failures: []EntryFailure{},
 	}
 	a := &auditor{pins: p, opts: opts, report: r, state: specs.NewLogState(), batch: make([][]byte, 0, auditBatch)}
-	err = src.Replay(ctx, cp, tlog.ReplayOptions{Workers: opts.Workers}, func(i uint64, leaf []byte) error {
+	err := src.Replay(ctx, cp, tlog.ReplayOptions{Workers: opts.Workers}, func(i uint64, leaf []byte) error {
 		a.batch = append(a.batch, leaf)
 		if len(a.batch) == cap(a.batch) || i+1 == cp.Size {
 			a.flush(i + 1 - uint64(len(a.batch)))
