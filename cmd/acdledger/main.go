@@ -76,6 +76,7 @@ Agencies:   keygen → sign → append (or append --key; append --server over HT
 Operator:   init → serve (or publish the log/ directory with any static file server)
 Witnesses:  witness keygen → witness serve (commission members cosign checkpoints)
 Auditors:   verify receipt | verify consistency | audit (pin --vkey, or --policy for witnesses)
+Commission: report annual → report.json/.md/.html; anyone: report verify
 
 Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input error.`,
 		SilenceUsage:  true,
@@ -91,7 +92,7 @@ Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input erro
 			klog.SetOutput(io.Discard)
 		}
 	}
-	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), newVerify(), newAudit(), newWitness(), newDemo())
+	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), newVerify(), newAudit(), newReport(), newWitness(), newDemo())
 	return root
 }
 
