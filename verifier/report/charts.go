@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"html"
+	"math"
 	"strings"
 )
 
@@ -50,15 +51,18 @@ func niceMax(v uint64) uint64 {
 		return 1
 	}
 	p := uint64(1)
-	for p*10 <= v {
+	for p <= v/10 {
 		p *= 10
 	}
-	for _, m := range []uint64{1, 2, 5, 10} {
+	for _, m := range []uint64{1, 2, 5} {
 		if m*p >= v {
 			return m * p
 		}
 	}
-	return 10 * p
+	if p <= math.MaxUint64/10 {
+		return 10 * p
+	}
+	return v // beyond any real count: no rounding
 }
 
 // bar draws one rectangle; banded ones are hatched with a dashed outline.

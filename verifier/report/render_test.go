@@ -228,3 +228,25 @@ func dumpDOM(t *testing.T, dir, file string) string {
 	}
 	return string(out)
 }
+
+// specs/report.md documents every table and every column the code makes,
+// so the two cannot drift apart.
+func TestSpecDocumentsEveryTable(t *testing.T) {
+	doc, err := os.ReadFile("../../specs/report.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := sampleReport(t)
+	for _, tb := range r.Tables {
+		i := strings.Index(string(doc), "`"+tb.ID+"`")
+		if i < 0 {
+			t.Errorf("specs/report.md does not document table %s", tb.ID)
+			continue
+		}
+		for _, c := range tb.Columns {
+			if !strings.Contains(string(doc), "`"+c+"`") {
+				t.Errorf("specs/report.md does not document column %s of %s", c, tb.ID)
+			}
+		}
+	}
+}
