@@ -277,6 +277,9 @@ figure as table/row/column: report says X, log gives Y.`,
 				return usage(fmt.Errorf("%s: %w", args[0], err))
 			}
 			var opts report.VerifyOptions
+			if rep.Rules == nil && rules.config != "" {
+				return usage(fmt.Errorf("--rules-config: %s has no rules section to check", args[0]))
+			}
 			if rep.Rules != nil {
 				if ruleEngine == nil {
 					return usage(fmt.Errorf("%s includes compliance rule results, and this build of acdledger has no rules engine to recompute them", args[0]))
