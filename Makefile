@@ -17,14 +17,15 @@ vet:
 # race detector (the ledger, server, verifier and CLI are concurrent), then
 # the load and crash tests again at full size without it (the race detector
 # slows them several times over, so under it they run smaller).
-LOADTESTS := TestConcurrentAgencies|TestCrash
+LOADTESTS := TestConcurrentAgencies|TestCrash|TestYearReport
 test: vet
 	$(GO) test -race -count=1 -timeout 20m $(PKGS)
-	$(GO) test -count=1 -timeout 10m -run '$(LOADTESTS)' ./ledger/server ./cmd/acdledger
+	$(GO) test -count=1 -timeout 10m -run '$(LOADTESTS)' ./ledger/server ./cmd/acdledger ./verifier/report
 
 # End-to-end on the embedded default (Tessera POSIX log in demo/):
 # keys and registry → init → append in two steps → verify receipts →
-# verify consistency across growth → watch → audit (with the compliance rules).
+# verify consistency across growth → watch → audit (with the compliance rules) →
+# sealed fields opened and disclosed → annual report (demo/report/).
 demo: build
 	./scripts/demo.sh $(BIN) demo
 
@@ -43,6 +44,7 @@ fuzz:
 	$(GO) test ./verifier/rules -run '^$$' -fuzz '^FuzzRestoreEngine$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/witness -run '^$$' -fuzz '^FuzzAddCheckpoint$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ledger/server -run '^$$' -fuzz '^FuzzAdd$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./verifier/report -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin demo

@@ -90,9 +90,18 @@ mkdir -p "$dir/disclosures"
 step "Anyone: verify the disclosure with public keys only"
 "$bin" verify disclosure --vkey "$dir/log.vkey" --registry "$reg" "$dir/disclosures/target_address.json"
 
+step "Commission: annual report for fiscal year 2026, bound to the current checkpoint ($dir/report)"
+"$bin" report annual --log "$dir/log" --vkey "$dir/log.vkey" --registry "$dir/agencies/registry.json" \
+  --year 2026 --lang ja --out "$dir/report"
+"$bin" report render --lang en --out "$dir/report/en" "$dir/report/report.json"
+
+step "Anyone: recompute every figure of the report from the published log"
+"$bin" report verify --log "$dir/log" --vkey "$dir/log.vkey" --registry "$dir/agencies/registry.json" "$dir/report/report.json"
+
 step "Left for you to check with any tlog-tiles tool"
 echo "  $dir/log/        the log (C2SP tlog-tiles: checkpoint, tile/…, tile/entries/…)"
 echo "  $dir/log.vkey    the checkpoint verifier key (signed-note form):"
 sed 's/^/                   /' "$dir/log.vkey"
 echo "  $dir/receipts/   one C2SP tlog-proof per entry"
 echo "  $dir/disclosures/ one sealed field, disclosed (acdledger verify disclosure)"
+echo "  $dir/report/     the annual report: report.json (figures), report.md and report.html (ja; en/ in English)"

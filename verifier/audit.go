@@ -29,6 +29,11 @@ type AuditOptions struct {
 	// newest witness cosignature, or without one the time of the audit.
 	RulesAsOf     time.Time
 	MaxViolations int // violations listed in the report (default 1000; all are counted)
+	// Checkpoint, if set, is a checkpoint already verified against the
+	// pins (e.g. one a report is bound to): the audit replays the tree it
+	// commits to, which may be smaller than the log's current one, instead
+	// of fetching the current checkpoint.
+	Checkpoint *tlog.Checkpoint
 }
 
 // AuditReport is the outcome of a full replay.
@@ -100,9 +105,12 @@ func (p *Pins) Audit(ctx context.Context, src *tlog.Source, opts AuditOptions) (
 	if opts.MaxFailures <= 0 {
 		opts.MaxFailures = 100
 	}
-	cp, err := src.Checkpoint(ctx, p.Trust)
-	if err != nil {
-		return nil, err
+	cp := opts.Checkpoint
+	if cp == nil {
+		var err error
+		if cp, err = src.Checkpoint(ctx, p.Trust); err != nil {
+			return nil, err
+		}
 	}
 	r := &AuditReport{
 		Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Hash), Cosigners: cp.Cosigners,
@@ -123,7 +131,7 @@ func (p *Pins) Audit(ctx context.Context, src *tlog.Source, opts AuditOptions) (
 		}
 		r.Rules = &RulesReport{AsOf: asOf.UTC(), CoveredBy: by.UTC(), Rules: rules.Rules(), ByRule: map[string]uint64{}, Violations: []rules.Violation{}}
 	}
-	err = src.Replay(ctx, cp, tlog.ReplayOptions{Workers: opts.Workers}, func(i uint64, leaf []byte) error {
+	err := src.Replay(ctx, cp, tlog.ReplayOptions{Workers: opts.Workers}, func(i uint64, leaf []byte) error {
 		a.batch = append(a.batch, leaf)
 		if len(a.batch) == cap(a.batch) || i+1 == cp.Size {
 			a.flush(i + 1 - uint64(len(a.batch)))

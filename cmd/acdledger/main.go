@@ -77,6 +77,7 @@ Operator:   init → serve (or publish the log/ directory with any static file s
 Witnesses:  witness keygen → witness serve (commission members cosign checkpoints)
 Auditors:   verify receipt | verify consistency | audit | watch (pin --vkey, or --policy for witnesses)
 Commission: keygen --member → open (sealed fields) → disclose → verify disclosure (anyone)
+Commission: report annual → report.json/.md/.html; anyone: report verify
 
 Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input error.`,
 		SilenceUsage:  true,
@@ -92,7 +93,7 @@ Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input erro
 			klog.SetOutput(io.Discard)
 		}
 	}
-	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), newVerify(), newAudit(), newWatch(), newOpen(), newDisclose(), newWitness(), newDemo())
+	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), newVerify(), newAudit(), newWatch(), newReport(), newOpen(), newDisclose(), newWitness(), newDemo())
 	return root
 }
 

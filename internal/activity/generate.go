@@ -41,6 +41,23 @@ type Entry struct {
 	Payload []byte
 }
 
+// Public is the entry's payload without its sealed values: what a test on
+// the verifier's side (which never seals: that is the agencies' tooling,
+// specs/sealed.md) signs when it only needs the public part, as the rules
+// and the report read nothing else.
+func (e Entry) Public() []byte {
+	var m map[string]json.RawMessage
+	if err := json.Unmarshal(e.Payload, &m); err != nil {
+		panic(err) // Generate wrote it
+	}
+	delete(m, "sealed")
+	out, err := json.Marshal(m)
+	if err != nil {
+		panic(err)
+	}
+	return out
+}
+
 // SecretMarker appears in every sealed value, so a test can search a
 // published log for leaked operational secrets.
 func SecretMarker() string { return "DEMO-SECRET-" }

@@ -21,6 +21,7 @@ type Log struct {
 	Dir      string // the tlog-tiles root
 	VkeyFile string // the checkpoint verifier key, written beside the log
 	Vkey     string
+	Skey     string // the checkpoint signing key, for a second log under the same name
 	app      *tessera.Appender
 	aw       *tessera.PublicationAwaiter
 }
@@ -33,12 +34,20 @@ func New(t testing.TB, origin string) *Log {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return WithKey(t, skey, vkey)
+}
+
+// WithKey starts a log signed with the given note key pair (its name is
+// the origin). Two logs with one key are how a test makes a log operator
+// show two different histories under one name.
+func WithKey(t testing.TB, skey, vkey string) *Log {
+	t.Helper()
 	signer, err := note.NewSigner(skey)
 	if err != nil {
 		t.Fatal(err)
 	}
 	root := t.TempDir()
-	l := &Log{Dir: filepath.Join(root, "log"), VkeyFile: filepath.Join(root, "log.vkey"), Vkey: vkey}
+	l := &Log{Dir: filepath.Join(root, "log"), VkeyFile: filepath.Join(root, "log.vkey"), Vkey: vkey, Skey: skey}
 	if err := os.WriteFile(l.VkeyFile, []byte(vkey+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
