@@ -296,13 +296,9 @@ figure as table/row/column: report says X, log gives Y.`,
 		Example: `  acdledger report verify --log demo/log --vkey demo/log.vkey --registry demo/agencies/registry.json demo/report/report.json`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			raw, err := os.ReadFile(args[0])
+			rep, err := readReport(args[0])
 			if err != nil {
-				return usage(err)
-			}
-			rep, err := report.Parse(raw)
-			if err != nil {
-				return usage(fmt.Errorf("%s: %w", args[0], err))
+				return err
 			}
 			var opts report.VerifyOptions
 			if rep.Rules == nil && rules.config != "" {
@@ -387,13 +383,9 @@ file's structure only: run report verify to check its figures against the log.`,
 			if err != nil {
 				return err
 			}
-			raw, err := os.ReadFile(args[0])
+			rep, err := readReport(args[0])
 			if err != nil {
-				return usage(err)
-			}
-			rep, err := report.Parse(raw)
-			if err != nil {
-				return usage(fmt.Errorf("%s: %w", args[0], err))
+				return err
 			}
 			files, err := writeReport(out, rep, ro, false)
 			if err != nil {
@@ -409,4 +401,18 @@ file's structure only: run report verify to check its figures against the log.`,
 	cmd.Flags().StringVar(&out, "out", "", "directory to write report.md and report.html into")
 	cmd.MarkFlagRequired("out")
 	return cmd
+}
+
+// readReport reads and parses a report.json; any failure is the user's
+// input error.
+func readReport(path string) (*report.Report, error) {
+	raw, err := os.ReadFile(path)
+	if err != nil {
+		return nil, usage(err)
+	}
+	rep, err := report.Parse(raw)
+	if err != nil {
+		return nil, usage(fmt.Errorf("%s: %w", path, err))
+	}
+	return rep, nil
 }
