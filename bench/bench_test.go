@@ -395,7 +395,7 @@ func runHTTP(b *testing.B, dir string, f *fixture, n, conc int) result {
 	l, closeLedger := openLedger(b, dir, f)
 	defer closeLedger()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := server.New(l, filepath.Join(dir, ledger.LogDir), server.Config{Logger: logger, ReorderWait: reorderWait})
+	srv := server.New(l, server.Config{Logger: logger, ReorderWait: reorderWait})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

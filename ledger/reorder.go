@@ -51,9 +51,16 @@ func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait tim
 		if early == seqAhead {
 			wake = predecessor
 		}
+		// With shared admission state the entry waited for may come through
+		// another frontend, which sends no wake-up here: look again soon.
+		var poll <-chan time.Time
+		if l.shared != nil {
+			poll = time.After(sharedPoll)
+		}
 		t := time.NewTimer(left)
 		select {
 		case <-wake:
+		case <-poll:
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()

@@ -1,0 +1,206 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/acdledger/acdledger/specs"
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/client"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// sharedPoll is how often an early entry looks again for its predecessor
+// in the shared state, in case another frontend admitted it. Predecessors
+// admitted by this frontend wake it at once, so a single frontend never
+// waits for the poll; a short one would flood the database with the
+// retries of every early entry in flight.
+const sharedPoll = 250 * time.Millisecond
+
+// minAWSCheckpointInterval is the AWS driver's minimum.
+const minAWSCheckpointInterval = time.Second
+
+// openAWS opens a frontend on Tessera's AWS driver: the log in the bucket,
+// Tessera's coordination and acdledger's admission state in the database.
+// The ledger directory holds this frontend's configuration only.
+func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signer note.Signer, st Storage) (*Ledger, error) {
+	vkey, err := os.ReadFile(filepath.Join(dir, VerifierFile))
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", VerifierFile, err)
+	}
+	regRaw, err := os.ReadFile(filepath.Join(dir, RegistryFile))
+	if err != nil {
+		return nil, err
+	}
+	reg, err := specs.ParseRegistry(regRaw)
+	if err != nil {
+		return nil, err
+	}
+	dsn, err := st.resolvedDSN()
+	if err != nil {
+		return nil, err
+	}
+	owner := st.Frontend
+	if owner == "" {
+		host, _ := os.Hostname()
+		abs, _ := filepath.Abs(dir)
+		owner = host + ":" + abs
+	}
+	ttl := time.Duration(st.ReservationTTL)
+	if ttl <= 0 {
+		ttl = time.Minute
+	}
+	sh, err := openShared(ctx, dsn, owner, ttl, signer.Name(), strings.TrimSpace(string(vkey)), opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	sh.pushbackLimit = opts.PushbackLimit
+	if err := sh.beat(ctx); err != nil {
+		sh.db.Close()
+		return nil, err
+	}
+	driver, readRes, err := newAWSDriver(ctx, st, dsn)
+	if err != nil {
+		sh.db.Close()
+		return nil, err
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	aopts := tessera.NewAppendOptions().
+		WithCheckpointSigner(signer).
+		WithBatching(opts.BatchMaxSize, opts.BatchMaxAge).
+		WithCheckpointInterval(max(opts.CheckpointInterval, minAWSCheckpointInterval)).
+		// Admission refuses new entries at PushbackLimit (ErrPushback);
+		// Tessera's own limit, which would fail entries already admitted,
+		// sits far above it.
+		WithPushback(uint(opts.PushbackLimit) + 1<<16).
+		WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
+	if len(opts.WitnessPolicy) > 0 {
+		group, err := tessera.NewWitnessGroupFromPolicy(opts.WitnessPolicy)
+		if err != nil {
+			cancel()
+			sh.db.Close()
+			return nil, fmt.Errorf("witness policy: %w", err)
+		}
+		aopts = aopts.WithWitnesses(group, &tessera.WitnessOptions{Timeout: opts.WitnessTimeout})
+	}
+	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, aopts)
+	if err != nil {
+		cancel()
+		sh.db.Close()
+		return nil, fmt.Errorf("starting the Tessera appender on the AWS driver: %w", err)
+	}
+	l := &Ledger{
+		dir: dir, origin: signer.Name(), registry: reg, verifier: verifier, storage: st, shared: sh, readRes: readRes,
+		appender: appender, shutdown: shutdown, reader: reader, cancel: cancel, lock: lock,
+		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 100*time.Millisecond),
+		state:   specs.NewLogState(),
+		changed: make(chan struct{}), advanced: map[agencySeq]chan struct{}{},
+		proofs: map[uint64]*client.ProofBuilder{},
+	}
+	// Record what the log holds beyond the last scan (all of it after a
+	// migration), then settle this frontend's own unfinished admissions
+	// from before a restart: nothing of the old process can still add them.
+	if err := sh.catchUp(ctx, l); err != nil {
+		l.Close(context.Background())
+		return nil, fmt.Errorf("rebuilding the shared admission state from the log: %w", err)
+	}
+	if err := sh.settle(ctx, l, true, nil); err != nil {
+		l.Close(context.Background())
+		return nil, fmt.Errorf("settling this frontend's unfinished admissions: %w", err)
+	}
+	go sh.settleLoop(bg, l)
+	return l, nil
+}
+
+// admitShared reserves the batch in the shared state, then hands it to
+// Tessera. A background confirmation records the indexes once sequenced;
+// only then does Index (and so any acknowledgement) return.
+func (l *Ledger) admitShared(ctx context.Context, admitted []*specs.Admitted) ([]*Pending, earliness, error) {
+	if err := l.Healthy(); err != nil {
+		return nil, notEarly, fmt.Errorf("ledger stopped admitting: %w", err)
+	}
+	if err := l.shared.gate(ctx, l); err != nil {
+		return nil, notEarly, err
+	}
+	floor, err := l.reader.NextIndex(ctx)
+	if err != nil {
+		return nil, notEarly, err
+	}
+	if early, err := l.shared.reserve(ctx, admitted, floor); err != nil {
+		return nil, early, err
+	}
+	out := make([]*Pending, len(admitted))
+	for i, a := range admitted {
+		out[i] = &Pending{Admitted: a, future: l.appender.Add(context.Background(), tessera.NewEntry(a.Envelope.Raw)), confirmed: make(chan struct{})}
+	}
+	go l.confirmShared(out)
+	return out, notEarly, nil
+}
+
+// confirmShared waits for the batch's indexes, records them, then releases
+// the waiters. Entries whose Add failed are settled at once (recorded if
+// they were sequenced after all, else released for the agency to retry).
+func (l *Ledger) confirmShared(ps []*Pending) {
+	ctx := context.Background()
+	var ids []string
+	var idxs []uint64
+	var failed []string
+	var ferr error
+	for _, p := range ps {
+		idx, err := p.future()
+		if err != nil {
+			p.err = err
+			if errors.Is(err, tessera.ErrPushback) {
+				p.err = fmt.Errorf("%w (%v)", ErrPushback, err)
+			}
+			failed = append(failed, p.Admitted.Entry.ID)
+			ferr = err
+			continue
+		}
+		p.idx = idx.Index
+		ids = append(ids, p.Admitted.Entry.ID)
+		idxs = append(idxs, idx.Index)
+	}
+	var cerr error
+	for attempt := 0; attempt < 20; attempt++ {
+		if cerr = l.shared.confirm(ctx, ids, idxs); cerr == nil || strings.HasPrefix(cerr.Error(), "integrity") {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
+	}
+	if cerr != nil {
+		// The entries are in the log; a later scan records them.
+		for _, p := range ps {
+			if p.err == nil {
+				p.err = fmt.Errorf("entry sequenced at index %d, but recording it failed: %w", p.idx, cerr)
+			}
+		}
+	}
+	confirmedOK := make([]*specs.Admitted, 0, len(ps))
+	for _, p := range ps {
+		if p.err == nil {
+			confirmedOK = append(confirmedOK, p.Admitted)
+		}
+		close(p.confirmed)
+	}
+	l.mu.Lock()
+	l.signalAdmitted(confirmedOK)
+	l.mu.Unlock()
+	if len(failed) > 0 {
+		l.shared.log.Warn("Tessera did not sequence admitted entries; settling them", "count", len(failed), "err", ferr)
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		if err := l.shared.settle(sctx, l, false, failed); err != nil {
+			l.shared.log.Warn("settling failed entries (the periodic pass will retry)", "err", err)
+		}
+	}
+}
