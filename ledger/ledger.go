@@ -89,6 +89,7 @@ type Ledger struct {
 	changed  chan struct{}               // closed and replaced whenever entries are admitted
 	advanced map[agencySeq]chan struct{} // closed when that agency's seq is admitted (see AppendInOrder)
 	broken   error                       // set when Tessera failed an entry after admission; the state is then not trusted until reopen
+	local    map[string]bool             // shared state: ids handed to Tessera here, not yet recorded as sequenced
 
 	proofMu   sync.Mutex
 	proofs    map[uint64]*client.ProofBuilder // by tree size: receipts for one checkpoint share fetched tiles

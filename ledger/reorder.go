@@ -30,6 +30,7 @@ func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait tim
 	}
 	e := admitted[0].Entry
 	deadline := time.Now().Add(maxWait)
+	pollEvery := sharedPoll / 10
 	for {
 		// Take the channels before the check, so an admission between the
 		// check and the wait still wakes this one.
@@ -55,7 +56,8 @@ func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait tim
 		// another frontend, which sends no wake-up here: look again soon.
 		var poll <-chan time.Time
 		if l.shared != nil {
-			poll = time.After(sharedPoll)
+			poll = time.After(pollEvery)
+			pollEvery = min(pollEvery*3/2, sharedPoll)
 		}
 		t := time.NewTimer(left)
 		select {

@@ -207,7 +207,11 @@ func rowsByID(ctx context.Context, q interface {
 // touches, so verdicts and messages are the POSIX ledger's. On top, every
 // entry the batch depends on from outside it (an agency's previous seq, a
 // ref) must already be sequenced, so the batch's leaves land after them.
-func (s *shared) reserve(ctx context.Context, as []*specs.Admitted, floor uint64) (early earliness, err error) {
+//
+// "Sequenced" includes "handed to Tessera by this frontend": Tessera's
+// queue keeps this process's entries in order, so an agency pipelining
+// through one frontend need not wait for each entry's index (local).
+func (s *shared) reserve(ctx context.Context, as []*specs.Admitted, floor uint64, local func(id string) bool) (early earliness, err error) {
 	agencies := map[string]bool{}
 	var ids []string
 	inBatch := map[string]bool{}
@@ -232,22 +236,22 @@ func (s *shared) reserve(ctx context.Context, as []*specs.Admitted, floor uint64
 	// reorder window retries often) is refused without taking its
 	// agency's lock from the admission it waits for; an agency seen for
 	// the first time gets its row.
-	rows, err := s.db.QueryContext(ctx, `SELECT a.agency, a.last_seq, e.idx IS NULL AND e.id IS NOT NULL FROM acd_agency a
+	rows, err := s.db.QueryContext(ctx, `SELECT a.agency, a.last_seq, e.idx IS NULL AND e.id IS NOT NULL, COALESCE(e.id, '') FROM acd_agency a
 		LEFT JOIN acd_entry e ON e.agency = a.agency AND e.seq = a.last_seq WHERE a.agency IN (`+placeholders(len(names), "?")+`)`, args...)
 	if err != nil {
 		return notEarly, err
 	}
 	peek := map[string][2]uint64{}
 	for rows.Next() {
-		var a string
+		var a, id string
 		var last uint64
 		var pending bool
-		if err := rows.Scan(&a, &last, &pending); err != nil {
+		if err := rows.Scan(&a, &last, &pending, &id); err != nil {
 			rows.Close()
 			return notEarly, err
 		}
 		p := uint64(0)
-		if pending {
+		if pending && !local(id) {
 			p = 1
 		}
 		peek[a] = [2]uint64{last, p}
@@ -310,18 +314,18 @@ func (s *shared) reserve(ctx context.Context, as []*specs.Admitted, floor uint64
 		}
 		predPending := map[string]bool{}
 		if len(predArgs) > 0 {
-			rows, err := tx.QueryContext(ctx, `SELECT agency, idx IS NULL FROM acd_entry WHERE (agency, seq) IN (`+placeholders(len(predArgs)/2, "(?,?)")+`)`, predArgs...)
+			rows, err := tx.QueryContext(ctx, `SELECT agency, id, idx IS NULL FROM acd_entry WHERE (agency, seq) IN (`+placeholders(len(predArgs)/2, "(?,?)")+`)`, predArgs...)
 			if err != nil {
 				return err
 			}
 			for rows.Next() {
-				var a string
+				var a, id string
 				var pending bool
-				if err := rows.Scan(&a, &pending); err != nil {
+				if err := rows.Scan(&a, &id, &pending); err != nil {
 					rows.Close()
 					return err
 				}
-				predPending[a] = pending
+				predPending[a] = pending && !local(id)
 			}
 			if err := rows.Close(); err != nil {
 				return err
@@ -355,7 +359,7 @@ func (s *shared) reserve(ctx context.Context, as []*specs.Admitted, floor uint64
 			}
 			seen[e.Agency] = true
 			for _, r := range e.Refs {
-				if k := known[r]; k != nil && !k.idx.Valid && !inBatch[r] {
+				if k := known[r]; k != nil && !k.idx.Valid && !inBatch[r] && !local(r) {
 					if len(as) == 1 {
 						early = refMissing
 					}

@@ -15,11 +15,12 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// sharedPoll is how often an early entry looks again for its predecessor
-// in the shared state, in case another frontend admitted it. Predecessors
-// admitted by this frontend wake it at once, so a single frontend never
-// waits for the poll; a short one would flood the database with the
-// retries of every early entry in flight.
+// sharedPoll is how often, at most, an early entry looks again for its
+// predecessor in the shared state, in case another frontend admitted it
+// (it starts at a tenth of that and backs off). Predecessors admitted by
+// this frontend wake it at once, so a single frontend never waits for the
+// poll; polling fast for long would flood the database with the retries of
+// every early entry in flight.
 const sharedPoll = 250 * time.Millisecond
 
 // minAWSCheckpointInterval is the AWS driver's minimum.
@@ -81,7 +82,7 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 		// Admission refuses new entries at PushbackLimit (ErrPushback);
 		// Tessera's own limit, which would fail entries already admitted,
 		// sits far above it.
-		WithPushback(uint(opts.PushbackLimit) + 1<<16).
+		WithPushback(uint(opts.PushbackLimit)+1<<16).
 		WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
 	if len(opts.WitnessPolicy) > 0 {
 		group, err := tessera.NewWitnessGroupFromPolicy(opts.WitnessPolicy)
@@ -104,7 +105,7 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 100*time.Millisecond),
 		state:   specs.NewLogState(),
 		changed: make(chan struct{}), advanced: map[agencySeq]chan struct{}{},
-		proofs: map[uint64]*client.ProofBuilder{},
+		proofs: map[uint64]*client.ProofBuilder{}, local: map[string]bool{},
 	}
 	// Record what the log holds beyond the last scan (all of it after a
 	// migration), then settle this frontend's own unfinished admissions
@@ -121,6 +122,14 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 	return l, nil
 }
 
+// handedOver says this frontend has handed the entry to Tessera and it is
+// not yet recorded as sequenced.
+func (l *Ledger) handedOver(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.local[id]
+}
+
 // admitShared reserves the batch in the shared state, then hands it to
 // Tessera. A background confirmation records the indexes once sequenced;
 // only then does Index (and so any acknowledgement) return.
@@ -135,13 +144,21 @@ func (l *Ledger) admitShared(ctx context.Context, admitted []*specs.Admitted) ([
 	if err != nil {
 		return nil, notEarly, err
 	}
-	if early, err := l.shared.reserve(ctx, admitted, floor); err != nil {
+	if early, err := l.shared.reserve(ctx, admitted, floor, l.handedOver); err != nil {
 		return nil, early, err
 	}
 	out := make([]*Pending, len(admitted))
 	for i, a := range admitted {
 		out[i] = &Pending{Admitted: a, future: l.appender.Add(context.Background(), tessera.NewEntry(a.Envelope.Raw)), confirmed: make(chan struct{})}
 	}
+	// Only now that Tessera has them (in order) may this frontend admit
+	// what follows them; wake those waiting.
+	l.mu.Lock()
+	for _, a := range admitted {
+		l.local[a.Entry.ID] = true
+	}
+	l.signalAdmitted(admitted)
+	l.mu.Unlock()
 	go l.confirmShared(out)
 	return out, notEarly, nil
 }
@@ -185,17 +202,16 @@ func (l *Ledger) confirmShared(ps []*Pending) {
 			}
 		}
 	}
-	confirmedOK := make([]*specs.Admitted, 0, len(ps))
+	l.mu.Lock()
 	for _, p := range ps {
-		if p.err == nil {
-			confirmedOK = append(confirmedOK, p.Admitted)
-		}
+		delete(l.local, p.Admitted.Entry.ID)
 		close(p.confirmed)
 	}
-	l.mu.Lock()
-	l.signalAdmitted(confirmedOK)
 	l.mu.Unlock()
 	if len(failed) > 0 {
+		// Entries this frontend admitted after these may already be in the
+		// log: stop admitting, as the POSIX ledger does (docs/deploy.md).
+		l.fail(ferr)
 		l.shared.log.Warn("Tessera did not sequence admitted entries; settling them", "count", len(failed), "err", ferr)
 		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()

@@ -33,7 +33,7 @@ more frontends of the same log (docs/deploy.md).
   ACDLEDGER_MYSQL_PASSWORD=… AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… \
     acdledger init --dir frontend --origin log.cyber-oversight.example/acd --registry registry.json \
     --storage aws --s3-bucket acd-log --mysql-dsn 'acd@tcp(db.internal:3306)/acdledger'`,
-		Args:    cobra.NoArgs,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := sf.envDefaults(cmd); err != nil {
 				return usage(err)
