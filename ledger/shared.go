@@ -753,3 +753,17 @@ func (s *shared) settleLoop(ctx context.Context, l *Ledger) {
 		}
 	}
 }
+
+// setNextIndex moves Tessera's sequencer (its SeqCoord table) past a
+// migrated tree, if it is behind it; see Migrate.
+func setNextIndex(ctx context.Context, dsn string, next uint64) error {
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `UPDATE SeqCoord SET next = ? WHERE id = 0 AND next < ?`, next, next); err != nil {
+		return fmt.Errorf("moving Tessera's next index past the migrated entries: %w", err)
+	}
+	return nil
+}

@@ -131,11 +131,11 @@ func ParseStorageSpec(spec string) (driver, dir string, err error) {
 		return DriverPOSIX, rest, nil
 	case DriverAWS:
 		if rest != "" {
-			return "", "", fmt.Errorf("--storage %q: aws takes its settings from the --s3-… and --mysql-dsn flags", spec)
+			return "", "", fmt.Errorf("storage %q: aws takes its settings from the --s3-… and --mysql-dsn flags", spec)
 		}
 		return DriverAWS, "", nil
 	}
-	return "", "", fmt.Errorf("--storage %q: want posix, posix:DIR or aws", spec)
+	return "", "", fmt.Errorf("storage %q: want posix, posix:DIR or aws", spec)
 }
 
 // WriteStorage saves storage settings in a ledger directory (nothing for

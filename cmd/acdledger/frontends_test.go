@@ -184,3 +184,31 @@ func TestTwoFrontendsOneKilled(t *testing.T) {
 		t.Fatalf("SIGTERM: %v", err)
 	}
 }
+
+// migrate moves a POSIX ledger to the AWS driver from the command line; the
+// log is then served from the bucket, the second part is appended to it,
+// and the audit over HTTP passes with the verifier key of the original.
+func TestMigrateCommand(t *testing.T) {
+	st := storagetest.AWSStorage(t)
+	work := t.TempDir()
+	ag := filepath.Join(work, "agencies")
+	led := filepath.Join(work, "ledger")
+	fe := filepath.Join(work, "frontend")
+	must(t, "demo", "generate", "--out", ag, "--seed", "7", "--entries", "400", "--parts", "2")
+	reg := filepath.Join(ag, "registry.json")
+	must(t, "init", "--dir", led, "--origin", "migrate.acdledger.example/log", "--registry", reg)
+	must(t, "append", "--ledger", led, filepath.Join(ag, "part-1.dsse.jsonl"))
+	mustFail(t, 2, "--from must be posix:DIR", "migrate", "--from", "aws", "--ledger", fe)
+	mustFail(t, 2, "password", "migrate", "--from", "posix:"+led, "--ledger", fe, "--s3-bucket", st.Bucket, "--mysql-dsn", "root:secret@tcp(127.0.0.1:1)/x")
+	out := must(t, "migrate", "--from", "posix:"+led, "--to", "aws", "--ledger", fe, "--s3-bucket", st.Bucket, "--s3-endpoint", st.Endpoint, "--mysql-dsn", st.DSN)
+	if !strings.Contains(out, "equals the source checkpoint's") {
+		t.Fatalf("migrate: %s", out)
+	}
+	must(t, "append", "--ledger", fe, filepath.Join(ag, "part-2.dsse.jsonl"))
+	s := startServer(t, fe)
+	defer s.cmd.Process.Kill()
+	a := must(t, "audit", "--log", s.url, "--vkey", filepath.Join(led, "log.vkey"), "--registry", reg, "--json")
+	if !strings.Contains(a, `"failure_count": 0`) {
+		t.Fatalf("audit of the migrated log: %s", a)
+	}
+}

@@ -91,7 +91,7 @@ Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input erro
 			klog.SetOutput(io.Discard)
 		}
 	}
-	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), newVerify(), newAudit(), newWitness(), newDemo())
+	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), newVerify(), newAudit(), newWitness(), newMigrate(), newDemo())
 	return root
 }
 
