@@ -61,6 +61,20 @@ func newAWSDriver(ctx context.Context, s Storage, dsn string) (tessera.Driver, f
 	return d, s3Reader(client, s.Bucket, s.Prefix), nil
 }
 
+// TesseraDriver opens the bare Tessera driver of these storage settings
+// (the AWS driver; POSIX needs only a path). For measuring Tessera alone.
+func TesseraDriver(ctx context.Context, s Storage) (tessera.Driver, error) {
+	if s.Driver != DriverAWS {
+		return nil, fmt.Errorf("TesseraDriver: %q storage: use posix.New", s.Driver)
+	}
+	dsn, err := s.resolvedDSN()
+	if err != nil {
+		return nil, err
+	}
+	d, _, err := newAWSDriver(ctx, s, dsn)
+	return d, err
+}
+
 // s3Reader reads one log resource (checkpoint, tile, entry bundle) by its
 // tlog-tiles path, exactly: no fallback from a partial to a full tile.
 func s3Reader(c *s3.Client, bucket, prefix string) func(context.Context, string) ([]byte, error) {

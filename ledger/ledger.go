@@ -84,12 +84,13 @@ type Ledger struct {
 	cancel   context.CancelFunc
 	lock     *os.File
 
-	mu       sync.Mutex // serialises admission: the order entries are checked in is the order they are sequenced in
-	state    *specs.LogState
-	changed  chan struct{}               // closed and replaced whenever entries are admitted
-	advanced map[agencySeq]chan struct{} // closed when that agency's seq is admitted (see AppendInOrder)
-	broken   error                       // set when Tessera failed an entry after admission; the state is then not trusted until reopen
-	local    map[string]bool             // shared state: ids handed to Tessera here, not yet recorded as sequenced
+	mu          sync.Mutex // serialises admission: the order entries are checked in is the order they are sequenced in
+	state       *specs.LogState
+	changed     chan struct{}               // closed and replaced whenever entries are admitted
+	advanced    map[agencySeq]chan struct{} // closed when that agency's seq is admitted (see AppendInOrder)
+	broken      error                       // set when Tessera failed an entry after admission; the state is then not trusted until reopen
+	local       map[string]time.Time        // shared state: ids handed to Tessera here: zero until recorded as sequenced, then when
+	localPurged time.Time
 
 	proofMu   sync.Mutex
 	proofs    map[uint64]*client.ProofBuilder // by tree size: receipts for one checkpoint share fetched tiles

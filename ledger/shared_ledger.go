@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -105,7 +106,7 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 100*time.Millisecond),
 		state:   specs.NewLogState(),
 		changed: make(chan struct{}), advanced: map[agencySeq]chan struct{}{},
-		proofs: map[uint64]*client.ProofBuilder{}, local: map[string]bool{},
+		proofs: map[uint64]*client.ProofBuilder{}, local: map[string]time.Time{},
 	}
 	// Record what the log holds beyond the last scan (all of it after a
 	// migration), then settle this frontend's own unfinished admissions
@@ -124,11 +125,18 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 
 // handedOver says this frontend has handed the entry to Tessera and it is
 // not yet recorded as sequenced.
+// Entries stay known for a while after they are recorded: a reservation
+// may read such an entry's row as unsequenced just before the recording
+// commits, and ask here just after.
 func (l *Ledger) handedOver(id string) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return l.local[id]
+	_, ok := l.local[id]
+	return ok
 }
+
+// localKeep is how long an entry is remembered by handedOver once recorded.
+const localKeep = time.Minute
 
 // admitShared reserves the batch in the shared state, then hands it to
 // Tessera. A background confirmation records the indexes once sequenced;
@@ -155,11 +163,11 @@ func (l *Ledger) admitShared(ctx context.Context, admitted []*specs.Admitted) ([
 	// what follows them; wake those waiting.
 	l.mu.Lock()
 	for _, a := range admitted {
-		l.local[a.Entry.ID] = true
+		l.local[a.Entry.ID] = time.Time{}
 	}
 	l.signalAdmitted(admitted)
 	l.mu.Unlock()
-	go l.confirmShared(out)
+	go l.confirmShared(slices.Clone(out)) // the caller may clear its slice
 	return out, notEarly, nil
 }
 
@@ -202,10 +210,23 @@ func (l *Ledger) confirmShared(ps []*Pending) {
 			}
 		}
 	}
+	now := time.Now()
 	l.mu.Lock()
 	for _, p := range ps {
-		delete(l.local, p.Admitted.Entry.ID)
+		if p.err == nil {
+			l.local[p.Admitted.Entry.ID] = now
+		} else {
+			delete(l.local, p.Admitted.Entry.ID)
+		}
 		close(p.confirmed)
+	}
+	if now.Sub(l.localPurged) > localKeep/4 {
+		l.localPurged = now
+		for id, at := range l.local {
+			if !at.IsZero() && now.Sub(at) > localKeep {
+				delete(l.local, id)
+			}
+		}
 	}
 	l.mu.Unlock()
 	if len(failed) > 0 {
