@@ -17,7 +17,14 @@
 # Install the binaries with scripts/install-test-deps.sh.
 set -euo pipefail
 
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+# free_port picks a random loopback port nothing answers on.
+free_port() {
+  local p
+  while :; do
+    p=$((20000 + RANDOM % 40000))
+    (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+  done
+}
 
 find_bin() {
   local name=$1
