@@ -17,10 +17,13 @@ vet:
 # race detector (the ledger, server, verifier and CLI are concurrent), then
 # the load and crash tests again at full size without it (the race detector
 # slows them several times over, so under it they run smaller).
+# The AWS-driver tests need MariaDB and versitygw: scripts/services.sh
+# starts them on loopback for the run (install them with
+# scripts/install-test-deps.sh; ACDLEDGER_NO_SERVICES=1 skips those tests).
 LOADTESTS := TestConcurrentAgencies|TestCrash|TestYearReport
 test: vet
-	$(GO) test -race -count=1 -timeout 20m $(PKGS)
-	$(GO) test -count=1 -timeout 10m -run '$(LOADTESTS)' ./ledger/server ./cmd/acdledger ./verifier/report
+	./scripts/services.sh test-run sh -c "$(GO) test -race -count=1 -timeout 20m $(PKGS) && \
+	  $(GO) test -count=1 -timeout 10m -run '$(LOADTESTS)' ./ledger/server ./cmd/acdledger ./verifier/report"
 
 # End-to-end on the embedded default (Tessera POSIX log in demo/):
 # keys and registry → init → append in two steps → verify receipts →
@@ -54,4 +57,4 @@ clean:
 # receipt. One run of each, a summary table at the end; nothing is asserted.
 .PHONY: bench
 bench:
-	$(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench
+	./scripts/services.sh test-run $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench

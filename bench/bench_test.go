@@ -10,6 +10,10 @@ package bench
 //	(4a) audit replay of the log written by (2)
 //	(4b) verify receipt on receipts handed out in (2)
 //	(5)  diagnostic: CPU cost per entry of admission's stateless checks
+//	(6)  the AWS driver (MariaDB + versitygw on loopback, started by make
+//	     bench with scripts/services.sh): (6a) bare Tessera as in (1),
+//	     (6b) acdledger in-process as in (2), on ACDLEDGER_BENCH_AWS_ENTRIES
+//	     envelopes; skipped with a note when the services are not there
 //
 // Each benchmark does one full run per b.N iteration; `make bench` uses
 // -benchtime 1x. Nothing is asserted about speed.
@@ -81,20 +85,20 @@ func BenchmarkTesseraPOSIX(b *testing.B) {
 	}
 	for b.Loop() {
 		b.StopTimer()
-		r := runTessera(b, scratch(b, "tessera"), leaves)
+		driver, err := posix.New(context.Background(), posix.Config{Path: scratch(b, "tessera")})
+		if err != nil {
+			b.Fatal(err)
+		}
+		r := runTessera(b, driver, checkpointInterval, leaves)
 		b.StartTimer()
 		r.name = fmt.Sprintf("bare Tessera POSIX, %d B random leaves", f.avgSize)
 		record(b, r)
 	}
 }
 
-func runTessera(b *testing.B, dir string, leaves [][]byte) result {
+func runTessera(b *testing.B, driver tessera.Driver, cpInterval time.Duration, leaves [][]byte) result {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	driver, err := posix.New(ctx, posix.Config{Path: dir})
-	if err != nil {
-		b.Fatal(err)
-	}
 	skey, _, err := note.GenerateKey(rand.Reader, "bench.example/tessera")
 	if err != nil {
 		b.Fatal(err)
@@ -106,7 +110,8 @@ func runTessera(b *testing.B, dir string, leaves [][]byte) result {
 	app, shutdown, reader, err := tessera.NewAppender(ctx, driver, tessera.NewAppendOptions().
 		WithCheckpointSigner(signer).
 		WithBatching(batchMaxSize, batchMaxAge).
-		WithCheckpointInterval(checkpointInterval).
+		WithCheckpointInterval(cpInterval).
+		WithPushback(uint(len(leaves))+1<<16).
 		WithAntispam(tessera.DefaultAntispamInMemorySize, nil))
 	if err != nil {
 		b.Fatal(err)
@@ -214,10 +219,16 @@ func BenchmarkLedgerAppend(b *testing.B) {
 // not leave Tessera writing into a directory TestMain removes) and call it
 // to check its error.
 func openLedger(b *testing.B, dir string, f *fixture) (*ledger.Ledger, func() error) {
-	if _, err := ledger.Init(dir, "bench.example/acdledger", f.regJSON); err != nil {
+	return openLedgerOn(b, dir, f, ledger.Storage{Driver: ledger.DriverPOSIX})
+}
+
+func openLedgerOn(b *testing.B, dir string, f *fixture, st ledger.Storage) (*ledger.Ledger, func() error) {
+	if _, err := ledger.InitStorage(dir, "bench.example/acdledger", f.regJSON, st); err != nil {
 		b.Fatal(err)
 	}
-	l, err := ledger.Open(context.Background(), dir, ledger.Options{})
+	// The AWS rows append faster than Tessera integrates (at most 20,480
+	// entries a second): let the whole run through rather than push back.
+	l, err := ledger.Open(context.Background(), dir, ledger.Options{PushbackLimit: uint64(len(f.envs)) + 1})
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -230,8 +241,12 @@ func openLedger(b *testing.B, dir string, f *fixture) (*ledger.Ledger, func() er
 // receipt; without, it waits for each Index and for a published checkpoint
 // covering the entry.
 func runLedger(b *testing.B, dir string, f *fixture, workers int, receipts bool) (result, [][]byte) {
+	return runLedgerOn(b, dir, f, workers, receipts, ledger.Storage{Driver: ledger.DriverPOSIX})
+}
+
+func runLedgerOn(b *testing.B, dir string, f *fixture, workers int, receipts bool, st ledger.Storage) (result, [][]byte) {
 	ctx := context.Background()
-	l, closeLedger := openLedger(b, dir, f)
+	l, closeLedger := openLedgerOn(b, dir, f, st)
 	defer closeLedger()
 	n := len(f.envs)
 	ts := make([]time.Time, n) // when each entry was handed to the ledger
@@ -395,7 +410,7 @@ func runHTTP(b *testing.B, dir string, f *fixture, n, conc int) result {
 	l, closeLedger := openLedger(b, dir, f)
 	defer closeLedger()
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
-	srv := server.New(l, filepath.Join(dir, ledger.LogDir), server.Config{Logger: logger, ReorderWait: reorderWait})
+	srv := server.New(l, server.Config{Logger: logger, ReorderWait: reorderWait})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		b.Fatal(err)

@@ -31,6 +31,16 @@ const (
 // key pair named after the origin, and a copy of the agency registry. It
 // refuses to touch a directory that already holds a ledger.
 func Init(dir, origin string, registry []byte) (vkey string, err error) {
+	return InitStorage(dir, origin, registry, Storage{Driver: DriverPOSIX})
+}
+
+// InitStorage is Init with the log kept by the given storage. With the AWS
+// driver the directory is one frontend's configuration (keys, registry,
+// StorageFile); copy it to start more frontends of the same log.
+func InitStorage(dir, origin string, registry []byte, st Storage) (vkey string, err error) {
+	if err := st.Validate(); err != nil {
+		return "", err
+	}
 	if err := checkOrigin(origin); err != nil {
 		return "", err
 	}
@@ -40,7 +50,14 @@ func Init(dir, origin string, registry []byte) (vkey string, err error) {
 	if _, err := os.Stat(filepath.Join(dir, SignerFile)); err == nil {
 		return "", fmt.Errorf("%s already holds a ledger (%s exists)", dir, SignerFile)
 	}
-	if err := os.MkdirAll(filepath.Join(dir, LogDir), 0o755); err != nil {
+	logDir := filepath.Join(dir, LogDir)
+	if st.Driver == DriverAWS {
+		logDir = dir
+	}
+	if err := os.MkdirAll(logDir, 0o755); err != nil {
+		return "", err
+	}
+	if err := WriteStorage(dir, st); err != nil {
 		return "", err
 	}
 	skey, vkey, err := note.GenerateKey(rand.Reader, origin)

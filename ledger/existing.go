@@ -3,6 +3,7 @@ package ledger
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"errors"
 	"time"
 
@@ -25,9 +26,21 @@ func (l *Ledger) Existing(ctx context.Context, raw []byte) (r *Receipt, ok bool,
 	if err != nil {
 		return nil, false, nil
 	}
-	l.mu.Lock()
-	idx, found := l.state.IndexOf(h.ID)
-	l.mu.Unlock()
+	var idx uint64
+	var found bool
+	if l.shared != nil {
+		var hash []byte
+		if idx, hash, found, err = l.shared.lookup(ctx, h.ID); err != nil {
+			return nil, false, err
+		}
+		if sum := sha256.Sum256(raw); found && !bytes.Equal(hash, sum[:]) {
+			return nil, false, nil
+		}
+	} else {
+		l.mu.Lock()
+		idx, found = l.state.IndexOf(h.ID)
+		l.mu.Unlock()
+	}
 	switch {
 	case !found:
 		return nil, false, nil
@@ -116,6 +129,20 @@ func (l *Ledger) checkpointCovering(ctx context.Context, idx uint64) ([]byte, er
 // Healthy reports why the ledger cannot admit entries, or nil.
 func (l *Ledger) Healthy() error {
 	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.broken
+	broken := l.broken
+	l.mu.Unlock()
+	if broken == nil && l.shared != nil {
+		return l.shared.alarmed()
+	}
+	return broken
 }
+
+// ReadResource reads one tlog-tiles resource of the log by its path
+// ("checkpoint", "tile/0/000", "tile/entries/001.p/12"), from the log
+// directory or the bucket. A missing one is fs.ErrNotExist.
+func (l *Ledger) ReadResource(ctx context.Context, name string) ([]byte, error) {
+	return l.readRes(ctx, name)
+}
+
+// Storage is the ledger's storage settings (without credentials).
+func (l *Ledger) Storage() Storage { return l.storage }

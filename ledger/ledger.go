@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
@@ -35,6 +36,15 @@ type Options struct {
 	// witness cosignatures. Entries are sequenced (durable) regardless.
 	WitnessPolicy  []byte
 	WitnessTimeout time.Duration // how long to wait for witnesses per checkpoint (Tessera's default if zero)
+
+	// Storage, when set, replaces the ledger directory's storage settings
+	// (StorageFile); the environment still supplies credentials.
+	Storage *Storage
+	// PushbackLimit is how many entries may be sequenced but not yet
+	// integrated before new appends get ErrPushback (AWS driver only;
+	// default 8192). Tessera's own limit is set well above it.
+	PushbackLimit uint64
+	Logger        *slog.Logger // for the shared admission state's warnings (default slog.Default())
 }
 
 func (o Options) withDefaults() Options {
@@ -47,16 +57,25 @@ func (o Options) withDefaults() Options {
 	if o.CheckpointInterval == 0 {
 		o.CheckpointInterval = 100 * time.Millisecond
 	}
+	if o.PushbackLimit == 0 {
+		o.PushbackLimit = 8192
+	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
 	return o
 }
 
 // Ledger is an open ledger directory: the admission state, the Tessera
-// appender on the POSIX driver, and what it takes to build receipts.
+// appender (POSIX or AWS driver), and what it takes to build receipts.
 type Ledger struct {
 	dir      string
 	origin   string
 	registry *specs.Registry
 	verifier note.Verifier
+	storage  Storage
+	shared   *shared // the admission state in the shared database (AWS driver); nil for POSIX
+	readRes  func(context.Context, string) ([]byte, error)
 
 	seq      *sequencer // feeds the appender one round at a time (see sequencer)
 	shutdown func(context.Context) error
@@ -65,11 +84,13 @@ type Ledger struct {
 	cancel   context.CancelFunc
 	lock     *os.File
 
-	mu       sync.Mutex // serialises admission: the order entries are checked in is the order they are sequenced in
-	state    *specs.LogState
-	changed  chan struct{}               // closed and replaced whenever entries are admitted
-	advanced map[agencySeq]chan struct{} // closed when that agency's seq is admitted (see AppendInOrder)
-	broken   error                       // set when Tessera failed an entry after admission; the state is then not trusted until reopen
+	mu          sync.Mutex // serialises admission: the order entries are checked in is the order they are sequenced in
+	state       *specs.LogState
+	changed     chan struct{}               // closed and replaced whenever entries are admitted
+	advanced    map[agencySeq]chan struct{} // closed when that agency's seq is admitted (see AppendInOrder)
+	broken      error                       // set when Tessera failed an entry after admission; the state is then not trusted until reopen
+	local       map[string]time.Time        // shared state: ids handed to Tessera here: zero until recorded as sequenced, then when
+	localPurged time.Time
 
 	proofMu   sync.Mutex
 	proofs    map[uint64]*client.ProofBuilder // by tree size: receipts for one checkpoint share fetched tiles
@@ -102,6 +123,19 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", SignerFile, err)
+	}
+	st, err := ReadStorage(dir)
+	if err != nil {
+		return nil, err
+	}
+	if opts.Storage != nil {
+		st = *opts.Storage
+		if err := st.Validate(); err != nil {
+			return nil, err
+		}
+	}
+	if st.Driver == DriverAWS {
+		return openAWS(ctx, dir, opts, lock, signer, st)
 	}
 	vkey, err := os.ReadFile(filepath.Join(dir, VerifierFile))
 	if err != nil {
@@ -151,8 +185,12 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		}
 		return nil, fmt.Errorf("starting the Tessera appender: %w", err)
 	}
+	logDir := filepath.Join(dir, LogDir)
 	l := &Ledger{
-		dir: dir, origin: signer.Name(), registry: reg, verifier: verifier,
+		dir: dir, origin: signer.Name(), registry: reg, verifier: verifier, storage: Storage{Driver: DriverPOSIX},
+		readRes: func(_ context.Context, name string) ([]byte, error) {
+			return os.ReadFile(filepath.Join(logDir, filepath.FromSlash(name)))
+		},
 		shutdown: shutdown, reader: reader, cancel: cancel, lock: lock,
 		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 25*time.Millisecond),
 		state:   specs.NewLogState(),
@@ -207,6 +245,12 @@ func (l *Ledger) Registry() *specs.Registry { return l.registry }
 type Pending struct {
 	Admitted *specs.Admitted
 	future   tessera.IndexFuture
+
+	// With shared admission state: closed once the index is recorded there
+	// (or the Add failed), with the outcome.
+	confirmed chan struct{}
+	idx       uint64
+	err       error
 }
 
 // Append admits a batch of envelopes, all or nothing, and hands the admitted
@@ -233,6 +277,9 @@ func (l *Ledger) append(ctx context.Context, envelopes [][]byte) ([]*Pending, er
 // merely be early (see AppendInOrder), judged under the same lock: a moment
 // later the missing entry may have arrived.
 func (l *Ledger) admit(ctx context.Context, admitted []*specs.Admitted) (out []*Pending, early earliness, err error) {
+	if l.shared != nil {
+		return l.admitShared(ctx, admitted)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.broken != nil {
@@ -255,6 +302,10 @@ func (l *Ledger) admit(ctx context.Context, admitted []*specs.Admitted) (out []*
 // Index waits until the entry is sequenced (durably, in the POSIX driver's
 // case) and returns its index.
 func (l *Ledger) Index(p *Pending) (uint64, error) {
+	if p.confirmed != nil {
+		<-p.confirmed
+		return p.idx, p.err
+	}
 	idx, err := p.future()
 	if err != nil {
 		l.fail(err)
@@ -362,6 +413,10 @@ func (l *Ledger) Checkpoint(ctx context.Context) ([]byte, error) { return l.read
 
 // Len is the number of entries admitted so far (published or not).
 func (l *Ledger) Len() int {
+	if l.shared != nil {
+		n, _ := l.shared.count(context.Background())
+		return n
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.state.Len()
@@ -369,6 +424,10 @@ func (l *Ledger) Len() int {
 
 // LastSeq is an agency's last admitted seq: what its next entry must follow.
 func (l *Ledger) LastSeq(agency string) uint64 {
+	if l.shared != nil {
+		n, _ := l.shared.lastSeq(context.Background(), agency)
+		return n
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.state.LastSeq(agency)
@@ -380,6 +439,9 @@ func (l *Ledger) Close(ctx context.Context) error {
 	l.seq.drain()
 	err := l.shutdown(ctx)
 	l.cancel()
+	if l.shared != nil {
+		l.shared.db.Close()
+	}
 	if cerr := l.lock.Close(); err == nil {
 		err = cerr
 	}

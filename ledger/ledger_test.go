@@ -6,18 +6,18 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acdledger/acdledger/internal/storagetest"
 	"github.com/acdledger/acdledger/internal/testkit"
 	"github.com/acdledger/acdledger/ledger"
 	"github.com/acdledger/acdledger/specs/tlogproof"
 )
 
-func TestAppendAndReceipt(t *testing.T) {
+func TestAppendAndReceipt(t *testing.T) { storagetest.Run(t, testAppendAndReceipt) }
+
+func testAppendAndReceipt(t *testing.T, driver string) {
 	ctx := context.Background()
 	kit := testkit.New(t)
-	dir := t.TempDir()
-	if _, err := ledger.Init(dir, "test.example/log", kit.RegJSON); err != nil {
-		t.Fatal(err)
-	}
+	dir := storagetest.NewLedger(t, driver, "test.example/log", kit.RegJSON)
 	l, err := ledger.Open(ctx, dir, ledger.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -30,6 +30,7 @@ func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait tim
 	}
 	e := admitted[0].Entry
 	deadline := time.Now().Add(maxWait)
+	pollEvery := sharedPoll / 10
 	for {
 		// Take the channels before the check, so an admission between the
 		// check and the wait still wakes this one.
@@ -51,9 +52,17 @@ func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait tim
 		if early == seqAhead {
 			wake = predecessor
 		}
+		// With shared admission state the entry waited for may come through
+		// another frontend, which sends no wake-up here: look again soon.
+		var poll <-chan time.Time
+		if l.shared != nil {
+			poll = time.After(pollEvery)
+			pollEvery = min(pollEvery*3/2, sharedPoll)
+		}
 		t := time.NewTimer(left)
 		select {
 		case <-wake:
+		case <-poll:
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()

@@ -148,6 +148,10 @@ func (s *LogState) Record(id, agency string, seq, index uint64) {
 	s.ids[id] = index
 }
 
+// SetLastSeq sets an agency's last accepted seq: how a writer whose state
+// lives in a shared database loads just the part of it a batch needs.
+func (s *LogState) SetLastSeq(agency string, seq uint64) { s.lastSeq[agency] = seq }
+
 // BatchError says which entry of a batch broke which rule.
 type BatchError struct {
 	Position int // zero-based position in the batch

@@ -25,9 +25,9 @@ type server struct {
 	url string
 }
 
-func startServer(t *testing.T, ledgerDir string) *server {
+func startServer(t *testing.T, ledgerDir string, extra ...string) *server {
 	t.Helper()
-	cmd := exec.Command(bin, "serve", "--ledger", ledgerDir, "--listen", "127.0.0.1:0", "--reorder-wait", "3s")
+	cmd := exec.Command(bin, append([]string{"serve", "--ledger", ledgerDir, "--listen", "127.0.0.1:0", "--reorder-wait", "3s"}, extra...)...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)

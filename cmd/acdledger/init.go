@@ -10,6 +10,7 @@ import (
 
 func newInit() *cobra.Command {
 	var dir, origin, registry string
+	var sf storageFlags
 	cmd := &cobra.Command{
 		Use:   "init --dir DIR --origin ORIGIN --registry FILE",
 		Short: "Create a new ledger: an empty log, its checkpoint key, and the agency registry",
@@ -20,15 +21,32 @@ func newInit() *cobra.Command {
   DIR/log.vkey       the checkpoint verifier key: auditors pin this
   DIR/registry.json  the agency registry: which agency may append which kinds with which keys
 
-The origin names the log in every checkpoint, e.g. log.cyber-oversight.example/acd.`,
-		Example: `  acdledger init --dir ledger --origin log.cyber-oversight.example/acd --registry registry.json`,
-		Args:    cobra.NoArgs,
+The origin names the log in every checkpoint, e.g. log.cyber-oversight.example/acd.
+
+With --storage aws the log lives in an S3 bucket and the admission state in a
+MySQL-compatible database; DIR then holds one frontend's configuration (the keys,
+the registry and storage.json, which never holds a secret). Copy DIR to start
+more frontends of the same log (docs/deploy.md).
+
+` + storageHelp,
+		Example: `  acdledger init --dir ledger --origin log.cyber-oversight.example/acd --registry registry.json
+  ACDLEDGER_MYSQL_PASSWORD=… AWS_ACCESS_KEY_ID=… AWS_SECRET_ACCESS_KEY=… \
+    acdledger init --dir frontend --origin log.cyber-oversight.example/acd --registry registry.json \
+    --storage aws --s3-bucket acd-log --mysql-dsn 'acd@tcp(db.internal:3306)/acdledger'`,
+		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := sf.envDefaults(cmd); err != nil {
+				return usage(err)
+			}
 			reg, err := os.ReadFile(registry)
 			if err != nil {
 				return usage(err)
 			}
-			vkey, err := ledger.Init(dir, origin, reg)
+			st := sf.over(ledger.Storage{Driver: ledger.DriverPOSIX})
+			if st.Driver != ledger.DriverAWS && sf.anySet() {
+				return usage(fmt.Errorf("the --s3-… and --mysql-dsn flags need --storage aws"))
+			}
+			vkey, err := ledger.InitStorage(dir, origin, reg, st)
 			if err != nil {
 				return usage(err)
 			}
@@ -39,6 +57,7 @@ The origin names the log in every checkpoint, e.g. log.cyber-oversight.example/a
 	cmd.Flags().StringVar(&dir, "dir", "", "ledger directory to create")
 	cmd.Flags().StringVar(&origin, "origin", "", "log origin, e.g. log.cyber-oversight.example/acd")
 	cmd.Flags().StringVar(&registry, "registry", "", "agency registry JSON (specs/registry.md); see 'acdledger keygen --registry'")
+	sf.register(cmd, "storage")
 	for _, f := range []string{"dir", "origin", "registry"} {
 		cmd.MarkFlagRequired(f)
 	}

@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"os"
 	"os/signal"
-	"path/filepath"
 	"syscall"
 	"time"
 
@@ -18,6 +17,7 @@ import (
 func newServe() *cobra.Command {
 	var dir, addr, logFormat, policy string
 	var maxInFlight int
+	var sf storageFlags
 	var batchAge, cpInterval, waitTimeout, reorderWait time.Duration
 	cmd := &cobra.Command{
 		Use:   "serve --ledger DIR [--listen ADDR]",
@@ -47,7 +47,17 @@ publishes a final checkpoint and exits 0. Logs are structured (log/slog) on stde
 Every flag can also be set by an environment variable: ACDLEDGER_LEDGER,
 ACDLEDGER_LISTEN, ACDLEDGER_MAX_IN_FLIGHT, ACDLEDGER_BATCH_MAX_AGE,
 ACDLEDGER_CHECKPOINT_INTERVAL, ACDLEDGER_WAIT_TIMEOUT, ACDLEDGER_REORDER_WAIT,
-ACDLEDGER_LOG_FORMAT, ACDLEDGER_POLICY (flags win).`,
+ACDLEDGER_LOG_FORMAT, ACDLEDGER_POLICY (flags win).
+
+With the AWS storage driver (a directory made by init --storage aws, or the
+flags below over it), any number of serve processes may run on the same
+database and bucket behind a load balancer: admission is decided in the
+database, so no two frontends accept the same agency seq, and each serves the
+read API from the bucket (a CDN in front of the bucket serves it as well).
+Checkpoints are published at most once a second on that driver.
+Appends get 503 + Retry-After while the log integrates a burst (pushback).
+
+` + storageHelp,
 		Example: `  acdledger serve --ledger ledger --listen 127.0.0.1:8080
   acdledger append --server http://127.0.0.1:8080 --receipts receipts entries.dsse.jsonl
   acdledger audit --log http://127.0.0.1:8080 --vkey ledger/log.vkey --registry registry.json`,
@@ -62,6 +72,9 @@ ACDLEDGER_LOG_FORMAT, ACDLEDGER_POLICY (flags win).`,
 			if err != nil {
 				return usage(err)
 			}
+			if err := sf.envDefaults(cmd); err != nil {
+				return usage(err)
+			}
 			if dir == "" {
 				return usage(errors.New("--ledger (or ACDLEDGER_LEDGER) is required"))
 			}
@@ -71,7 +84,10 @@ ACDLEDGER_LOG_FORMAT, ACDLEDGER_POLICY (flags win).`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			opts := ledger.Options{BatchMaxAge: batchAge, CheckpointInterval: cpInterval}
+			opts := ledger.Options{BatchMaxAge: batchAge, CheckpointInterval: cpInterval, Logger: logger}
+			if opts.Storage, err = sf.forDir(dir); err != nil {
+				return usage(err)
+			}
 			if policy != "" {
 				if opts.WitnessPolicy, err = os.ReadFile(policy); err != nil {
 					return usage(err)
@@ -81,14 +97,14 @@ ACDLEDGER_LOG_FORMAT, ACDLEDGER_POLICY (flags win).`,
 			if err != nil {
 				return usage(err)
 			}
-			srv := server.New(l, filepath.Join(dir, ledger.LogDir), server.Config{MaxInFlight: maxInFlight, WaitTimeout: waitTimeout, ReorderWait: reorderWait, Logger: logger})
+			srv := server.New(l, server.Config{MaxInFlight: maxInFlight, WaitTimeout: waitTimeout, ReorderWait: reorderWait, Logger: logger})
 			hs := srv.HTTPServer(addr)
 			ln, err := listen(cmd.OutOrStdout(), addr)
 			if err != nil {
 				l.Close(context.Background())
 				return usage(err)
 			}
-			logger.Info("serving", "ledger", dir, "origin", l.Origin(), "listen", ln.Addr().String(), "entries", l.Len())
+			logger.Info("serving", "ledger", dir, "storage", l.Storage().Driver, "origin", l.Origin(), "listen", ln.Addr().String(), "entries", l.Len())
 			err = serveUntilDone(ctx, hs, ln, logger, waitTimeout+10*time.Second)
 			cerr := l.Close(context.Background())
 			logger.Info("stopped", "entries", l.Len(), "final_checkpoint_size", l.PublishedSize(context.Background()))
@@ -110,6 +126,7 @@ ACDLEDGER_LOG_FORMAT, ACDLEDGER_POLICY (flags win).`,
 	f.DurationVar(&waitTimeout, "wait-timeout", 30*time.Second, "longest POST /add waits for the checkpoint covering its entry")
 	f.DurationVar(&reorderWait, "reorder-wait", 10*time.Second, "longest an entry that arrives before an earlier seq or ref of its own waits for it")
 	f.StringVar(&logFormat, "log-format", "json", "log format on stderr: json or text")
+	sf.register(cmd, "storage")
 	f.StringVar(&policy, "policy", "", "witness policy file: publish only checkpoints cosigned by its quorum (specs/witnesses.md)")
 	return cmd
 }

@@ -90,8 +90,7 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 	// A retry of an envelope already in the log gets its original receipt.
 	if rec, ok, err := s.l.Existing(ctx, body); err != nil {
 		if errors.Is(err, ledger.ErrInFlight) {
-			w.Header().Set("Retry-After", "1")
-			s.refuse(w, http.StatusConflict, ErrorResponse{Code: "in-flight", Message: err.Error()})
+			s.inFlight(w, err)
 			return
 		}
 		s.fail(w, err)
@@ -112,6 +111,10 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 				status = http.StatusBadRequest // a rule added to specs before this table: still the client's error
 			}
 			s.refuse(w, status, ErrorResponse{Code: v.Rule, EntryID: v.EntryID, Field: v.Field, Rule: v.Rule, Message: v.Message})
+			return
+		}
+		if errors.Is(err, ledger.ErrNotYetSequenced) {
+			s.inFlight(w, err)
 			return
 		}
 		s.fail(w, err)
@@ -155,11 +158,23 @@ func (s *Server) refuse(w http.ResponseWriter, status int, e ErrorResponse) {
 }
 
 // fail reports a server-side failure; the entry may or may not be durable,
-// so the client retries the same envelope (which is idempotent).
+// so the client retries the same envelope (which is idempotent). Tessera's
+// integration pushback is one: the log is busy, nothing is lost.
 func (s *Server) fail(w http.ResponseWriter, err error) {
-	s.log.Error("append failed", "err", err)
 	w.Header().Set("Retry-After", "1")
+	if errors.Is(err, ledger.ErrPushback) {
+		s.refuse(w, http.StatusServiceUnavailable, ErrorResponse{Code: "pushback", Message: err.Error()})
+		return
+	}
+	s.log.Error("append failed", "err", err)
 	s.reply(w, http.StatusServiceUnavailable, ErrorResponse{Code: "unavailable", Message: err.Error()})
+}
+
+// inFlight says the entry, or one it follows, is being appended right now
+// (possibly through another frontend): the same envelope may be retried.
+func (s *Server) inFlight(w http.ResponseWriter, err error) {
+	w.Header().Set("Retry-After", "1")
+	s.refuse(w, http.StatusConflict, ErrorResponse{Code: "in-flight", Message: err.Error()})
 }
 
 func itoa(n uint64) string {

@@ -24,7 +24,6 @@ type Config struct {
 // Server serves one ledger.
 type Server struct {
 	l       *ledger.Ledger
-	logDir  string
 	cfg     Config
 	log     *slog.Logger
 	slots   chan struct{}
@@ -32,8 +31,9 @@ type Server struct {
 	mux     *http.ServeMux
 }
 
-// New builds the handler for a ledger whose log lives in logDir.
-func New(l *ledger.Ledger, logDir string, cfg Config) *Server {
+// New builds the handler for a ledger. The read API serves the log from
+// wherever the ledger's storage keeps it (its directory, or its bucket).
+func New(l *ledger.Ledger, cfg Config) *Server {
 	if cfg.MaxInFlight <= 0 {
 		cfg.MaxInFlight = 4096
 	}
@@ -47,7 +47,7 @@ func New(l *ledger.Ledger, logDir string, cfg Config) *Server {
 		cfg.Logger = slog.Default()
 	}
 	reg := prometheus.NewRegistry()
-	s := &Server{l: l, logDir: logDir, cfg: cfg, log: cfg.Logger, slots: make(chan struct{}, cfg.MaxInFlight),
+	s := &Server{l: l, cfg: cfg, log: cfg.Logger, slots: make(chan struct{}, cfg.MaxInFlight),
 		metrics: newMetrics(reg, l), mux: http.NewServeMux()}
 	s.mux.HandleFunc("POST /add", s.add)
 	s.mux.HandleFunc("GET /checkpoint", s.checkpoint)

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io/fs"
 	"net/http"
-	"os"
-	"path/filepath"
 	"regexp"
 	"strings"
 )
@@ -38,7 +36,7 @@ func (s *Server) tile(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string, compress bool) {
-	data, err := os.ReadFile(filepath.Join(s.logDir, filepath.FromSlash(name)))
+	data, err := s.l.ReadResource(r.Context(), name)
 	if errors.Is(err, fs.ErrNotExist) {
 		w.Header().Del("Cache-Control") // a missing tile may appear later
 		http.NotFound(w, r)

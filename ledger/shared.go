@@ -1,0 +1,769 @@
+package ledger
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"database/sql"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/acdledger/acdledger/specs"
+	"github.com/go-sql-driver/mysql"
+	"github.com/transparency-dev/tessera/api/layout"
+)
+
+// ErrPushback says the log has more entries sequenced than integrated: the
+// append was not admitted and may be retried shortly (HTTP 503).
+var ErrPushback = errors.New("the log is integrating a burst of entries; retry shortly")
+
+// ErrNotYetSequenced says an entry this one depends on (its agency's
+// previous seq, or a ref) is admitted but not yet sequenced, possibly by
+// another frontend: admitting this one now could put it before that one in
+// the log. Retry shortly.
+var ErrNotYetSequenced = errors.New("an entry this one follows (its agency's previous seq, or a ref) is still being sequenced; retry shortly")
+
+// shared is the admission state of a ledger whose frontends share one
+// MySQL-compatible database (the AWS driver). The protocol, and why it
+// never acknowledges an entry it could lose nor leaves a seq reserved
+// forever, is in docs/deploy.md ("Shared admission").
+type shared struct {
+	db    *sql.DB
+	owner string
+	ttl   time.Duration
+	log   *slog.Logger
+
+	pushbackLimit uint64
+	gateMu        sync.Mutex
+	gateAt        time.Time
+	gateBusy      bool
+
+	alarmMu sync.Mutex
+	alarm   error // an integrity problem found while settling admissions
+}
+
+// Connections per frontend: acdledger's admission state, and Tessera's
+// sequencer and integrator.
+const (
+	sharedMaxConns  = 32
+	tesseraMaxConns = 16
+)
+
+var sharedSchema = []string{
+	// scanned: the log's first scanned entries are all recorded in acd_entry.
+	`CREATE TABLE IF NOT EXISTS acd_meta (
+		id INT UNSIGNED NOT NULL PRIMARY KEY,
+		origin VARBINARY(255) NOT NULL,
+		vkey VARBINARY(1024) NOT NULL,
+		scanned BIGINT UNSIGNED NOT NULL
+	)`,
+	`CREATE TABLE IF NOT EXISTS acd_agency (
+		agency VARBINARY(255) NOT NULL PRIMARY KEY,
+		last_seq BIGINT UNSIGNED NOT NULL
+	)`,
+	// idx is NULL while the entry is reserved (admitted, not yet
+	// sequenced); floor is the log's next index when it was reserved, so
+	// its leaf, if there is one, lies at or after floor.
+	`CREATE TABLE IF NOT EXISTS acd_entry (
+		id VARBINARY(255) NOT NULL PRIMARY KEY,
+		agency VARBINARY(255) NOT NULL,
+		seq BIGINT UNSIGNED NOT NULL,
+		idx BIGINT UNSIGNED NULL,
+		hash BINARY(32) NOT NULL,
+		owner VARBINARY(255) NOT NULL,
+		floor BIGINT UNSIGNED NOT NULL,
+		reserved_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6),
+		UNIQUE KEY agency_seq (agency, seq),
+		KEY pending (idx, reserved_at)
+	)`,
+	// Each running frontend's heartbeat: only the reservations of a
+	// frontend that stopped beating are settled by the others.
+	`CREATE TABLE IF NOT EXISTS acd_frontend (
+		owner VARBINARY(255) NOT NULL PRIMARY KEY,
+		beat DATETIME(6) NOT NULL
+	)`,
+}
+
+func openShared(ctx context.Context, dsn, owner string, ttl time.Duration, origin, vkey string, logger *slog.Logger) (*shared, error) {
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return nil, err
+	}
+	// Bounded: thousands of appends in flight share these connections
+	// rather than each opening its own (the database would refuse them).
+	db.SetMaxOpenConns(sharedMaxConns)
+	db.SetMaxIdleConns(sharedMaxConns)
+	db.SetConnMaxLifetime(10 * time.Minute)
+	if err := db.PingContext(ctx); err != nil {
+		db.Close()
+		return nil, fmt.Errorf("connecting to the admission database: %w", err)
+	}
+	for _, q := range sharedSchema {
+		if _, err := db.ExecContext(ctx, q); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("creating the admission tables: %w", err)
+		}
+	}
+	if _, err := db.ExecContext(ctx, `INSERT IGNORE INTO acd_meta (id, origin, vkey, scanned) VALUES (0, ?, ?, 0)`, origin, vkey); err != nil {
+		db.Close()
+		return nil, err
+	}
+	var gotOrigin, gotVkey string
+	if err := db.QueryRowContext(ctx, `SELECT origin, vkey FROM acd_meta WHERE id = 0`).Scan(&gotOrigin, &gotVkey); err != nil {
+		db.Close()
+		return nil, err
+	}
+	// Every frontend of a log must sign with the same key for the same
+	// origin, or auditors would see two logs.
+	if gotOrigin != origin || gotVkey != vkey {
+		db.Close()
+		return nil, fmt.Errorf("the database belongs to log %q (key %s), not to this ledger's %q (key %s)", gotOrigin, gotVkey, origin, vkey)
+	}
+	return &shared{db: db, owner: owner, ttl: ttl, log: logger}, nil
+}
+
+// retryable says a transaction lost a race (deadlock, lock wait, a
+// concurrent insert of the same key) and may simply run again.
+func retryable(err error) bool {
+	var me *mysql.MySQLError
+	return errors.As(err, &me) && (me.Number == 1213 || me.Number == 1205 || me.Number == 1062)
+}
+
+func (s *shared) inTx(ctx context.Context, f func(*sql.Tx) error) error {
+	var err error
+	for attempt := 0; attempt < 8; attempt++ {
+		var tx *sql.Tx
+		if tx, err = s.db.BeginTx(ctx, &sql.TxOptions{Isolation: sql.LevelReadCommitted}); err != nil {
+			return err
+		}
+		if err = f(tx); err == nil {
+			if err = tx.Commit(); err == nil {
+				return nil
+			}
+		} else {
+			tx.Rollback()
+		}
+		if !retryable(err) {
+			return err
+		}
+		time.Sleep(time.Duration(attempt+1) * 5 * time.Millisecond)
+	}
+	return err
+}
+
+func placeholders(n int, one string) string {
+	return strings.TrimSuffix(strings.Repeat(one+",", n), ",")
+}
+
+type entryRow struct {
+	id, agency string
+	seq        uint64
+	idx        sql.NullInt64
+	hash       []byte
+	floor      uint64
+}
+
+// rowsByID reads the rows of these ids (in chunks).
+func rowsByID(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}, ids []string, lock string) (map[string]*entryRow, error) {
+	out := map[string]*entryRow{}
+	for len(ids) > 0 {
+		chunk := ids[:min(len(ids), 1000)]
+		ids = ids[len(chunk):]
+		args := make([]any, len(chunk))
+		for i, id := range chunk {
+			args[i] = id
+		}
+		rows, err := q.QueryContext(ctx, `SELECT id, agency, seq, idx, hash, floor FROM acd_entry WHERE id IN (`+placeholders(len(chunk), "?")+`)`+lock, args...)
+		if err != nil {
+			return nil, err
+		}
+		for rows.Next() {
+			r := &entryRow{}
+			if err := rows.Scan(&r.id, &r.agency, &r.seq, &r.idx, &r.hash, &r.floor); err != nil {
+				rows.Close()
+				return nil, err
+			}
+			out[r.id] = r
+		}
+		if err := rows.Close(); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// reserve runs the stateful admission rules on a verified batch against the
+// shared state and records the batch as reserved (index unknown), all in one
+// transaction that holds the batch's agencies' rows: of two frontends
+// racing on one agency's seq N, one commits and the other then sees N taken.
+// The rules are specs.LogState's own, run on the part of the state the batch
+// touches, so verdicts and messages are the POSIX ledger's. On top, every
+// entry the batch depends on from outside it (an agency's previous seq, a
+// ref) must already be sequenced, so the batch's leaves land after them.
+//
+// "Sequenced" includes "handed to Tessera by this frontend": Tessera's
+// queue keeps this process's entries in order, so an agency pipelining
+// through one frontend need not wait for each entry's index (local).
+func (s *shared) reserve(ctx context.Context, as []*specs.Admitted, floor uint64, local func(id string) bool) (early earliness, err error) {
+	agencies := map[string]bool{}
+	var ids []string
+	inBatch := map[string]bool{}
+	for _, a := range as {
+		agencies[a.Entry.Agency] = true
+		ids = append(ids, a.Entry.ID)
+		inBatch[a.Entry.ID] = true
+		for _, r := range a.Entry.Refs {
+			ids = append(ids, r)
+		}
+	}
+	names := make([]string, 0, len(agencies))
+	for a := range agencies {
+		names = append(names, a)
+	}
+	slices.Sort(names) // one lock order for every frontend: no deadlocks between batches
+	args := make([]any, len(names))
+	for i, n := range names {
+		args[i] = n
+	}
+	// A look without locks first: an entry still early (which the
+	// reorder window retries often) is refused without taking its
+	// agency's lock from the admission it waits for; an agency seen for
+	// the first time gets its row.
+	rows, err := s.db.QueryContext(ctx, `SELECT a.agency, a.last_seq, e.idx IS NULL AND e.id IS NOT NULL, COALESCE(e.id, '') FROM acd_agency a
+		LEFT JOIN acd_entry e ON e.agency = a.agency AND e.seq = a.last_seq WHERE a.agency IN (`+placeholders(len(names), "?")+`)`, args...)
+	if err != nil {
+		return notEarly, err
+	}
+	peek := map[string][2]uint64{}
+	for rows.Next() {
+		var a, id string
+		var last uint64
+		var pending bool
+		if err := rows.Scan(&a, &last, &pending, &id); err != nil {
+			rows.Close()
+			return notEarly, err
+		}
+		p := uint64(0)
+		if pending && !local(id) {
+			p = 1
+		}
+		peek[a] = [2]uint64{last, p}
+	}
+	if err := rows.Close(); err != nil {
+		return notEarly, err
+	}
+	if len(as) == 1 {
+		e := as[0].Entry
+		if p, ok := peek[e.Agency]; ok && e.Seq > p[0]+1 {
+			st := specs.NewLogState()
+			st.SetLastSeq(e.Agency, p[0])
+			if err := st.CheckVerified(as[0]); err != nil {
+				return earlinessOf(err, e, p[0]), err
+			}
+		} else if ok && e.Seq == p[0]+1 && p[1] == 1 {
+			return seqAhead, fmt.Errorf("%w: entry %s: %s seq %d is not yet in the log", ErrNotYetSequenced, e.ID, e.Agency, e.Seq-1)
+		}
+	}
+	var missing []any
+	for _, a := range names {
+		if _, ok := peek[a]; !ok {
+			missing = append(missing, a)
+		}
+	}
+	if len(missing) > 0 {
+		if _, err := s.db.ExecContext(ctx, `INSERT IGNORE INTO acd_agency (agency, last_seq) VALUES `+placeholders(len(missing), "(?,0)"), missing...); err != nil {
+			return notEarly, err
+		}
+	}
+	err = s.inTx(ctx, func(tx *sql.Tx) error {
+		early = notEarly
+		last := map[string]uint64{}
+		rows, err := tx.QueryContext(ctx, `SELECT agency, last_seq FROM acd_agency WHERE agency IN (`+placeholders(len(names), "?")+`) ORDER BY agency FOR UPDATE`, args...)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var a string
+			var n uint64
+			if err := rows.Scan(&a, &n); err != nil {
+				rows.Close()
+				return err
+			}
+			last[a] = n
+		}
+		if err := rows.Close(); err != nil {
+			return err
+		}
+		known, err := rowsByID(ctx, tx, ids, "")
+		if err != nil {
+			return err
+		}
+		// The rows of each agency's last seq: they must be sequenced.
+		var predArgs []any
+		for _, a := range names {
+			if last[a] > 0 {
+				predArgs = append(predArgs, a, last[a])
+			}
+		}
+		predPending := map[string]bool{}
+		if len(predArgs) > 0 {
+			rows, err := tx.QueryContext(ctx, `SELECT agency, id, idx IS NULL FROM acd_entry WHERE (agency, seq) IN (`+placeholders(len(predArgs)/2, "(?,?)")+`)`, predArgs...)
+			if err != nil {
+				return err
+			}
+			for rows.Next() {
+				var a, id string
+				var pending bool
+				if err := rows.Scan(&a, &id, &pending); err != nil {
+					rows.Close()
+					return err
+				}
+				predPending[a] = pending && !local(id)
+			}
+			if err := rows.Close(); err != nil {
+				return err
+			}
+		}
+		st := specs.NewLogState()
+		for _, r := range known {
+			idx := specs.PendingIndex
+			if r.idx.Valid {
+				idx = uint64(r.idx.Int64)
+			}
+			st.Record(r.id, r.agency, r.seq, idx)
+		}
+		for _, a := range names {
+			st.SetLastSeq(a, last[a])
+		}
+		if err := st.AdmitBatch(as); err != nil {
+			if len(as) == 1 {
+				early = earlinessOf(err, as[0].Entry, last[as[0].Entry.Agency])
+			}
+			return err
+		}
+		seen := map[string]bool{}
+		for _, a := range as {
+			e := a.Entry
+			if !seen[e.Agency] && predPending[e.Agency] {
+				if len(as) == 1 {
+					early = seqAhead
+				}
+				return fmt.Errorf("%w: entry %s: %s seq %d is not yet in the log", ErrNotYetSequenced, e.ID, e.Agency, e.Seq-1)
+			}
+			seen[e.Agency] = true
+			for _, r := range e.Refs {
+				if k := known[r]; k != nil && !k.idx.Valid && !inBatch[r] && !local(r) {
+					if len(as) == 1 {
+						early = refMissing
+					}
+					return fmt.Errorf("%w: entry %s: ref %s is not yet in the log", ErrNotYetSequenced, e.ID, r)
+				}
+			}
+		}
+		for start := 0; start < len(as); start += 500 {
+			chunk := as[start:min(len(as), start+500)]
+			vals := make([]any, 0, 6*len(chunk))
+			for _, a := range chunk {
+				h := sha256.Sum256(a.Envelope.Raw)
+				vals = append(vals, a.Entry.ID, a.Entry.Agency, a.Entry.Seq, h[:], s.owner, floor)
+			}
+			if _, err := tx.ExecContext(ctx, `INSERT INTO acd_entry (id, agency, seq, hash, owner, floor) VALUES `+placeholders(len(chunk), "(?,?,?,?,?,?)"), vals...); err != nil {
+				return err
+			}
+		}
+		for _, a := range names {
+			if n := st.LastSeq(a); n != last[a] {
+				if _, err := tx.ExecContext(ctx, `UPDATE acd_agency SET last_seq = ? WHERE agency = ?`, n, a); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	return early, err
+}
+
+// earlinessOf is mayBeEarly for a verdict reached against shared state.
+func earlinessOf(err error, e *specs.Entry, last uint64) earliness {
+	var v *specs.Violation
+	if !errors.As(err, &v) {
+		return notEarly
+	}
+	switch {
+	case v.Rule == specs.RuleRefUnknown:
+		return refMissing
+	case v.Rule == specs.RuleSeq && e.Seq > last+1:
+		return seqAhead
+	}
+	return notEarly
+}
+
+// confirm records the indexes Tessera assigned. An entry whose reservation
+// is gone or carries another index means another frontend settled it as
+// lost while this one was sequencing it: an integrity alarm.
+func (s *shared) confirm(ctx context.Context, ids []string, idxs []uint64) error {
+	for start := 0; start < len(ids); start += 500 {
+		end := min(len(ids), start+500)
+		var b strings.Builder
+		args := make([]any, 0, 3*(end-start))
+		b.WriteString(`UPDATE acd_entry SET idx = CASE id`)
+		for i := start; i < end; i++ {
+			b.WriteString(` WHEN ? THEN ?`)
+			args = append(args, ids[i], idxs[i])
+		}
+		b.WriteString(` END WHERE idx IS NULL AND id IN (` + placeholders(end-start, "?") + `)`)
+		for i := start; i < end; i++ {
+			args = append(args, ids[i])
+		}
+		res, err := s.db.ExecContext(ctx, b.String(), args...)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == int64(end-start) {
+			continue
+		}
+		// Some were already settled (a scan recorded them first, which is
+		// fine if the index is the same).
+		got, err := rowsByID(ctx, s.db, ids[start:end], "")
+		if err != nil {
+			return err
+		}
+		for i := start; i < end; i++ {
+			r := got[ids[i]]
+			if r == nil || !r.idx.Valid || uint64(r.idx.Int64) != idxs[i] {
+				err := fmt.Errorf("integrity: entry %s was sequenced at index %d but its admission was settled otherwise (reservation TTL %s too short for this deployment?)", ids[i], idxs[i], s.ttl)
+				s.raise(err)
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func (s *shared) raise(err error) {
+	s.log.Error("shared admission state", "err", err)
+	s.alarmMu.Lock()
+	if s.alarm == nil {
+		s.alarm = err
+	}
+	s.alarmMu.Unlock()
+}
+
+func (s *shared) alarmed() error {
+	s.alarmMu.Lock()
+	defer s.alarmMu.Unlock()
+	return s.alarm
+}
+
+// lookup finds an entry id: its index (PendingIndex while reserved) and the
+// hash of its envelope.
+func (s *shared) lookup(ctx context.Context, id string) (idx uint64, hash []byte, found bool, err error) {
+	var n sql.NullInt64
+	err = s.db.QueryRowContext(ctx, `SELECT idx, hash FROM acd_entry WHERE id = ?`, id).Scan(&n, &hash)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil, false, nil
+	}
+	if err != nil {
+		return 0, nil, false, err
+	}
+	if !n.Valid {
+		return specs.PendingIndex, hash, true, nil
+	}
+	return uint64(n.Int64), hash, true, nil
+}
+
+func (s *shared) lastSeq(ctx context.Context, agency string) (uint64, error) {
+	var n uint64
+	err := s.db.QueryRowContext(ctx, `SELECT last_seq FROM acd_agency WHERE agency = ?`, agency).Scan(&n)
+	if errors.Is(err, sql.ErrNoRows) {
+		return 0, nil
+	}
+	return n, err
+}
+
+func (s *shared) count(ctx context.Context) (int, error) {
+	var n int
+	err := s.db.QueryRowContext(ctx, `SELECT COUNT(*) FROM acd_entry`).Scan(&n)
+	return n, err
+}
+
+// gate refuses new admissions while Tessera has many entries sequenced but
+// not yet integrated, before anything is reserved: Tessera's own pushback
+// (set well above this limit) then fails no admitted entry in practice. The
+// figure is read at most every 100ms.
+func (s *shared) gate(ctx context.Context, l *Ledger) error {
+	s.gateMu.Lock()
+	defer s.gateMu.Unlock()
+	if time.Since(s.gateAt) > 100*time.Millisecond {
+		next, err := l.reader.NextIndex(ctx)
+		if err != nil {
+			return err
+		}
+		size, err := l.reader.IntegratedSize(ctx)
+		if err != nil {
+			return err
+		}
+		s.gateAt, s.gateBusy = time.Now(), next > size && next-size >= s.pushbackLimit
+	}
+	if s.gateBusy {
+		return ErrPushback
+	}
+	return nil
+}
+
+// adopt records the log's entries [from, to) in the shared state: a
+// reservation gets its index, an entry the state does not know (a migrated
+// log) is added with its agency's seq. It is how the state is rebuilt from
+// the log, which is the only authority.
+func (s *shared) adopt(ctx context.Context, l *Ledger, from, to, treeSize uint64) error {
+	for start := from; start < to; {
+		n := start / layout.EntryBundleWidth
+		entries, err := l.bundle(ctx, n, treeSize)
+		if err != nil {
+			return fmt.Errorf("reading entry bundle %d: %w", n, err)
+		}
+		var leaves []*entryRow
+		end := min(to, (n+1)*layout.EntryBundleWidth)
+		for idx := start; idx < end; idx++ {
+			i := idx - n*layout.EntryBundleWidth
+			if i >= uint64(len(entries)) {
+				return fmt.Errorf("entry bundle %d has %d entries, want %d", n, len(entries), end-n*layout.EntryBundleWidth)
+			}
+			h, err := specs.PeekHeader(entries[i])
+			if err != nil {
+				return fmt.Errorf("entry %d: %w", idx, err)
+			}
+			sum := sha256.Sum256(entries[i])
+			leaves = append(leaves, &entryRow{id: h.ID, agency: h.Agency, seq: h.Seq, idx: sql.NullInt64{Int64: int64(idx), Valid: true}, hash: sum[:]})
+		}
+		if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.adoptLeaves(ctx, tx, leaves) }); err != nil {
+			return err
+		}
+		start = end
+	}
+	_, err := s.db.ExecContext(ctx, `UPDATE acd_meta SET scanned = ? WHERE id = 0 AND scanned >= ? AND scanned < ?`, to, from, to)
+	return err
+}
+
+func (s *shared) adoptLeaves(ctx context.Context, tx *sql.Tx, leaves []*entryRow) error {
+	ids := make([]string, len(leaves))
+	for i, lf := range leaves {
+		ids[i] = lf.id
+	}
+	known, err := rowsByID(ctx, tx, ids, " FOR UPDATE")
+	if err != nil {
+		return err
+	}
+	top := map[string]uint64{}
+	var vals []any
+	for _, lf := range leaves {
+		k := known[lf.id]
+		switch {
+		case k == nil:
+			vals = append(vals, lf.id, lf.agency, lf.seq, lf.idx.Int64, lf.hash, "log", lf.idx.Int64)
+			top[lf.agency] = max(top[lf.agency], lf.seq)
+		case k.idx.Valid && k.idx.Int64 == lf.idx.Int64:
+		case k.idx.Valid:
+			return fmt.Errorf("integrity: entry %s is in the log at index %d and at %d", lf.id, k.idx.Int64, lf.idx.Int64)
+		case !bytes.Equal(k.hash, lf.hash):
+			return fmt.Errorf("integrity: entry %s at index %d is not the envelope admitted under that id", lf.id, lf.idx.Int64)
+		default:
+			if _, err := tx.ExecContext(ctx, `UPDATE acd_entry SET idx = ? WHERE id = ?`, lf.idx.Int64, lf.id); err != nil {
+				return err
+			}
+		}
+	}
+	if len(vals) > 0 {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO acd_entry (id, agency, seq, idx, hash, owner, floor) VALUES `+placeholders(len(vals)/7, "(?,?,?,?,?,?,?)"), vals...); err != nil {
+			return fmt.Errorf("recording entries found in the log: %w", err)
+		}
+		for a, seq := range top {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO acd_agency (agency, last_seq) VALUES (?, ?) ON DUPLICATE KEY UPDATE last_seq = GREATEST(last_seq, VALUES(last_seq))`, a, seq); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// catchUp records what the log holds beyond the last scan: on open, so a
+// migrated log, or entries written while the state was behind, are known.
+func (s *shared) catchUp(ctx context.Context, l *Ledger) error {
+	var scanned uint64
+	if err := s.db.QueryRowContext(ctx, `SELECT scanned FROM acd_meta WHERE id = 0`).Scan(&scanned); err != nil {
+		return err
+	}
+	size, err := l.reader.IntegratedSize(ctx)
+	if err != nil {
+		return err
+	}
+	if size <= scanned {
+		return nil
+	}
+	return s.adopt(ctx, l, scanned, size, size)
+}
+
+// settle resolves reservations that may never be sequenced: this
+// frontend's own from before a restart (own), those whose Add failed
+// (ids), and those older than the TTL of a frontend whose heartbeat is
+// older than the TTL (it died). It reads the next index, waits
+// until the tree is integrated that far, so that any of them that was
+// sequenced is now a leaf, records those, and releases the rest: their
+// agencies' seq goes back, and since none was acknowledged, the agency's
+// retry is admitted afresh.
+func (s *shared) settle(ctx context.Context, l *Ledger, own bool, ids []string) error {
+	q := `SELECT id, agency, seq, idx, hash, floor FROM acd_entry WHERE idx IS NULL AND (
+		(reserved_at < NOW(6) - INTERVAL ? MICROSECOND AND owner NOT IN (SELECT owner FROM acd_frontend WHERE beat >= NOW(6) - INTERVAL ? MICROSECOND))`
+	args := []any{s.ttl.Microseconds(), s.ttl.Microseconds()}
+	if own {
+		q += ` OR owner = ?`
+		args = append(args, s.owner)
+	}
+	if len(ids) > 0 {
+		q += ` OR id IN (` + placeholders(len(ids), "?") + `)`
+		for _, id := range ids {
+			args = append(args, id)
+		}
+	}
+	rows, err := s.db.QueryContext(ctx, q+`)`, args...)
+	if err != nil {
+		return err
+	}
+	var stale []*entryRow
+	for rows.Next() {
+		r := &entryRow{}
+		if err := rows.Scan(&r.id, &r.agency, &r.seq, &r.idx, &r.hash, &r.floor); err != nil {
+			rows.Close()
+			return err
+		}
+		stale = append(stale, r)
+	}
+	if err := rows.Close(); err != nil || len(stale) == 0 {
+		return err
+	}
+	next, err := l.reader.NextIndex(ctx)
+	if err != nil {
+		return err
+	}
+	var size uint64
+	for {
+		if size, err = l.reader.IntegratedSize(ctx); err != nil {
+			return err
+		}
+		if size >= next {
+			break
+		}
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	floor := next
+	for _, r := range stale {
+		floor = min(floor, r.floor)
+	}
+	if err := s.adopt(ctx, l, floor, next, size); err != nil {
+		return err
+	}
+	// Release the rest, each agency's highest seq first.
+	slices.SortFunc(stale, func(a, b *entryRow) int {
+		if c := strings.Compare(a.agency, b.agency); c != 0 {
+			return c
+		}
+		return -cmpU(a.seq, b.seq)
+	})
+	released := 0
+	for _, r := range stale {
+		err := s.inTx(ctx, func(tx *sql.Tx) error {
+			var last uint64
+			if err := tx.QueryRowContext(ctx, `SELECT last_seq FROM acd_agency WHERE agency = ? FOR UPDATE`, r.agency).Scan(&last); err != nil {
+				return err
+			}
+			res, err := tx.ExecContext(ctx, `DELETE FROM acd_entry WHERE id = ? AND idx IS NULL`, r.id)
+			if err != nil {
+				return err
+			}
+			if n, _ := res.RowsAffected(); n == 0 {
+				return nil // sequenced after all (recorded by the scan)
+			}
+			if last != r.seq {
+				return fmt.Errorf("integrity: cannot release %s seq %d (entry %s): a later seq %d is admitted", r.agency, r.seq, r.id, last)
+			}
+			released++
+			_, err = tx.ExecContext(ctx, `UPDATE acd_agency SET last_seq = ? WHERE agency = ?`, r.seq-1, r.agency)
+			return err
+		})
+		if err != nil {
+			if strings.HasPrefix(err.Error(), "integrity") {
+				s.raise(err)
+			}
+			return err
+		}
+	}
+	if released > 0 {
+		s.log.Warn("released admissions that were never sequenced (their agencies may retry them)", "count", released, "checked", len(stale))
+	}
+	return nil
+}
+
+func cmpU(a, b uint64) int {
+	switch {
+	case a < b:
+		return -1
+	case a > b:
+		return 1
+	}
+	return 0
+}
+
+// beat records that this frontend is alive.
+func (s *shared) beat(ctx context.Context) error {
+	_, err := s.db.ExecContext(ctx, `INSERT INTO acd_frontend (owner, beat) VALUES (?, NOW(6)) ON DUPLICATE KEY UPDATE beat = NOW(6)`, s.owner)
+	return err
+}
+
+// settleLoop beats, and settles the reservations of frontends that
+// stopped beating, until ctx ends.
+func (s *shared) settleLoop(ctx context.Context, l *Ledger) {
+	every := max(s.ttl/5, 200*time.Millisecond)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for n := 0; ; n++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if err := s.beat(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("frontend heartbeat", "err", err)
+		}
+		if n%2 == 1 {
+			continue
+		}
+		if err := s.settle(ctx, l, false, nil); err != nil && ctx.Err() == nil {
+			s.log.Warn("settling stale admissions", "err", err)
+		}
+	}
+}
+
+// setNextIndex moves Tessera's sequencer (its SeqCoord table) past a
+// migrated tree, if it is behind it; see Migrate.
+func setNextIndex(ctx context.Context, dsn string, next uint64) error {
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `UPDATE SeqCoord SET next = ? WHERE id = 0 AND next < ?`, next, next); err != nil {
+		return fmt.Errorf("moving Tessera's next index past the migrated entries: %w", err)
+	}
+	return nil
+}

@@ -1,0 +1,247 @@
+package ledger
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/acdledger/acdledger/specs"
+	"github.com/transparency-dev/tessera"
+	"github.com/transparency-dev/tessera/client"
+	"golang.org/x/mod/sumdb/note"
+)
+
+// sharedPoll is how often, at most, an early entry looks again for its
+// predecessor in the shared state, in case another frontend admitted it
+// (it starts at a tenth of that and backs off). Predecessors admitted by
+// this frontend wake it at once, so a single frontend never waits for the
+// poll; polling fast for long would flood the database with the retries of
+// every early entry in flight.
+const sharedPoll = 250 * time.Millisecond
+
+// minAWSCheckpointInterval is the AWS driver's minimum.
+const minAWSCheckpointInterval = time.Second
+
+// openAWS opens a frontend on Tessera's AWS driver: the log in the bucket,
+// Tessera's coordination and acdledger's admission state in the database.
+// The ledger directory holds this frontend's configuration only.
+func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signer note.Signer, st Storage) (*Ledger, error) {
+	vkey, err := os.ReadFile(filepath.Join(dir, VerifierFile))
+	if err != nil {
+		return nil, err
+	}
+	verifier, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", VerifierFile, err)
+	}
+	regRaw, err := os.ReadFile(filepath.Join(dir, RegistryFile))
+	if err != nil {
+		return nil, err
+	}
+	reg, err := specs.ParseRegistry(regRaw)
+	if err != nil {
+		return nil, err
+	}
+	dsn, err := st.resolvedDSN()
+	if err != nil {
+		return nil, err
+	}
+	owner := st.Frontend
+	if owner == "" {
+		host, _ := os.Hostname()
+		abs, _ := filepath.Abs(dir)
+		owner = host + ":" + abs
+	}
+	ttl := time.Duration(st.ReservationTTL)
+	if ttl <= 0 {
+		ttl = time.Minute
+	}
+	sh, err := openShared(ctx, dsn, owner, ttl, signer.Name(), strings.TrimSpace(string(vkey)), opts.Logger)
+	if err != nil {
+		return nil, err
+	}
+	sh.pushbackLimit = opts.PushbackLimit
+	if err := sh.beat(ctx); err != nil {
+		sh.db.Close()
+		return nil, err
+	}
+	driver, readRes, err := newAWSDriver(ctx, st, dsn)
+	if err != nil {
+		sh.db.Close()
+		return nil, err
+	}
+	bg, cancel := context.WithCancel(context.Background())
+	aopts := tessera.NewAppendOptions().
+		WithCheckpointSigner(signer).
+		// As for POSIX: rounds of at most BatchMaxSize, so only a round's
+		// own timer cuts it (see sequencer).
+		WithBatching(2*opts.BatchMaxSize, opts.BatchMaxAge).
+		WithCheckpointInterval(max(opts.CheckpointInterval, minAWSCheckpointInterval)).
+		// Admission refuses new entries at PushbackLimit (ErrPushback);
+		// Tessera's own limit, which would fail entries already admitted,
+		// sits far above it.
+		WithPushback(uint(opts.PushbackLimit)+1<<16).
+		WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
+	if len(opts.WitnessPolicy) > 0 {
+		group, err := tessera.NewWitnessGroupFromPolicy(opts.WitnessPolicy)
+		if err != nil {
+			cancel()
+			sh.db.Close()
+			return nil, fmt.Errorf("witness policy: %w", err)
+		}
+		aopts = aopts.WithWitnesses(group, &tessera.WitnessOptions{Timeout: opts.WitnessTimeout})
+	}
+	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, aopts)
+	if err != nil {
+		cancel()
+		sh.db.Close()
+		return nil, fmt.Errorf("starting the Tessera appender on the AWS driver: %w", err)
+	}
+	l := &Ledger{
+		dir: dir, origin: signer.Name(), registry: reg, verifier: verifier, storage: st, shared: sh, readRes: readRes,
+		shutdown: shutdown, reader: reader, cancel: cancel, lock: lock,
+		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 100*time.Millisecond),
+		state:   specs.NewLogState(),
+		changed: make(chan struct{}), advanced: map[agencySeq]chan struct{}{},
+		proofs: map[uint64]*client.ProofBuilder{}, local: map[string]time.Time{},
+	}
+	l.seq = newSequencer(appender.Add, int(opts.BatchMaxSize), l.fail)
+	go l.seq.run(bg)
+	// Record what the log holds beyond the last scan (all of it after a
+	// migration), then settle this frontend's own unfinished admissions
+	// from before a restart: nothing of the old process can still add them.
+	if err := sh.catchUp(ctx, l); err != nil {
+		l.Close(context.Background())
+		return nil, fmt.Errorf("rebuilding the shared admission state from the log: %w", err)
+	}
+	if err := sh.settle(ctx, l, true, nil); err != nil {
+		l.Close(context.Background())
+		return nil, fmt.Errorf("settling this frontend's unfinished admissions: %w", err)
+	}
+	go sh.settleLoop(bg, l)
+	return l, nil
+}
+
+// handedOver says this frontend has handed the entry to Tessera and it is
+// not yet recorded as sequenced.
+// Entries stay known for a while after they are recorded: a reservation
+// may read such an entry's row as unsequenced just before the recording
+// commits, and ask here just after.
+func (l *Ledger) handedOver(id string) bool {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	_, ok := l.local[id]
+	return ok
+}
+
+// localKeep is how long an entry is remembered by handedOver once recorded.
+const localKeep = time.Minute
+
+// admitShared reserves the batch in the shared state, then hands it to
+// Tessera. A background confirmation records the indexes once sequenced;
+// only then does Index (and so any acknowledgement) return.
+func (l *Ledger) admitShared(ctx context.Context, admitted []*specs.Admitted) ([]*Pending, earliness, error) {
+	if err := l.Healthy(); err != nil {
+		return nil, notEarly, fmt.Errorf("ledger stopped admitting: %w", err)
+	}
+	if err := l.shared.gate(ctx, l); err != nil {
+		return nil, notEarly, err
+	}
+	floor, err := l.reader.NextIndex(ctx)
+	if err != nil {
+		return nil, notEarly, err
+	}
+	if early, err := l.shared.reserve(ctx, admitted, floor, l.handedOver); err != nil {
+		return nil, early, err
+	}
+	out := make([]*Pending, len(admitted))
+	for i, a := range admitted {
+		out[i] = &Pending{Admitted: a, future: l.seq.submit(a.Envelope.Raw), confirmed: make(chan struct{})}
+	}
+	// Only now that the sequencer has them (in order) may this frontend admit
+	// what follows them; wake those waiting.
+	l.mu.Lock()
+	for _, a := range admitted {
+		l.local[a.Entry.ID] = time.Time{}
+	}
+	l.signalAdmitted(admitted)
+	l.mu.Unlock()
+	go l.confirmShared(slices.Clone(out)) // the caller may clear its slice
+	return out, notEarly, nil
+}
+
+// confirmShared waits for the batch's indexes, records them, then releases
+// the waiters. Entries whose Add failed are settled at once (recorded if
+// they were sequenced after all, else released for the agency to retry).
+func (l *Ledger) confirmShared(ps []*Pending) {
+	ctx := context.Background()
+	var ids []string
+	var idxs []uint64
+	var failed []string
+	var ferr error
+	for _, p := range ps {
+		idx, err := p.future()
+		if err != nil {
+			p.err = err
+			if errors.Is(err, tessera.ErrPushback) {
+				p.err = fmt.Errorf("%w (%v)", ErrPushback, err)
+			}
+			failed = append(failed, p.Admitted.Entry.ID)
+			ferr = err
+			continue
+		}
+		p.idx = idx.Index
+		ids = append(ids, p.Admitted.Entry.ID)
+		idxs = append(idxs, idx.Index)
+	}
+	var cerr error
+	for attempt := 0; attempt < 20; attempt++ {
+		if cerr = l.shared.confirm(ctx, ids, idxs); cerr == nil || strings.HasPrefix(cerr.Error(), "integrity") {
+			break
+		}
+		time.Sleep(time.Duration(attempt+1) * 50 * time.Millisecond)
+	}
+	if cerr != nil {
+		// The entries are in the log; a later scan records them.
+		for _, p := range ps {
+			if p.err == nil {
+				p.err = fmt.Errorf("entry sequenced at index %d, but recording it failed: %w", p.idx, cerr)
+			}
+		}
+	}
+	now := time.Now()
+	l.mu.Lock()
+	for _, p := range ps {
+		if p.err == nil {
+			l.local[p.Admitted.Entry.ID] = now
+		} else {
+			delete(l.local, p.Admitted.Entry.ID)
+		}
+		close(p.confirmed)
+	}
+	if now.Sub(l.localPurged) > localKeep/4 {
+		l.localPurged = now
+		for id, at := range l.local {
+			if !at.IsZero() && now.Sub(at) > localKeep {
+				delete(l.local, id)
+			}
+		}
+	}
+	l.mu.Unlock()
+	if len(failed) > 0 {
+		// Entries this frontend admitted after these may already be in the
+		// log: stop admitting, as the POSIX ledger does (docs/deploy.md).
+		l.fail(ferr)
+		l.shared.log.Warn("Tessera did not sequence admitted entries; settling them", "count", len(failed), "err", ferr)
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		if err := l.shared.settle(sctx, l, false, failed); err != nil {
+			l.shared.log.Warn("settling failed entries (the periodic pass will retry)", "err", err)
+		}
+	}
+}
