@@ -3,7 +3,7 @@ GO      ?= go
 BIN     := bin/acdledger
 PKGS    := ./...
 
-.PHONY: all build test vet demo fuzz bench clean
+.PHONY: all build test vet deps demo fuzz bench clean
 
 all: build
 
@@ -21,9 +21,13 @@ vet:
 # starts them on loopback for the run (install them with
 # scripts/install-test-deps.sh; ACDLEDGER_NO_SERVICES=1 skips those tests).
 LOADTESTS := TestConcurrentAgencies|TestCrash|TestYearReport
-test: vet
+test: vet deps
 	./scripts/services.sh test-run sh -c "$(GO) test -race -count=1 -timeout 20m $(PKGS) && \
 	  $(GO) test -count=1 -timeout 10m -run '$(LOADTESTS)' ./ledger/server ./cmd/acdledger ./verifier/report"
+
+# What the tests need beyond Go (idempotent: skips what is installed).
+deps:
+	./scripts/install-test-deps.sh
 
 # End-to-end on the embedded default (Tessera POSIX log in demo/):
 # keys and registry → init → append in two steps → verify receipts →

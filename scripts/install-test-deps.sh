@@ -7,14 +7,13 @@
 #
 # Debian packages, one a line (add new ones here):
 set -euo pipefail
-APT_PACKAGES=(
-  mariadb-server
-  chromium
-)
+APT_PACKAGES=()
+[ "${ACDLEDGER_NO_SERVICES:-}" = 1 ] || APT_PACKAGES+=(mariadb-server)
+[ "${ACDLEDGER_NO_BROWSER:-}" = 1 ] || APT_PACKAGES+=(chromium)
 VERSITYGW_VERSION=v1.8.0
 
 missing=()
-for p in "${APT_PACKAGES[@]}"; do
+for p in "${APT_PACKAGES[@]+"${APT_PACKAGES[@]}"}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
 done
 if ((${#missing[@]})); then
@@ -27,7 +26,7 @@ fi
 
 gobin="$(go env GOBIN)"
 [ -n "$gobin" ] || gobin="$(go env GOPATH)/bin"
-if [ ! -x "$gobin/versitygw" ] && ! command -v versitygw >/dev/null; then
+if [ "${ACDLEDGER_NO_SERVICES:-}" != 1 ] && [ ! -x "$gobin/versitygw" ] && ! command -v versitygw >/dev/null; then
   echo "install-test-deps: go install versitygw@$VERSITYGW_VERSION (about 2 minutes)"
   go install "github.com/versity/versitygw/cmd/versitygw@$VERSITYGW_VERSION"
 fi
