@@ -78,6 +78,10 @@ func (s *sequencer) submit(leaf []byte) tessera.IndexFuture {
 // run sequences rounds until ctx ends; what is still queued then fails.
 func (s *sequencer) run(ctx context.Context) {
 	for {
+		if err := ctx.Err(); err != nil {
+			s.stop(err)
+			return
+		}
 		s.mu.Lock()
 		if len(s.queue) == 0 {
 			s.busy = false
