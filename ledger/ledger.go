@@ -115,6 +115,33 @@ func Open(ctx context.Context, dir string, opts Options) (*Ledger, error) {
 	return l, nil
 }
 
+// dirConfig is what a ledger directory pins, whatever the storage: the
+// checkpoint verifier key and the agency registry.
+type dirConfig struct {
+	vkey     string // the verifier key's text
+	verifier note.Verifier
+	registry *specs.Registry
+}
+
+func readConfig(dir string) (*dirConfig, error) {
+	vkey, err := os.ReadFile(filepath.Join(dir, VerifierFile))
+	if err != nil {
+		return nil, err
+	}
+	c := &dirConfig{vkey: strings.TrimSpace(string(vkey))}
+	if c.verifier, err = note.NewVerifier(c.vkey); err != nil {
+		return nil, fmt.Errorf("%s: %w", VerifierFile, err)
+	}
+	regRaw, err := os.ReadFile(filepath.Join(dir, RegistryFile))
+	if err != nil {
+		return nil, err
+	}
+	if c.registry, err = specs.ParseRegistry(regRaw); err != nil {
+		return nil, err
+	}
+	return c, nil
+}
+
 func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger, error) {
 	skey, err := os.ReadFile(filepath.Join(dir, SignerFile))
 	if err != nil {
@@ -134,25 +161,14 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 			return nil, err
 		}
 	}
+	cfg, err := readConfig(dir)
+	if err != nil {
+		return nil, err
+	}
 	if st.Driver == DriverAWS {
-		return openAWS(ctx, dir, opts, lock, signer, st)
+		return openAWS(ctx, dir, opts, lock, signer, cfg, st)
 	}
-	vkey, err := os.ReadFile(filepath.Join(dir, VerifierFile))
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", VerifierFile, err)
-	}
-	regRaw, err := os.ReadFile(filepath.Join(dir, RegistryFile))
-	if err != nil {
-		return nil, err
-	}
-	reg, err := specs.ParseRegistry(regRaw)
-	if err != nil {
-		return nil, err
-	}
+	verifier, reg := cfg.verifier, cfg.registry
 	driver, err := posix.New(ctx, posix.Config{Path: filepath.Join(dir, LogDir)})
 	if err != nil {
 		return nil, fmt.Errorf("opening the Tessera POSIX log: %w", err)

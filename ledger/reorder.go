@@ -2,7 +2,6 @@ package ledger
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/acdledger/acdledger/specs"
@@ -107,15 +106,5 @@ func (l *Ledger) signalAdmitted(admitted []*specs.Admitted) {
 // into an admission. l.mu is held, so the verdict and this judgement see
 // the same state.
 func (l *Ledger) mayBeEarly(err error, e *specs.Entry) earliness {
-	var v *specs.Violation
-	if !errors.As(err, &v) {
-		return notEarly
-	}
-	switch {
-	case v.Rule == specs.RuleRefUnknown:
-		return refMissing
-	case v.Rule == specs.RuleSeq && e.Seq > l.state.LastSeq(e.Agency)+1:
-		return seqAhead
-	}
-	return notEarly
+	return earlinessOf(err, e, l.state.LastSeq(e.Agency))
 }

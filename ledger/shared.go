@@ -390,7 +390,9 @@ func (s *shared) reserve(ctx context.Context, as []*specs.Admitted, floor uint64
 	return early, err
 }
 
-// earlinessOf is mayBeEarly for a verdict reached against shared state.
+// earlinessOf tells a refusal that the arrival of other entries could turn
+// into an admission, given the agency's last admitted seq (from the local
+// or the shared admission state).
 func earlinessOf(err error, e *specs.Entry, last uint64) earliness {
 	var v *specs.Violation
 	if !errors.As(err, &v) {

@@ -30,23 +30,8 @@ const minAWSCheckpointInterval = time.Second
 // openAWS opens a frontend on Tessera's AWS driver: the log in the bucket,
 // Tessera's coordination and acdledger's admission state in the database.
 // The ledger directory holds this frontend's configuration only.
-func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signer note.Signer, st Storage) (*Ledger, error) {
-	vkey, err := os.ReadFile(filepath.Join(dir, VerifierFile))
-	if err != nil {
-		return nil, err
-	}
-	verifier, err := note.NewVerifier(strings.TrimSpace(string(vkey)))
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", VerifierFile, err)
-	}
-	regRaw, err := os.ReadFile(filepath.Join(dir, RegistryFile))
-	if err != nil {
-		return nil, err
-	}
-	reg, err := specs.ParseRegistry(regRaw)
-	if err != nil {
-		return nil, err
-	}
+func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signer note.Signer, cfg *dirConfig, st Storage) (*Ledger, error) {
+	verifier, reg := cfg.verifier, cfg.registry
 	dsn, err := st.resolvedDSN()
 	if err != nil {
 		return nil, err
@@ -61,7 +46,7 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 	if ttl <= 0 {
 		ttl = time.Minute
 	}
-	sh, err := openShared(ctx, dsn, owner, ttl, signer.Name(), strings.TrimSpace(string(vkey)), opts.Logger)
+	sh, err := openShared(ctx, dsn, owner, ttl, signer.Name(), cfg.vkey, opts.Logger)
 	if err != nil {
 		return nil, err
 	}

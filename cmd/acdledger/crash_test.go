@@ -49,6 +49,19 @@ type ack struct {
 	receipt []byte
 }
 
+// countAcked is how many entries have been acknowledged so far.
+func countAcked(acks []*ack, mu *sync.Mutex) int {
+	mu.Lock()
+	defer mu.Unlock()
+	k := 0
+	for _, a := range acks {
+		if a != nil {
+			k++
+		}
+	}
+	return k
+}
+
 // sendAll posts every envelope not yet acknowledged, in order, 64 at a time,
 // until ctx ends; acknowledgements (receipts) are recorded in acks.
 func sendAll(ctx context.Context, url string, envs [][]byte, acks []*ack, mu *sync.Mutex) {
@@ -113,17 +126,7 @@ func TestCrashRecovery(t *testing.T) {
 	}
 	acks := make([]*ack, len(envs))
 	var mu sync.Mutex
-	acked := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		k := 0
-		for _, a := range acks {
-			if a != nil {
-				k++
-			}
-		}
-		return k
-	}
+	acked := func() int { return countAcked(acks, &mu) }
 	var seen []*tlog.Checkpoint // checkpoints observed before the crashes
 	for round, killAt := range []float64{0.2, 0.45, 0.7} {
 		s := startServer(t, led)

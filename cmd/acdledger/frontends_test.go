@@ -65,17 +65,7 @@ func TestTwoFrontendsOneKilled(t *testing.T) {
 	}
 	acks := make([]*ack, len(envs))
 	var mu sync.Mutex
-	acked := func() int {
-		mu.Lock()
-		defer mu.Unlock()
-		k := 0
-		for _, a := range acks {
-			if a != nil {
-				k++
-			}
-		}
-		return k
-	}
+	acked := func() int { return countAcked(acks, &mu) }
 	// sendSubset sends the given positions of envs (acks shared).
 	sendSubset := func(ctx context.Context, url string, pos []int) {
 		sub := make([][]byte, len(pos))
