@@ -87,6 +87,9 @@ mkdir -p "$dir/disclosures"
 "$bin" disclose --identity "$dir/agencies/keys/member-1.age" --log "$dir/log" --vkey "$dir/log.vkey" --registry "$reg" \
   --field target_address --out "$dir/disclosures/target_address.json" "$measure"
 
+step "Commission: member-2 opens every entry sealed to its key in one audit (commission-only check C1)"
+"$bin" audit --log "$dir/log" --vkey "$dir/log.vkey" --registry "$reg" --no-rules --identity "$dir/agencies/keys/member-2.age" | tail -n 2
+
 step "Anyone: verify the disclosure with public keys only"
 "$bin" verify disclosure --vkey "$dir/log.vkey" --registry "$reg" "$dir/disclosures/target_address.json"
 

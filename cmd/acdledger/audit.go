@@ -10,8 +10,10 @@ import (
 	"text/tabwriter"
 	"time"
 
+	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/verifier"
 	"github.com/acdledger/acdledger/verifier/rules"
+	"github.com/acdledger/acdledger/verifier/sealed"
 	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 	"golang.org/x/term"
@@ -19,7 +21,7 @@ import (
 
 func newAudit() *cobra.Command {
 	var pins pinFlags
-	var logLoc, rulesConfig, asOf string
+	var logLoc, rulesConfig, asOf, identity string
 	var asJSON, noRules bool
 	cmd := &cobra.Command{
 		Use:   "audit --log DIR|URL --vkey FILE --registry FILE",
@@ -38,7 +40,11 @@ func newAudit() *cobra.Command {
     measures, deadlines, directions, deletions, responses, …) over every entry,
     with the durations of --rules-config (default specs/rules.default.json), and
     lists each violation: rule, index, entry id, case and reason. Deadlines are
-    judged as of --as-of (default: the newest witness cosignature, or now).
+    judged as of --as-of (default: the newest witness cosignature, or now);
+  - with --identity (a commission member's age identity), also the commission-only
+    check C1: every entry sealed to that member's key is opened and its values
+    checked against the commitments the agency signed (specs/sealed.md); a box
+    that does not open or does not match is listed as the agency's misconduct.
 
 It exits 1 naming the index and reason of every failure or violation. A progress
 bar is shown on a terminal.`,
@@ -66,6 +72,22 @@ bar is shown on a terminal.`,
 			} else if rulesConfig != "" || asOf != "" {
 				return usage(errors.New("--no-rules goes without --rules-config and --as-of"))
 			}
+			var checker *sealed.Checker
+			var findings []*sealed.Finding
+			if identity != "" {
+				ids, err := sealed.LoadIdentities(identity)
+				if err != nil {
+					return usage(err)
+				}
+				if checker, err = sealed.NewChecker(p.Registry, ids); err != nil {
+					return usage(fmt.Errorf("--identity: %w", err))
+				}
+				opts.OnEntry = func(i uint64, a *specs.Admitted) {
+					if f := checker.Check(i, a.Entry); f != nil {
+						findings = append(findings, f)
+					}
+				}
+			}
 			if bar := progressBar("auditing entries"); bar != nil {
 				opts.Progress = func(done, total uint64) {
 					bar.ChangeMax64(int64(total))
@@ -77,12 +99,22 @@ bar is shown on a terminal.`,
 			if err != nil {
 				return classify(fmt.Errorf("log %s: %w", src, err))
 			}
+			var sealedOut *sealedChecks
+			if checker != nil {
+				sealedOut = &sealedChecks{Opened: checker.Opened, Others: checker.Others, Findings: append([]*sealed.Finding{}, findings...)}
+			}
 			if asJSON {
-				if err := printJSON(cmd.OutOrStdout(), r); err != nil {
+				if err := printJSON(cmd.OutOrStdout(), struct {
+					*verifier.AuditReport
+					Sealed *sealedChecks `json:"commission_only,omitempty"`
+				}{r, sealedOut}); err != nil {
 					return err
 				}
 			} else {
 				printAudit(cmd.OutOrStdout(), r)
+				if sealedOut != nil {
+					printSealedChecks(cmd.OutOrStdout(), sealedOut)
+				}
 			}
 			var problems []string
 			if !r.OK() {
@@ -90,6 +122,9 @@ bar is shown on a terminal.`,
 			}
 			if !r.Compliant() {
 				problems = append(problems, fmt.Sprintf("%d compliance rule violations", r.Rules.ViolationCount))
+			}
+			if len(findings) > 0 {
+				problems = append(problems, fmt.Sprintf("%d sealed entries do not open to what they commit to (commission-only check C1)", len(findings)))
 			}
 			if len(problems) > 0 {
 				return failed(fmt.Errorf("audit failed: %s", strings.Join(problems, "; ")))
@@ -103,8 +138,31 @@ bar is shown on a terminal.`,
 	cmd.Flags().BoolVar(&noRules, "no-rules", false, "skip the compliance rules (integrity and admission only)")
 	cmd.Flags().StringVar(&rulesConfig, "rules-config", "", "the rules' durations and switches (JSON; default specs/rules.default.json)")
 	cmd.Flags().StringVar(&asOf, "as-of", "", "judge deadlines as of this time (RFC 3339; default the newest witness cosignature, or now)")
+	cmd.Flags().StringVar(&identity, "identity", "", "a commission member's age identity: also open every entry sealed to it and check its commitments (commission-only)")
 	cmd.MarkFlagRequired("log")
 	return cmd
+}
+
+// sealedChecks is the outcome of the commission-only check C1.
+type sealedChecks struct {
+	Opened   uint64            `json:"opened"`
+	Others   uint64            `json:"sealed_to_other_keys"`
+	Findings []*sealed.Finding `json:"findings"`
+}
+
+func printSealedChecks(w io.Writer, c *sealedChecks) {
+	fmt.Fprintf(w, "\ncommission-only check C1 (sealed.opens, needs a member's key): %d sealed entries opened", c.Opened)
+	fmt.Fprintf(w, ", %d sealed to other keys\n", c.Others)
+	if len(c.Findings) == 0 {
+		fmt.Fprintln(w, "every opened entry matches the commitments its agency signed")
+		return
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "check\tindex\tentry id\tagency\tmember\treason")
+	for _, f := range c.Findings {
+		fmt.Fprintf(tw, "%s %s\t%d\t%s\t%s\t%s\t%s\n", f.Check, f.Name, f.Index, f.EntryID, f.Agency, f.Member, f.Reason)
+	}
+	tw.Flush()
 }
 
 // progressBar returns a bar on stderr when it is a terminal, nil otherwise,

@@ -163,6 +163,42 @@ func TestSealedEndToEnd(t *testing.T) {
 	if strings.Contains(env, activity.SecretMarker()) || !strings.Contains(env, "payload") {
 		t.Fatalf("signed draft: %s", env)
 	}
+
+	// The commission-only check: a member's key opens everything sealed to
+	// it in one audit. An agency that signs a box other than what it
+	// committed to passes admission (nobody but the recipients can look
+	// inside) and is caught here, by index.
+	out = must(t, "audit", "--log", logDir, "--vkey", vkey, "--registry", reg, "--identity", filepath.Join(keys, "member-1.age"))
+	if !strings.Contains(out, "every opened entry matches") {
+		t.Fatalf("audit --identity:\n%s", out)
+	}
+	var a auditJSON
+	json.Unmarshal([]byte(must(t, "audit", "--log", logDir, "--vkey", vkey, "--registry", reg, "--json")), &a)
+	bad := map[string]any{"id": "MISCONDUCT-1", "kind": "retention.deleted", "schema": 1, "agency": "nco", "seq": a.ByAgency["nco"].LastSeq + 1,
+		"occurred_at": "2026-11-14T00:00:00+09:00", "case": "MISCONDUCT", "legal_basis": map[string]any{"law": "acd-act", "article": "22"}, "refs": []any{},
+		"body":   map[string]any{"dataset": "DS-M", "created_at": "2026-11-01T00:00:00+09:00", "deleted_at": "2026-11-14T00:00:00+09:00", "n": 1},
+		"sealed": map[string]any{"detail": "what really happened"}}
+	raw, _ := json.Marshal(bad)
+	os.WriteFile(draft, raw, 0o644)
+	envLine := must(t, "sign", "--key", filepath.Join(keys, "nco.key"), "--registry", reg, draft)
+	sealedEnv, err := specs.ParseEnvelope([]byte(strings.TrimSpace(envLine)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sealedEntry map[string]any
+	json.Unmarshal(sealedEnv.Payload, &sealedEntry)
+	sealedEntry["sealed"].(map[string]any)["commitments"].(map[string]any)["detail"] = "sha256:" + strings.Repeat("5", 64) // commits to something else
+	raw, _ = json.Marshal(sealedEntry)
+	os.WriteFile(draft, raw, 0o644)
+	signed := filepath.Join(work, "misconduct.dsse.json")
+	os.WriteFile(signed, []byte(must(t, "sign", "--key", filepath.Join(keys, "nco.key"), draft)), 0o644) // already sealed: signed as is
+	must(t, "append", "--ledger", led, signed)
+	index := strconv.FormatUint(cp.Size, 10)
+	r := mustFail(t, 1, "commission-only check C1", "audit", "--log", logDir, "--vkey", vkey, "--registry", reg, "--identity", filepath.Join(keys, "member-1.age"))
+	if !strings.Contains(r.stdout, "C1 sealed.opens  "+index) || !strings.Contains(r.stdout, "sealed.commitments.detail") {
+		t.Fatalf("audit --identity did not name the misconduct at index %s:\n%s", index, r.stdout)
+	}
+	mustFail(t, 1, "MISCONDUCT by agency nco", open("member-2.age", index)...)
 }
 
 func readFile(t *testing.T, path string) []byte {

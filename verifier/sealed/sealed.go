@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"strings"
 
 	"filippo.io/age"
@@ -86,4 +87,83 @@ func Open(e *specs.Entry, ids ...age.Identity) (*specs.Box, error) {
 
 func misconduct(e *specs.Entry, field, format string, args ...any) error {
 	return &specs.Violation{EntryID: e.ID, Field: field, Rule: specs.RuleSealedBox, Message: fmt.Sprintf(format, args...)}
+}
+
+// Finding is what a commission member's key shows about one sealed entry
+// that nobody without a key can see: the box the agency signed does not
+// open to the member it is sealed to, or does not match its commitments.
+// It is the commission-only check C1 of specs/rules.md.
+type Finding struct {
+	Check   string `json:"check"` // "C1"
+	Name    string `json:"name"`  // "sealed.opens"
+	Index   uint64 `json:"index"`
+	EntryID string `json:"entry_id"`
+	Agency  string `json:"agency"`
+	Member  string `json:"member"`
+	Reason  string `json:"reason"`
+}
+
+// Checker opens, with one member's identities, every entry sealed to that
+// member's key valid at the entry's occurred_at.
+type Checker struct {
+	keys []memberKey
+	// Opened counts the entries opened and matched; Others those sealed
+	// only to other keys (other members', or this member's other keys).
+	Opened, Others uint64
+}
+
+type memberKey struct {
+	identity  age.Identity
+	recipient *specs.Recipient
+}
+
+// NewChecker matches the identities to the registry's commission
+// recipients (a member who rotated has one per key). An identity the
+// registry does not list is an error: it could open nothing it must.
+func NewChecker(reg *specs.Registry, ids []age.Identity) (*Checker, error) {
+	c := &Checker{}
+	for _, id := range ids {
+		x, ok := id.(*age.X25519Identity)
+		if !ok {
+			return nil, fmt.Errorf("only X25519 identities can be commission recipients")
+		}
+		found := false
+		for _, rc := range reg.Recipients {
+			if rc.Recipient == x.Recipient().String() {
+				c.keys = append(c.keys, memberKey{id, rc})
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("identity %s is not a commission recipient in the registry", x.Recipient())
+		}
+	}
+	return c, nil
+}
+
+// Check opens the entry if it is sealed to one of the checker's keys and
+// returns a finding if that fails; nil otherwise.
+func (c *Checker) Check(index uint64, e *specs.Entry) *Finding {
+	s := e.SealedPart()
+	if s == nil {
+		return nil
+	}
+	for _, k := range c.keys {
+		if !slices.Contains(s.To, k.recipient.ID) || !k.recipient.ValidAt(e.Occurred()) {
+			continue
+		}
+		_, err := Open(e, k.identity)
+		if err == nil {
+			c.Opened++
+			return nil
+		}
+		reason := err.Error()
+		var nr *NotRecipientError
+		if errors.As(err, &nr) {
+			reason = fmt.Sprintf("sealed.to lists %s, but the box does not open with its key valid at %s (%s)", k.recipient.ID, e.OccurredAt, k.recipient.Recipient)
+		}
+		return &Finding{Check: "C1", Name: "sealed.opens", Index: index, EntryID: e.ID, Agency: e.Agency, Member: k.recipient.ID, Reason: reason}
+	}
+	c.Others++
+	return nil
 }

@@ -116,3 +116,39 @@ func TestOpenUnsealed(t *testing.T) {
 		t.Fatalf("want ErrNotSealed, got %v", err)
 	}
 }
+
+// The commission-only check C1: a member's checker opens what is sealed to
+// it, leaves alone what is not, and reports a box that breaks its
+// commitments with the entry's index.
+func TestChecker(t *testing.T) {
+	v, err := specs.LoadVectors("../../specs/vectors/admission.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	reg, err := specs.ParseRegistry(v.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, ids := sealedCase(t)
+	outsider, _ := age.GenerateX25519Identity()
+	if _, err := sealed.NewChecker(reg, []age.Identity{outsider}); err == nil {
+		t.Fatal("a checker for an identity the registry does not list")
+	}
+	c, err := sealed.NewChecker(reg, []age.Identity{ids["member-1"]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := c.Check(7, parse(t, m)); f != nil || c.Opened != 1 {
+		t.Fatalf("valid entry: finding %+v, opened %d", f, c.Opened)
+	}
+	m["sealed"].(map[string]any)["to"] = []any{"member-2"} // sealed to someone else only
+	if f := c.Check(8, parse(t, m)); f != nil || c.Others != 1 {
+		t.Fatalf("entry not sealed to the member: finding %+v, others %d", f, c.Others)
+	}
+	m, _ = sealedCase(t)
+	m["sealed"].(map[string]any)["commitments"].(map[string]any)["detail"] = "sha256:" + strings.Repeat("1", 64)
+	f := c.Check(9, parse(t, m))
+	if f == nil || f.Check != "C1" || f.Index != 9 || f.Member != "member-1" || !strings.Contains(f.Reason, "sealed.commitments.detail") {
+		t.Fatalf("misconduct: %+v", f)
+	}
+}
