@@ -64,14 +64,15 @@ func TestSequencerOneRoundInFlight(t *testing.T) {
 	st := &scriptedTessera{}
 	var failed error
 	s := newSequencer(st.add, 3, func(err error) { failed = err })
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	go s.run(ctx)
-
+	// All five are queued before the sequencer starts, so its first round
+	// is exactly maxRound entries (a round takes what is queued).
 	var futures []tessera.IndexFuture
 	for i := range 5 {
 		futures = append(futures, s.submit([]byte(fmt.Sprint("e", i))))
 	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	go s.run(ctx)
 	waitFor(t, func() bool { return st.addedCount() == 3 }) // the first round: maxRound entries
 	time.Sleep(20 * time.Millisecond)
 	if n := st.addedCount(); n != 3 {
@@ -103,8 +104,8 @@ func TestSequencerDetectsReordering(t *testing.T) {
 	s := newSequencer(st.add, 8, func(err error) { reported <- err })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	a, b := s.submit([]byte("a")), s.submit([]byte("b")) // queued first: one round of two
 	go s.run(ctx)
-	a, b := s.submit([]byte("a")), s.submit([]byte("b"))
 	waitFor(t, func() bool { return st.addedCount() == 2 })
 	st.resolve(7, 6)
 	if _, err := a(); err != nil {
@@ -128,8 +129,8 @@ func TestSequencerStop(t *testing.T) {
 	st := &scriptedTessera{}
 	s := newSequencer(st.add, 1, func(error) {})
 	ctx, cancel := context.WithCancel(context.Background())
-	go s.run(ctx)
 	first, second := s.submit([]byte("a")), s.submit([]byte("b"))
+	go s.run(ctx)
 	waitFor(t, func() bool { return st.addedCount() == 1 })
 	cancel()
 	st.resolve(0)
