@@ -83,18 +83,9 @@ func Commit(salt []byte, value json.RawMessage) (string, error) {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
-var sealedValuesSchema = func() *jsonschema.Schema {
-	c := jsonschema.NewCompiler()
-	raw, _ := Files.ReadFile("entry.schema.json")
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		panic(err)
-	}
-	if err := c.AddResource("entry.schema.json", doc); err != nil {
-		panic(err)
-	}
-	return c.MustCompile("entry.schema.json#/$defs/sealed_values")
-}()
+// sealedValuesSchema is the type of every sealed value, from the same
+// compiled schema files as entries and registries.
+var sealedValuesSchema = mustCompile("entry.schema.json#/$defs/sealed_values")
 
 // CheckSealedValues checks clear sealed values of a kind: only fields the
 // kind may seal, each of the type entry.schema.json gives it. field is the
