@@ -16,13 +16,21 @@ import (
 // not sequenced yet: a retry should come back shortly.
 var ErrInFlight = errors.New("an entry with this id is being appended; retry shortly")
 
-// Existing makes retries safe: if the log already holds exactly this
-// envelope (found by its entry id), it returns that entry's receipt instead
-// of appending a second leaf. ok is false when the id is not in the log or
-// holds a different envelope; admission then decides (and rejects a reused
+// Existing makes retries safe: if the log already holds this entry (found
+// by its id), it returns that entry's receipt instead of appending a second
+// leaf. Retries are idempotent by content, not by bytes: the submission is
+// read as the ledger would store it (canonical encoding, so spacing and
+// member order do not matter), and a submission whose payload is the one
+// in the log, signed again with the same key (an ECDSA signature differs
+// each time), is the same entry too. ok is false when the id is not in the
+// log or holds another entry; admission then decides (and rejects a reused
 // id or seq).
 func (l *Ledger) Existing(ctx context.Context, raw []byte) (r *Receipt, ok bool, err error) {
-	h, err := specs.PeekHeader(raw)
+	env, err := specs.ReadEnvelope(raw)
+	if err != nil {
+		return nil, false, nil
+	}
+	h, err := specs.PeekHeader(env.Raw)
 	if err != nil {
 		return nil, false, nil
 	}
@@ -33,8 +41,8 @@ func (l *Ledger) Existing(ctx context.Context, raw []byte) (r *Receipt, ok bool,
 		if idx, hash, found, err = l.shared.lookup(ctx, h.ID); err != nil {
 			return nil, false, err
 		}
-		if sum := sha256.Sum256(raw); found && !bytes.Equal(hash, sum[:]) {
-			return nil, false, nil
+		if sum := sha256.Sum256(env.Raw); found && idx == specs.PendingIndex && !bytes.Equal(hash, sum[:]) {
+			return nil, false, nil // another envelope with this id, still in flight: admission refuses it
 		}
 	} else {
 		l.mu.Lock()
@@ -51,7 +59,7 @@ func (l *Ledger) Existing(ctx context.Context, raw []byte) (r *Receipt, ok bool,
 	if err != nil {
 		return nil, false, err
 	}
-	if !bytes.Equal(leaf, raw) {
+	if !bytes.Equal(leaf, env.Raw) && !l.sameEntry(leaf, raw) {
 		return nil, false, nil
 	}
 	cp, err := l.checkpointCovering(ctx, idx)
@@ -60,6 +68,17 @@ func (l *Ledger) Existing(ctx context.Context, raw []byte) (r *Receipt, ok bool,
 	}
 	r, err = l.receipt(ctx, idx, leaf, h.ID, cp)
 	return r, err == nil, err
+}
+
+// sameEntry says whether a submission is the logged leaf's payload signed
+// again by the same key, with a signature that verifies.
+func (l *Ledger) sameEntry(leaf, submitted []byte) bool {
+	logged, err := specs.ReadEnvelope(leaf)
+	if err != nil {
+		return false
+	}
+	a, err := l.registry.VerifySubmitted(submitted)
+	return err == nil && bytes.Equal(a.Envelope.Payload, logged.Payload) && a.Envelope.KeyID == logged.KeyID
 }
 
 // leaf reads one entry back from the integrated tree.

@@ -20,7 +20,13 @@ func TestEntriesExampleIsValid(t *testing.T) {
 	if m == nil {
 		t.Fatal("no example entry in entries.md")
 	}
-	e, err := specs.ParseEntry(m[1])
+	// The example is indented for reading; what an agency signs is its
+	// canonical form, as acdledger sign writes it.
+	canon, err := specs.Canonical(m[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	e, err := specs.ParseEntry(canon)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -5,11 +5,13 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
+	"github.com/go-json-experiment/json/jsontext"
 	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/santhosh-tekuri/jsonschema/v6/kind"
 	"golang.org/x/text/language"
@@ -60,6 +62,7 @@ var englishPrinter = message.NewPrinter(language.English)
 func mustCompile(name string) *jsonschema.Schema {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
+	c.RegisterFormat(&jsonschema.Format{Name: "date-time", Validate: validateTime})
 	for _, f := range []string{"entry.schema.json", "registry.schema.json"} {
 		raw, err := Files.ReadFile(f)
 		if err != nil {
@@ -76,17 +79,50 @@ func mustCompile(name string) *jsonschema.Schema {
 	return c.MustCompile(name)
 }
 
-// ParseEntry decodes an entry payload and checks it against
-// specs/entry.schema.json. A failure is a *Violation with rule "schema" that
-// names the first offending field.
-func ParseEntry(payload []byte) (*Entry, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(payload))
-	if err != nil {
-		return nil, violation("", "", RuleSchema, "payload is not one JSON value: %v", err)
+// timeLiteral is the one spelling of a time: RFC 3339 with an upper-case
+// T, seconds, at most nine fraction digits and an explicit offset (Z or
+// ±hh:mm). JSON Schema's date-time also takes a lower-case t or z and leap
+// seconds, which Go's time package (and so the rules and the report)
+// would read differently or not at all.
+var timeLiteral = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$`)
+
+func validateTime(v any) error {
+	s, ok := v.(string)
+	if !ok {
+		return nil // the schema's "type" speaks to non-strings
 	}
-	id := ""
-	if m, ok := doc.(map[string]any); ok {
-		id, _ = m["id"].(string)
+	if !timeLiteral.MatchString(s) {
+		return errors.New("not an RFC 3339 time of the form 2026-06-01T10:00:00+09:00 (upper-case T, seconds, offset Z or ±hh:mm)")
+	}
+	if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
+		return errors.New("not a valid time (no leap seconds, hours ≤ 23, a real date)")
+	}
+	return nil
+}
+
+// ParseEntry reads an entry payload (specs/strict.md): strictly (rule
+// payload.json: no duplicate names, integers only, UTF-8, no byte-order
+// mark), at the current schema version, in its canonical RFC 8785 form
+// (rule payload.canonical), then checks it against
+// specs/entry.schema.json (rule schema, naming the first offending field).
+// The entry's fields are taken from that one reading: nothing decodes the
+// payload a second time.
+func ParseEntry(payload []byte) (*Entry, error) {
+	doc, err := readStrict(payload)
+	if err != nil {
+		se := err.(*StrictError)
+		return nil, violation(peekID(payload), orEntry(se.Field), RulePayloadJSON, "%s", se.Reason)
+	}
+	m, _ := doc.(map[string]any)
+	id, _ := m["id"].(string)
+	if v, ok := m["schema"].(json.Number); ok && v != json.Number(strconv.Itoa(EntrySchemaVersion)) {
+		return nil, violation(id, "schema", RuleSchema, "entry schema %s is not admitted; this log takes schema %d (specs/entries.md, \"Versions\"): sign the entry again with acdledger sign", v, EntrySchemaVersion)
+	}
+	if d, err := canonicalDiff(payload); err != nil || d != "" {
+		if err != nil {
+			d = err.Error()
+		}
+		return nil, violation(id, "(entry)", RulePayloadCanonical, "the payload is not in canonical form (RFC 8785, as acdledger sign writes it): %s", d)
 	}
 	if err := checkSealedShape(id, doc); err != nil {
 		return nil, err
@@ -94,13 +130,76 @@ func ParseEntry(payload []byte) (*Entry, error) {
 	if err := entrySchema.Validate(doc); err != nil {
 		return nil, schemaViolation(id, err)
 	}
-	e := &Entry{doc: doc}
-	if err := json.Unmarshal(payload, e); err != nil {
-		// The schema accepted it, so this is a document Go's decoder reads
-		// differently (e.g. a number past uint64): still a schema failure.
-		return nil, violation(id, "", RuleSchema, "%v", err)
+	return entryFromDoc(m, payload), nil
+}
+
+// entryFromDoc fills an Entry from a payload the schema has accepted, so
+// every type assertion holds. Body and Sealed are the members' bytes in
+// the canonical payload.
+func entryFromDoc(m map[string]any, payload []byte) *Entry {
+	num := func(v any) uint64 { n, _ := strconv.ParseUint(string(v.(json.Number)), 10, 64); return n }
+	str := func(v any) string { s, _ := v.(string); return s }
+	e := &Entry{
+		ID: str(m["id"]), Kind: str(m["kind"]), Schema: int(num(m["schema"])), Agency: str(m["agency"]),
+		Seq: num(m["seq"]), OccurredAt: str(m["occurred_at"]), Case: str(m["case"]), doc: m,
 	}
-	return e, nil
+	lb := m["legal_basis"].(map[string]any)
+	e.LegalBasis = LegalBasis{Law: str(lb["law"]), Article: str(lb["article"]), Paragraph: str(lb["paragraph"]), Item: str(lb["item"])}
+	e.Refs = make([]string, 0, len(m["refs"].([]any)))
+	for _, r := range m["refs"].([]any) {
+		e.Refs = append(e.Refs, r.(string))
+	}
+	e.Body = memberBytes(payload, "body")
+	if _, ok := m["sealed"]; ok {
+		e.Sealed = memberBytes(payload, "sealed")
+	}
+	return e
+}
+
+// memberBytes returns the bytes of a top-level member's value in a
+// canonical document.
+func memberBytes(doc []byte, name string) json.RawMessage {
+	dec := jsontext.NewDecoder(bytes.NewReader(doc))
+	if _, err := dec.ReadToken(); err != nil {
+		return nil
+	}
+	for dec.PeekKind() == '"' {
+		tok, err := dec.ReadToken()
+		if err != nil {
+			return nil
+		}
+		member := tok.String() // a token is valid only until the next read
+		v, err := dec.ReadValue()
+		if err != nil {
+			return nil
+		}
+		if member == name {
+			return json.RawMessage(bytes.Clone(v))
+		}
+	}
+	return nil
+}
+
+// peekID reads the id of a payload the strict reader refused, for the
+// error message only: as far as it can be read at all.
+func peekID(payload []byte) string {
+	var h struct {
+		ID string `json:"id"`
+	}
+	json.Unmarshal(payload, &h)
+	if !entryIDPattern.MatchString(h.ID) {
+		return ""
+	}
+	return h.ID
+}
+
+var entryIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+
+func orEntry(field string) string {
+	if field == "" {
+		return "(entry)"
+	}
+	return field
 }
 
 // schemaViolation reduces a schema validation error to its deepest cause,
@@ -109,6 +208,9 @@ func schemaViolation(id string, err error) *Violation {
 	var ve *jsonschema.ValidationError
 	if !errors.As(err, &ve) {
 		return violation(id, "", RuleSchema, "%v", err)
+	}
+	if v := letterCase(id, ve); v != nil {
+		return v
 	}
 	for len(ve.Causes) > 0 {
 		ve = ve.Causes[0]
@@ -123,6 +225,42 @@ func schemaViolation(id string, err error) *Violation {
 		loc = append(slices.Clip(loc), k.Properties[0])
 	}
 	return violation(id, fieldPath(loc), RuleSchema, "%s", msg)
+}
+
+// letterCase finds, among a validation error's causes, a required member
+// that is missing because it was written in another letter case ("Kind"
+// for "kind"), and names the misspelt member rather than the missing one.
+func letterCase(id string, top *jsonschema.ValidationError) *Violation {
+	var missing, extra []*jsonschema.ValidationError
+	var walk func(ve *jsonschema.ValidationError)
+	walk = func(ve *jsonschema.ValidationError) {
+		switch ve.ErrorKind.(type) {
+		case *kind.Required:
+			missing = append(missing, ve)
+		case *kind.AdditionalProperties:
+			extra = append(extra, ve)
+		}
+		for _, c := range ve.Causes {
+			walk(c)
+		}
+	}
+	walk(top)
+	for _, m := range missing {
+		for _, x := range extra {
+			if !slices.Equal(m.InstanceLocation, x.InstanceLocation) {
+				continue
+			}
+			for _, want := range m.ErrorKind.(*kind.Required).Missing {
+				for _, got := range x.ErrorKind.(*kind.AdditionalProperties).Properties {
+					if strings.EqualFold(want, got) {
+						return violation(id, fieldPath(append(slices.Clip(x.InstanceLocation), got)), RuleSchema,
+							"unknown member %q: member names are case-sensitive, it must be %q", got, want)
+					}
+				}
+			}
+		}
+	}
+	return nil
 }
 
 // fieldPath renders a JSON instance location as body.counts[2].direction.

@@ -5,12 +5,16 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"slices"
+	"strings"
 
 	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 )
 
 // Envelope is a decoded DSSE envelope as acdledger stores it: one signature,
-// by one agency key, over the entry payload. Raw is the exact leaf bytes.
+// by one agency key, over the entry payload. Raw is the leaf: the
+// envelope's canonical encoding (RFC 8785), whatever spacing or member
+// order it was submitted with.
 type Envelope struct {
 	Raw     []byte
 	Payload []byte
@@ -18,37 +22,153 @@ type Envelope struct {
 	Sig     []byte
 }
 
-// ParseEnvelope decodes a DSSE envelope strictly: known fields only, the
-// acdledger payload type, exactly one signature with a key id, standard
-// base64. A failure is a *Violation with rule "envelope.format".
-func ParseEnvelope(raw []byte) (*Envelope, error) {
-	var env dsse.Envelope
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(&env); err != nil {
-		return nil, violation("", "envelope", RuleEnvelope, "not a DSSE envelope: %v", err)
-	}
-	if dec.More() {
-		return nil, violation("", "envelope", RuleEnvelope, "trailing data after the DSSE envelope")
-	}
-	if env.PayloadType != PayloadType {
-		return nil, violation("", "payloadType", RuleEnvelope, "payload type %q, want %q", env.PayloadType, PayloadType)
-	}
-	if len(env.Signatures) != 1 {
-		return nil, violation("", "signatures", RuleEnvelope, "%d signatures; an entry carries exactly one, by its agency", len(env.Signatures))
-	}
-	payload, err := base64.StdEncoding.DecodeString(env.Payload)
+// envelopeMembers and signatureMembers are the exact member names of an
+// envelope and of its one signature: names are case-sensitive, and no
+// other member is allowed.
+var (
+	envelopeMembers  = []string{"payload", "payloadType", "signatures"}
+	signatureMembers = []string{"keyid", "sig"}
+)
+
+// ReadEnvelope reads a submitted DSSE envelope strictly (specs/admission.md,
+// rule envelope.format): exactly the DSSE member names, in any order and
+// spacing; the acdledger payload type; exactly one signature with a key id;
+// canonical standard base64. Its Raw is the canonical re-encoding, the
+// bytes a ledger stores. A failure is a *Violation with rule
+// "envelope.format".
+func ReadEnvelope(raw []byte) (*Envelope, error) {
+	doc, err := readStrict(raw)
 	if err != nil {
-		return nil, violation("", "payload", RuleEnvelope, "payload is not standard base64: %v", err)
+		se := err.(*StrictError)
+		return nil, violation("", orEnvelope(se.Field), RuleEnvelope, "%s", se.Reason)
 	}
-	sig, err := base64.StdEncoding.DecodeString(env.Signatures[0].Sig)
-	if err != nil || len(sig) == 0 {
-		return nil, violation("", "signatures[0].sig", RuleEnvelope, "signature is empty or not standard base64")
+	top, ok := doc.(map[string]any)
+	if !ok {
+		return nil, violation("", "envelope", RuleEnvelope, "not a DSSE envelope: the JSON value is not an object")
 	}
-	if env.Signatures[0].KeyID == "" {
+	if err := exactMembers(top, "", envelopeMembers); err != nil {
+		return nil, err
+	}
+	payloadType, ok := top["payloadType"].(string)
+	if !ok || payloadType != PayloadType {
+		return nil, violation("", "payloadType", RuleEnvelope, "payload type %s, want %q", describe(top["payloadType"]), PayloadType)
+	}
+	sigs, ok := top["signatures"].([]any)
+	if !ok || len(sigs) != 1 {
+		n := "not an array of"
+		if ok {
+			n = fmt.Sprint(len(sigs))
+		}
+		return nil, violation("", "signatures", RuleEnvelope, "%s signatures; an entry carries exactly one, by its agency", n)
+	}
+	sig0, ok := sigs[0].(map[string]any)
+	if !ok {
+		return nil, violation("", "signatures[0]", RuleEnvelope, "a signature is an object with keyid and sig")
+	}
+	if err := exactMembers(sig0, "signatures[0].", signatureMembers); err != nil {
+		return nil, err
+	}
+	keyID, ok := sig0["keyid"].(string)
+	if !ok || keyID == "" {
 		return nil, violation("", "signatures[0].keyid", RuleEnvelope, "signature has no keyid")
 	}
-	return &Envelope{Raw: raw, Payload: payload, KeyID: env.Signatures[0].KeyID, Sig: sig}, nil
+	payload, err := canonicalBase64(top["payload"])
+	if err != nil {
+		return nil, violation("", "payload", RuleEnvelope, "payload %v", err)
+	}
+	sig, err := canonicalBase64(sig0["sig"])
+	if err != nil || len(sig) == 0 {
+		if err == nil {
+			err = fmt.Errorf("is empty")
+		}
+		return nil, violation("", "signatures[0].sig", RuleEnvelope, "signature %v", err)
+	}
+	canon, err := canonicalize(raw)
+	if err != nil {
+		return nil, violation("", "envelope", RuleEnvelope, "the envelope cannot be canonicalized: %v", err)
+	}
+	return &Envelope{Raw: canon, Payload: payload, KeyID: keyID, Sig: sig}, nil
+}
+
+// ParseEnvelope reads an envelope as it stands in a log: ReadEnvelope,
+// and the bytes must be the canonical encoding itself (rule
+// envelope.canonical), so that a leaf carries no byte its agency did not
+// sign but the envelope's fixed layout.
+func ParseEnvelope(raw []byte) (*Envelope, error) {
+	env, err := ReadEnvelope(raw)
+	if err != nil {
+		return nil, err
+	}
+	if !bytes.Equal(env.Raw, raw) {
+		d, _ := canonicalDiff(raw)
+		return nil, violation("", "envelope", RuleEnvelopeCanonical, "the leaf is not the envelope's canonical encoding (RFC 8785): %s", d)
+	}
+	return env, nil
+}
+
+func orEnvelope(field string) string {
+	if field == "" {
+		return "envelope"
+	}
+	return field
+}
+
+// exactMembers refuses an object whose member names are not exactly want:
+// a name in another letter case, an unknown member or a missing one.
+func exactMembers(m map[string]any, prefix string, want []string) error {
+	for _, name := range sortedKeys(m) {
+		if slices.Contains(want, name) {
+			continue
+		}
+		for _, w := range want {
+			if strings.EqualFold(w, name) {
+				return violation("", prefix+name, RuleEnvelope, "unknown member %q: member names are case-sensitive, it must be %q", name, w)
+			}
+		}
+		return violation("", prefix+name, RuleEnvelope, "unknown member %q; a DSSE envelope here has exactly %s", name, strings.Join(want, ", "))
+	}
+	for _, w := range want {
+		if _, ok := m[w]; !ok {
+			return violation("", prefix+w, RuleEnvelope, "member %q is missing", w)
+		}
+	}
+	return nil
+}
+
+// canonicalBase64 decodes standard base64 that has exactly one spelling:
+// padded, no line breaks or other characters, zero padding bits. Go's
+// decoder alone ignores line breaks and, unless strict, padding bits.
+func canonicalBase64(v any) ([]byte, error) {
+	s, ok := v.(string)
+	if !ok {
+		return nil, fmt.Errorf("is %s, not a base64 string", describe(v))
+	}
+	b, err := base64.StdEncoding.Strict().DecodeString(s)
+	if err != nil {
+		return nil, fmt.Errorf("is not standard base64: %v", err)
+	}
+	if base64.StdEncoding.EncodeToString(b) != s {
+		return nil, fmt.Errorf("is not canonical standard base64 (a line break or other character the decoder skips)")
+	}
+	return b, nil
+}
+
+// describe names a JSON value's type and content for messages.
+func describe(v any) string {
+	switch v := v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return fmt.Sprintf("%q", v)
+	case json.Number:
+		return "the number " + string(v)
+	case bool:
+		return fmt.Sprint(v)
+	case []any:
+		return "an array"
+	default:
+		return "an object"
+	}
 }
 
 // PAE is the DSSE pre-authentication encoding the agency signs.
@@ -62,9 +182,9 @@ func (e *Envelope) verify(entryID string, k *Key) error {
 	return nil
 }
 
-// EnvelopeJSON builds the envelope bytes for a payload and its signature.
-// Signing itself is the agency's business (ledger/agencykey); this only
-// fixes the byte layout every signer produces.
+// EnvelopeJSON builds the canonical envelope bytes for a payload and its
+// signature. Signing itself is the agency's business (ledger/agencykey);
+// this only fixes the byte layout every signer produces.
 func EnvelopeJSON(payload []byte, keyID string, sig []byte) ([]byte, error) {
 	out, err := json.Marshal(dsse.Envelope{
 		PayloadType: PayloadType,
@@ -74,7 +194,7 @@ func EnvelopeJSON(payload []byte, keyID string, sig []byte) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("encoding envelope: %w", err)
 	}
-	return out, nil
+	return canonicalize(out)
 }
 
 // Header is the part of an entry that identifies it: id, agency, seq.
@@ -89,7 +209,7 @@ type Header struct {
 // restoring its state from its own log, an auditor keeping its count after
 // a leaf that broke a rule.
 func PeekHeader(raw []byte) (*Header, error) {
-	env, err := ParseEnvelope(raw)
+	env, err := ReadEnvelope(raw)
 	if err != nil {
 		return nil, err
 	}

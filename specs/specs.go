@@ -32,11 +32,18 @@ const (
 	// 64 KiB − 1 is the most a leaf can be.
 	MaxEnvelopeSize = 65535
 
-	// EntrySchemaVersion is the value of the entry's "schema" field.
-	EntrySchemaVersion = 1
+	// MaxSubmissionSize bounds what a ledger reads of a submitted envelope
+	// before it is canonicalised (whitespace may make it larger than the
+	// leaf it becomes): larger submissions are refused unread.
+	MaxSubmissionSize = 4 * MaxEnvelopeSize
+
+	// EntrySchemaVersion is the value of the entry's "schema" field. Schema
+	// 2 is schema 1's fields with one reading of every byte: canonical
+	// payloads and leaves, read strictly (specs/entries.md, "Versions").
+	EntrySchemaVersion = 2
 )
 
-// Kinds lists every entry kind of schema 1, in the order of specs/entries.md.
+// Kinds lists every entry kind of the schema, in the order of specs/entries.md.
 var Kinds = []string{
 	"agreement.concluded", "agreement.amended", "agreement.terminated",
 	"approval.requested", "approval.decided",

@@ -31,11 +31,25 @@ type Admitted struct {
 	Agency   *Agency
 }
 
-// Check runs every admission rule (specs/admission.md) on one envelope,
+// Check runs every admission rule (specs/admission.md) on one leaf,
 // in order, against this state and the registry. It changes nothing; call
 // Accept once the entry has its index in the log.
 func (s *LogState) Check(reg *Registry, raw []byte) (*Admitted, error) {
 	a, err := reg.VerifySigned(raw)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.CheckVerified(a); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// CheckSubmitted is Check for an envelope as an agency submits it (any
+// spacing and member order; see Registry.VerifySubmitted): the verdict a
+// ledger reaches.
+func (s *LogState) CheckSubmitted(reg *Registry, raw []byte) (*Admitted, error) {
+	a, err := reg.VerifySubmitted(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -85,16 +99,35 @@ func (reg *Registry) Verify(raw []byte) (*Admitted, error) {
 	return a, nil
 }
 
-// VerifySigned runs the rules up to and including the sealed-part check:
-// size, envelope, schema, agency, key, signature, kind, sealed. It needs no
-// log state.
+// VerifySigned runs the rules up to and including the sealed-part check on
+// a leaf of a log: size, envelope (its bytes must be the canonical
+// encoding), payload, schema, agency, key, signature, kind, sealed. It
+// needs no log state.
 func (reg *Registry) VerifySigned(raw []byte) (*Admitted, error) {
 	if len(raw) > MaxEnvelopeSize {
-		return nil, violation("", "envelope", RuleSize, "envelope is %d bytes; the limit is %d", len(raw), MaxEnvelopeSize)
+		return nil, sizeViolation(len(raw))
 	}
-	env, err := ParseEnvelope(raw)
+	return reg.verifySigned(raw, ParseEnvelope)
+}
+
+// VerifySubmitted is VerifySigned for an envelope as an agency submits it:
+// any spacing and member order (read strictly all the same). The
+// Admitted's Envelope.Raw is its canonical encoding, the leaf to store.
+func (reg *Registry) VerifySubmitted(raw []byte) (*Admitted, error) {
+	if len(raw) > MaxSubmissionSize {
+		return nil, violation("", "envelope", RuleSize, "the submission is %d bytes; the limit before canonicalisation is %d", len(raw), MaxSubmissionSize)
+	}
+	// Spacing does not count: the canonical size is judged once read.
+	return reg.verifySigned(raw, ReadEnvelope)
+}
+
+func (reg *Registry) verifySigned(raw []byte, read func([]byte) (*Envelope, error)) (*Admitted, error) {
+	env, err := read(raw)
 	if err != nil {
 		return nil, err
+	}
+	if len(env.Raw) > MaxEnvelopeSize {
+		return nil, sizeViolation(len(env.Raw))
 	}
 	e, err := ParseEntry(env.Payload)
 	if err != nil {
@@ -118,6 +151,10 @@ func (reg *Registry) VerifySigned(raw []byte) (*Admitted, error) {
 		return nil, err
 	}
 	return &Admitted{Envelope: env, Entry: e, Agency: a}, nil
+}
+
+func sizeViolation(n int) error {
+	return violation("", "envelope", RuleSize, "envelope is %d bytes in canonical form; the limit is %d", n, MaxEnvelopeSize)
 }
 
 func (s *LogState) checkRefs(e *Entry) error {
@@ -173,7 +210,8 @@ func (s *LogState) CheckBatch(reg *Registry, raws [][]byte) ([]*Admitted, error)
 	return as, s.AdmitBatch(as)
 }
 
-// VerifyBatch runs the stateless rules (VerifySigned) on every envelope,
+// VerifyBatch runs the stateless rules (VerifySubmitted) on every
+// submitted envelope,
 // spread over all cores (signature checks dominate). It needs no lock on
 // the log state, so a writer runs it before taking one. The error names
 // the first failing envelope of the batch.
@@ -187,7 +225,7 @@ func (reg *Registry) VerifyBatch(raws [][]byte) ([]*Admitted, error) {
 		go func() {
 			defer wg.Done()
 			for i := w; i < len(raws); i += workers {
-				out[i], errs[i] = reg.VerifySigned(raws[i])
+				out[i], errs[i] = reg.VerifySubmitted(raws[i])
 			}
 		}()
 	}

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"flag"
 	"os"
+	"regexp"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"filippo.io/age"
 	"github.com/acdledger/acdledger/internal/testkit"
@@ -185,7 +187,7 @@ func buildVectors(t *testing.T) *specs.Vectors {
 		s := m["signatures"].([]any)
 		m["signatures"] = append(s, s[0])
 	})
-	mut("unknown envelope field", specs.RuleEnvelope, "envelope", func(m map[string]any) { m["extra"] = 1 })
+	mut("unknown envelope field", specs.RuleEnvelope, "extra", func(m map[string]any) { m["extra"] = 1 })
 	mut("flipped signature", specs.RuleSignature, "signatures[0].sig", func(m map[string]any) {
 		sigs := m["signatures"].([]any)[0].(map[string]any)
 		sig, _ := base64.StdEncoding.DecodeString(sigs["sig"].(string))
@@ -198,8 +200,125 @@ func buildVectors(t *testing.T) *specs.Vectors {
 		m["payload"] = base64.StdEncoding.EncodeToString(p)
 	})
 	v.Cases = append(v.Cases, specs.VectorCase{Name: "not JSON", Envelope: "not json", Rule: specs.RuleEnvelope, Field: "envelope"})
+	strictVectors(t, kit, v, good)
 	return v
 }
+
+// strictVectors are the cases of one reading of every byte
+// (specs/strict.md): JSON that two readers could read differently, and
+// bytes that are not the one canonical spelling.
+func strictVectors(t *testing.T, kit *testkit.Kit, v *specs.Vectors, good []byte) {
+	addRaw := func(c specs.VectorCase, raw []byte) {
+		if utf8.Valid(raw) {
+			c.Envelope = string(raw)
+		} else {
+			c.EnvelopeBase64 = base64.StdEncoding.EncodeToString(raw)
+		}
+		v.Cases = append(v.Cases, c)
+	}
+	// Payloads, edited as text from a canonical one and signed exactly as
+	// edited, so that the signature is valid and only the reading is wrong.
+	payload := func(edit func(canonical string) string) []byte {
+		e := kit.Entry("nco")
+		kit.Unseq("nco")
+		raw, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		canon, err := specs.Canonical(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		env, err := kit.Signers["nco"].SignExact([]byte(edit(string(canon))))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return env
+	}
+	replace := func(old, new string) func(string) string {
+		return func(s string) string {
+			if !strings.Contains(s, old) {
+				t.Fatalf("vector edit: %q not in %s", old, s)
+			}
+			return strings.Replace(s, old, new, 1)
+		}
+	}
+	for _, c := range []struct {
+		name, rule, field string
+		edit              func(string) string
+	}{
+		{"payload: duplicate kind", specs.RulePayloadJSON, "kind", replace(`"kind":"retention.deleted"`, `"kind":"retention.deleted","kind":"pm.ordered"`)},
+		{"payload: duplicate agency", specs.RulePayloadJSON, "agency", replace(`"agency":"nco"`, `"agency":"nco","agency":"npa"`)},
+		{"payload: duplicate name deep in the body", specs.RulePayloadJSON, "body.n", replace(`"n":10`, `"n":500,"n":10`)},
+		{"payload: integer written as a float", specs.RulePayloadJSON, "body.n", replace(`"n":10`, `"n":10.0`)},
+		{"payload: zero written as a float", specs.RulePayloadJSON, "body.n", replace(`"n":10`, `"n":0.0`)},
+		{"payload: seq written as a float", specs.RulePayloadJSON, "seq", func(s string) string {
+			return regexp.MustCompile(`"seq":([0-9]+)`).ReplaceAllString(s, `"seq":$1.0`)
+		}},
+		{"payload: integer with an exponent", specs.RulePayloadJSON, "body.n", replace(`"n":10`, `"n":1e1`)},
+		{"payload: negative zero", specs.RulePayloadJSON, "body.n", replace(`"n":10`, `"n":-0`)},
+		{"payload: integer past 2^53-1", specs.RulePayloadJSON, "body.n", replace(`"n":10`, `"n":9007199254740992`)},
+		{"payload: byte-order mark", specs.RulePayloadJSON, "(entry)", func(s string) string { return "\ufeff" + s }},
+		{"payload: invalid UTF-8", specs.RulePayloadJSON, "(entry)", replace(`"DS-1"`, "\"DS-\xff\"")},
+		{"payload: trailing data", specs.RulePayloadJSON, "(entry)", func(s string) string { return s + "{}" }},
+		{"payload: whitespace", specs.RulePayloadCanonical, "(entry)", replace(`,"kind"`, `, "kind"`)},
+		{"payload: members out of order", specs.RulePayloadCanonical, "(entry)", func(s string) string {
+			return replace(`"schema"`, `"agency":"nco","schema"`)(replace(`{"agency":"nco",`, `{`)(s))
+		}},
+		{"payload: needless escape", specs.RulePayloadCanonical, "(entry)", replace(`"DS-1"`, `"\u0044S-1"`)},
+		{"payload: name in another letter case", specs.RuleSchema, "Kind", func(s string) string {
+			c, err := specs.Canonical([]byte(replace(`"kind":"retention.deleted"`, `"Kind":"retention.deleted"`)(s)))
+			if err != nil {
+				t.Fatal(err)
+			}
+			return string(c)
+		}},
+		{"payload: schema 1", specs.RuleSchema, "schema", replace(`"schema":2`, `"schema":1`)},
+		{"payload: lower-case t in a time", specs.RuleSchema, "occurred_at", replace(`"occurred_at":"2026-06-01T10:00:00+09:00"`, `"occurred_at":"2026-06-01t10:00:00+09:00"`)},
+		{"payload: leap second", specs.RuleSchema, "body.deleted_at", replace(`"deleted_at":"2026-06-01T00:00:00+09:00"`, `"deleted_at":"2026-06-01T08:59:60+09:00"`)},
+	} {
+		addRaw(specs.VectorCase{Name: c.name, Rule: c.rule, Field: c.field}, payload(c.edit))
+	}
+
+	// Envelopes, edited as text from a valid canonical one.
+	g := string(good)
+	sig := regexp.MustCompile(`"sig":"([^"]*)"`).FindStringSubmatch(g)[1]
+	pay := regexp.MustCompile(`"payload":"([^"]*)"`).FindStringSubmatch(g)[1]
+	envEdit := func(name, rule, field, old, new string) {
+		if !strings.Contains(g, old) {
+			t.Fatalf("vector %s: %q not in the envelope", name, old)
+		}
+		addRaw(specs.VectorCase{Name: name, Rule: rule, Field: field}, []byte(strings.Replace(g, old, new, 1)))
+	}
+	envEdit("envelope: PayloadType", specs.RuleEnvelope, "PayloadType", `"payloadType"`, `"PayloadType"`)
+	envEdit("envelope: PAYLOAD", specs.RuleEnvelope, "PAYLOAD", `"payload"`, `"PAYLOAD"`)
+	envEdit("envelope: Signatures", specs.RuleEnvelope, "Signatures", `"signatures"`, `"Signatures"`)
+	envEdit("envelope: KeyID", specs.RuleEnvelope, "signatures[0].KeyID", `"keyid"`, `"KeyID"`)
+	envEdit("envelope: SIG", specs.RuleEnvelope, "signatures[0].SIG", `"sig"`, `"SIG"`)
+	envEdit("envelope: duplicate payload", specs.RuleEnvelope, "payload", `"payloadType"`, `"payload":"e30=","payloadType"`)
+	envEdit("envelope: line break in the payload's base64", specs.RuleEnvelope, "payload", pay, pay[:8]+`\n`+pay[8:])
+	envEdit("envelope: line break in the signature's base64", specs.RuleEnvelope, "signatures[0].sig", sig, sig[:8]+`\r\n`+sig[8:])
+	envEdit("envelope: unpadded base64", specs.RuleEnvelope, "signatures[0].sig", sig, strings.TrimRight(sig, "="))
+	// An Ed25519 signature is 64 bytes: its base64 ends in one digit and
+	// "==", and only 4 bits of that digit are data.
+	last := strings.Index(base64Alphabet, sig[len(sig)-3:len(sig)-2])
+	envEdit("envelope: non-zero padding bits", specs.RuleEnvelope, "signatures[0].sig", sig, sig[:len(sig)-3]+string(base64Alphabet[last|1])+"==")
+	envEdit("envelope: byte-order mark", specs.RuleEnvelope, "envelope", `{"payload"`, "\ufeff{\"payload\"")
+	envEdit("envelope: payload not a string", specs.RuleEnvelope, "payload", `"payload":"`+pay+`"`, `"payload":1`)
+
+	// Spacing and member order are the submitter's: the ledger stores the
+	// canonical encoding, and only a leaf must be canonical already.
+	spaced := strings.Replace(g, `,"signatures"`, "\n"+strings.Repeat(" ", 20000)+`,  "signatures"`, 1)
+	reordered := `{"signatures":` + g[strings.Index(g, `"signatures":`)+len(`"signatures":`):len(g)-1] + `,` + g[1:strings.Index(g, `,"signatures"`)] + `}`
+	for _, c := range []struct{ name, raw string }{
+		{"envelope: 20 KB of whitespace", spaced},
+		{"envelope: members in another order", reordered},
+	} {
+		addRaw(specs.VectorCase{Name: c.name, Stored: g, LeafRule: specs.RuleEnvelopeCanonical, LeafField: "envelope"}, []byte(c.raw))
+	}
+}
+
+const base64Alphabet = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
 
 func TestVectors(t *testing.T) {
 	if *update {
@@ -231,15 +350,22 @@ func TestVectors(t *testing.T) {
 	rules := map[string]bool{}
 	for _, c := range v.Cases {
 		t.Run(c.Name, func(t *testing.T) {
-			_, err := st.Check(reg, []byte(c.Envelope))
-			CheckVerdict(t, err, c)
+			a, err := st.CheckSubmitted(reg, c.Bytes())
+			CheckVerdict(t, err, c.Rule, c.Field)
+			if err == nil && c.Stored != "" && string(a.Envelope.Raw) != c.Stored {
+				t.Fatalf("stored %q, want %q", a.Envelope.Raw, c.Stored)
+			}
+			_, err = st.Check(reg, c.Bytes())
+			rule, field := c.Leaf()
+			CheckVerdict(t, err, rule, field)
 		})
 		rules[c.Rule] = true
+		rules[c.LeafRule] = true
 	}
 	for _, r := range []string{specs.RuleSize, specs.RuleEnvelope, specs.RuleSchema, specs.RuleAgencyUnknown, specs.RuleKeyUnknown,
 		specs.RuleSignature, specs.RuleKindNotAllowed, specs.RuleSeq, specs.RuleNaiNai, specs.RuleEssentialContent,
 		specs.RuleDuplicateID, specs.RuleRefUnknown, specs.RuleRefMissing, specs.RuleSealedPlaintext, specs.RuleSealedInPublic,
-		specs.RuleSealedRecipients, specs.RuleSealedBox, ""} {
+		specs.RuleSealedRecipients, specs.RuleSealedBox, specs.RuleEnvelopeCanonical, specs.RulePayloadJSON, specs.RulePayloadCanonical, ""} {
 		if !rules[r] {
 			t.Errorf("no vector for rule %q", r)
 		}
@@ -247,9 +373,9 @@ func TestVectors(t *testing.T) {
 }
 
 // CheckVerdict is the same assertion the ledger and verifier tests make.
-func CheckVerdict(t *testing.T, err error, c specs.VectorCase) {
+func CheckVerdict(t *testing.T, err error, rule, field string) {
 	t.Helper()
-	if c.Rule == "" {
+	if rule == "" {
 		if err != nil {
 			t.Fatalf("want admitted, got %v", err)
 		}
@@ -257,9 +383,9 @@ func CheckVerdict(t *testing.T, err error, c specs.VectorCase) {
 	}
 	var v *specs.Violation
 	if !errors.As(err, &v) {
-		t.Fatalf("want rule %s, got %v", c.Rule, err)
+		t.Fatalf("want rule %s, got %v", rule, err)
 	}
-	if v.Rule != c.Rule || v.Field != c.Field {
-		t.Fatalf("want rule %s field %s, got rule %s field %s (%v)", c.Rule, c.Field, v.Rule, v.Field, v)
+	if v.Rule != rule || v.Field != field {
+		t.Fatalf("want rule %s field %s, got rule %s field %s (%v)", rule, field, v.Rule, v.Field, v)
 	}
 }

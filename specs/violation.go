@@ -5,24 +5,30 @@ import "fmt"
 // Rule identifiers, as used in errors, in specs/admission.md and in the test
 // vectors. They are stable: scripts and auditors match on them.
 const (
-	RuleSize             = "envelope.size"
-	RuleEnvelope         = "envelope.format"
-	RuleSchema           = "schema"
-	RuleAgencyUnknown    = "agency.unknown"
-	RuleKeyUnknown       = "key.unknown"
-	RuleSignature        = "signature.invalid"
-	RuleKindNotAllowed   = "kind.not-allowed"
-	RuleSeq              = "seq.order"
-	RuleNaiNai           = "direction.nainai"
-	RuleEssentialContent = "content.essential"
-	RuleDuplicateID      = "id.duplicate"
-	RuleRefUnknown       = "refs.unknown"
-	RuleRefMissing       = "refs.body-not-listed"
-	RuleSealedPlaintext  = "sealed.plaintext"
-	RuleSealedInPublic   = "sealed.public"
-	RuleSealedField      = "sealed.field"
-	RuleSealedRecipients = "sealed.recipients"
-	RuleSealedBox        = "sealed.box"
+	RuleSize     = "envelope.size"
+	RuleEnvelope = "envelope.format"
+	// RuleEnvelopeCanonical is checked of leaves only: a ledger stores the
+	// canonical re-encoding of what was submitted, so a leaf that is not
+	// canonical was written around the ledger.
+	RuleEnvelopeCanonical = "envelope.canonical"
+	RulePayloadJSON       = "payload.json"
+	RulePayloadCanonical  = "payload.canonical"
+	RuleSchema            = "schema"
+	RuleAgencyUnknown     = "agency.unknown"
+	RuleKeyUnknown        = "key.unknown"
+	RuleSignature         = "signature.invalid"
+	RuleKindNotAllowed    = "kind.not-allowed"
+	RuleSeq               = "seq.order"
+	RuleNaiNai            = "direction.nainai"
+	RuleEssentialContent  = "content.essential"
+	RuleDuplicateID       = "id.duplicate"
+	RuleRefUnknown        = "refs.unknown"
+	RuleRefMissing        = "refs.body-not-listed"
+	RuleSealedPlaintext   = "sealed.plaintext"
+	RuleSealedInPublic    = "sealed.public"
+	RuleSealedField       = "sealed.field"
+	RuleSealedRecipients  = "sealed.recipients"
+	RuleSealedBox         = "sealed.box"
 	// RuleSealedCommitment is not an admission rule (the ledger cannot open
 	// a box): it is what opening an entry finds when the agency sealed
 	// values other than those it committed to.

@@ -10,6 +10,7 @@ import (
 	"sort"
 	"time"
 
+	"github.com/acdledger/acdledger/specs"
 	"github.com/oklog/ulid/v2"
 )
 
@@ -257,7 +258,7 @@ func (g *generator) entries() ([]Entry, error) {
 		}
 		seq[e.agency]++
 		m := map[string]any{
-			"id": e.id, "kind": e.kind, "schema": 1, "agency": e.agency, "seq": seq[e.agency],
+			"id": e.id, "kind": e.kind, "schema": specs.EntrySchemaVersion, "agency": e.agency, "seq": seq[e.agency],
 			"occurred_at": ts(e.at), "case": e.kase, "legal_basis": e.basis, "refs": refs, "body": body,
 		}
 		if len(e.sealed) > 0 {

@@ -108,7 +108,7 @@ func (k *Kit) Entry(agency string) map[string]any {
 	k.n++
 	e := map[string]any{
 		"id":          fmt.Sprintf("E%s%06d", agency, k.n),
-		"schema":      1,
+		"schema":      specs.EntrySchemaVersion,
 		"agency":      agency,
 		"seq":         k.seq[agency],
 		"occurred_at": "2026-06-01T10:00:00+09:00",

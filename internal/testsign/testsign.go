@@ -55,7 +55,7 @@ func New(t testing.TB, agencies ...Agency) *Kit {
 func (k *Kit) Entry(t testing.TB, agency, id, kind string, basis, body map[string]any, refs []string, header map[string]any) []byte {
 	t.Helper()
 	k.seq[agency]++
-	e := map[string]any{"id": id, "kind": kind, "schema": 1, "agency": agency, "seq": k.seq[agency],
+	e := map[string]any{"id": id, "kind": kind, "schema": specs.EntrySchemaVersion, "agency": agency, "seq": k.seq[agency],
 		"occurred_at": "2026-06-01T10:00:00+09:00", "case": "CASE-1", "legal_basis": basis, "refs": append([]string{}, refs...), "body": body}
 	for f, v := range header {
 		e[f] = v

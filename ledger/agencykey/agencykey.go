@@ -129,8 +129,22 @@ func (s *Signer) PublicKey() crypto.PublicKey {
 	return pub
 }
 
-// Sign wraps an entry payload in a DSSE envelope signed by this key.
+// Sign wraps an entry payload in a DSSE envelope signed by this key. The
+// payload is signed in its canonical form (RFC 8785, specs.Canonical),
+// the only form admission takes; a draft the strict reader refuses
+// (duplicate names, a non-integer number, …) is refused here, before
+// anything is signed.
 func (s *Signer) Sign(payload []byte) ([]byte, error) {
+	canon, err := specs.Canonical(payload)
+	if err != nil {
+		return nil, fmt.Errorf("entry payload %w", err)
+	}
+	return s.SignExact(canon)
+}
+
+// SignExact signs the payload bytes exactly as given, canonical or not:
+// for tests of what admission does with payloads the tools would not make.
+func (s *Signer) SignExact(payload []byte) ([]byte, error) {
 	env := specs.Envelope{Payload: payload}
 	sig, err := s.sv.SignMessage(bytes.NewReader(env.PAE()))
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"mime"
 	"net/http"
@@ -36,6 +37,8 @@ var ruleStatus = map[string]int{
 	specs.RuleSize:             http.StatusRequestEntityTooLarge,
 	specs.RuleEnvelope:         http.StatusBadRequest,
 	specs.RuleSchema:           http.StatusBadRequest,
+	specs.RulePayloadJSON:      http.StatusBadRequest,
+	specs.RulePayloadCanonical: http.StatusBadRequest,
 	specs.RuleAgencyUnknown:    http.StatusForbidden,
 	specs.RuleKeyUnknown:       http.StatusForbidden,
 	specs.RuleSignature:        http.StatusForbidden,
@@ -71,14 +74,15 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	wait := r.URL.Query().Get("wait") != "false"
-	// Read at most one byte past the limit: a larger body is refused without
-	// being read whole.
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, specs.MaxEnvelopeSize+1))
+	// Read at most one byte past the submission limit: a larger body is
+	// refused without being read whole. The leaf limit applies to the
+	// canonical envelope, which admission judges.
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, specs.MaxSubmissionSize+1))
 	var tooBig *http.MaxBytesError
 	switch {
-	case errors.As(err, &tooBig) || len(body) > specs.MaxEnvelopeSize:
+	case errors.As(err, &tooBig) || len(body) > specs.MaxSubmissionSize:
 		s.refuse(w, http.StatusRequestEntityTooLarge, ErrorResponse{Code: specs.RuleSize, Rule: specs.RuleSize, Field: "envelope",
-			Message: "envelope larger than 65535 bytes"})
+			Message: fmt.Sprintf("request body larger than %d bytes (an envelope may be at most %d bytes in canonical form)", specs.MaxSubmissionSize, specs.MaxEnvelopeSize)})
 		return
 	case err != nil:
 		s.refuse(w, http.StatusBadRequest, ErrorResponse{Code: "body", Message: "reading the request body: " + err.Error()})
