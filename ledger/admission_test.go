@@ -14,6 +14,7 @@ import (
 
 	"github.com/acdledger/acdledger/ledger"
 	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/specs/tlogproof"
 )
 
 // hashTree hashes every file of the log (paths and contents), leaving out
@@ -136,5 +137,57 @@ func TestSecondOpenIsRefused(t *testing.T) {
 	}
 	if _, err := ledger.Init(dir, "test.example/lock", v.Registry); err == nil {
 		t.Fatal("init over an existing ledger succeeded")
+	}
+}
+
+// A submission is stored in canonical form, whatever its spacing and
+// member order (specs/admission.md): the leaf carries no byte the agency
+// did not sign but the envelope's fixed layout, and each vector's Stored
+// form is what the ledger writes.
+func TestSubmissionsStoredCanonical(t *testing.T) {
+	ctx := context.Background()
+	v, err := specs.LoadVectors("../specs/vectors/admission.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range v.Cases {
+		if c.Stored == "" {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			dir := t.TempDir()
+			if _, err := ledger.Init(dir, "test.example/canonical", v.Registry); err != nil {
+				t.Fatal(err)
+			}
+			l, err := ledger.Open(ctx, dir, ledger.Options{CheckpointInterval: 100 * time.Millisecond})
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer l.Close(ctx)
+			var subs [][]byte
+			for _, p := range v.Prefix {
+				subs = append(subs, []byte(p))
+			}
+			ps, err := l.Append(ctx, append(subs, c.Bytes())...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			r, err := l.Receipt(ctx, ps[len(ps)-1])
+			if err != nil {
+				t.Fatal(err)
+			}
+			p, err := tlogproof.Parse(r.Proof)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if string(p.Extra) != c.Stored {
+				t.Fatalf("stored leaf %q, want the canonical %q", p.Extra, c.Stored)
+			}
+			// The submission as sent, again: its receipt, not a second leaf.
+			again, ok, err := l.Existing(ctx, c.Bytes())
+			if err != nil || !ok || again.Index != r.Index {
+				t.Fatalf("retry: %+v %v %v", again, ok, err)
+			}
+		})
 	}
 }

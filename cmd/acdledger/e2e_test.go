@@ -275,7 +275,7 @@ func TestEndToEnd(t *testing.T) {
 		views := []string{filepath.Join(work, "view-a"), filepath.Join(work, "view-b")}
 		for i, v := range views {
 			copyDir(t, atPart1, v)
-			entry := fmt.Sprintf(`{"id":"FORK-%d","kind":"retention.deleted","schema":1,"agency":"nco","seq":%d,"occurred_at":"2026-11-01T00:00:00+09:00","case":"FORK","legal_basis":{"law":"acd-act","article":"22"},"refs":[],"body":{"dataset":"DS-FORK-%d","created_at":"2026-10-01T00:00:00+09:00","deleted_at":"2026-11-01T00:00:00+09:00","n":%d}}`, i, seq, i, i+1)
+			entry := fmt.Sprintf(`{"id":"FORK-%d","kind":"retention.deleted","schema":2,"agency":"nco","seq":%d,"occurred_at":"2026-11-01T00:00:00+09:00","case":"FORK","legal_basis":{"law":"acd-act","article":"22"},"refs":[],"body":{"dataset":"DS-FORK-%d","created_at":"2026-10-01T00:00:00+09:00","deleted_at":"2026-11-01T00:00:00+09:00","n":%d}}`, i, seq, i, i+1)
 			f := filepath.Join(work, fmt.Sprintf("fork-%d.json", i))
 			os.WriteFile(f, []byte(entry), 0o644)
 			must(t, "append", "--ledger", v, "--key", filepath.Join(ag, "keys", "nco.key"), f)
@@ -348,13 +348,13 @@ func TestKeygenSignAppend(t *testing.T) {
 	must(t, "init", "--dir", led, "--origin", "keys.acdledger.example/log", "--registry", reg)
 
 	req := filepath.Join(work, "request.json")
-	os.WriteFile(req, []byte(`{"id":"REQ-1","kind":"approval.requested","schema":1,"agency":"nco","seq":1,"occurred_at":"2026-07-01T09:00:00+09:00","case":"NCO-2026-0001","legal_basis":{"law":"acd-act","article":"17","paragraph":"1"},"refs":[],"body":{"measure":"transit_sending","direction":"GAIGAI","requested_from":"2026-07-02T00:00:00+09:00","requested_until":"2026-09-30T00:00:00+09:00","grounds":{"suspicion":true,"facts_unclear":true,"no_other_means":true}}}`), 0o644)
+	os.WriteFile(req, []byte(`{"id":"REQ-1","kind":"approval.requested","schema":2,"agency":"nco","seq":1,"occurred_at":"2026-07-01T09:00:00+09:00","case":"NCO-2026-0001","legal_basis":{"law":"acd-act","article":"17","paragraph":"1"},"refs":[],"body":{"measure":"transit_sending","direction":"GAIGAI","requested_from":"2026-07-02T00:00:00+09:00","requested_until":"2026-09-30T00:00:00+09:00","grounds":{"suspicion":true,"facts_unclear":true,"no_other_means":true}}}`), 0o644)
 	signed := filepath.Join(work, "request.dsse.json")
 	os.WriteFile(signed, []byte(must(t, "sign", "--key", filepath.Join(work, "nco.key"), req)), 0o644)
 	must(t, "append", "--ledger", led, "--receipts", filepath.Join(work, "receipts"), signed)
 
 	dec := filepath.Join(work, "decision.json")
-	os.WriteFile(dec, []byte(`{"id":"DEC-1","kind":"approval.decided","schema":1,"agency":"commission","seq":1,"occurred_at":"2026-07-01T15:00:00+09:00","case":"NCO-2026-0001","legal_basis":{"law":"acd-act","article":"17","paragraph":"1"},"refs":["REQ-1"],"body":{"request":"REQ-1","decision":"approved","decided_at":"2026-07-01T15:00:00+09:00","approved_from":"2026-07-02T00:00:00+09:00","approved_until":"2026-09-30T00:00:00+09:00"}}`), 0o644)
+	os.WriteFile(dec, []byte(`{"id":"DEC-1","kind":"approval.decided","schema":2,"agency":"commission","seq":1,"occurred_at":"2026-07-01T15:00:00+09:00","case":"NCO-2026-0001","legal_basis":{"law":"acd-act","article":"17","paragraph":"1"},"refs":["REQ-1"],"body":{"request":"REQ-1","decision":"approved","decided_at":"2026-07-01T15:00:00+09:00","approved_from":"2026-07-02T00:00:00+09:00","approved_until":"2026-09-30T00:00:00+09:00"}}`), 0o644)
 	// The wrong agency's key: refused, and the log is unchanged.
 	before := hashDir(t, filepath.Join(led, "log"))
 	mustFail(t, 1, "rule key.unknown", "append", "--ledger", led, "--key", filepath.Join(work, "nco.key"), dec)

@@ -174,7 +174,7 @@ func TestSealedEndToEnd(t *testing.T) {
 	}
 	var a auditJSON
 	json.Unmarshal([]byte(must(t, "audit", "--log", logDir, "--vkey", vkey, "--registry", reg, "--json")), &a)
-	bad := map[string]any{"id": "MISCONDUCT-1", "kind": "retention.deleted", "schema": 1, "agency": "nco", "seq": a.ByAgency["nco"].LastSeq + 1,
+	bad := map[string]any{"id": "MISCONDUCT-1", "kind": "retention.deleted", "schema": specs.EntrySchemaVersion, "agency": "nco", "seq": a.ByAgency["nco"].LastSeq + 1,
 		"occurred_at": "2026-11-14T00:00:00+09:00", "case": "MISCONDUCT", "legal_basis": map[string]any{"law": "acd-act", "article": "22"}, "refs": []any{},
 		"body":   map[string]any{"dataset": "DS-M", "created_at": "2026-11-01T00:00:00+09:00", "deleted_at": "2026-11-14T00:00:00+09:00", "n": 1},
 		"sealed": map[string]any{"detail": "what really happened"}}

@@ -64,6 +64,17 @@ func (k *Kit) Entry(t testing.TB, agency, id, kind string, basis, body map[strin
 	if err != nil {
 		t.Fatal(err)
 	}
+	return k.Sign(t, agency, payload)
+}
+
+// Sign signs a payload with the agency's key, in its canonical form (as
+// every signer does, specs/strict.md).
+func (k *Kit) Sign(t testing.TB, agency string, payload []byte) []byte {
+	t.Helper()
+	payload, err := specs.Canonical(payload)
+	if err != nil {
+		t.Fatal(err)
+	}
 	sig := ed25519.Sign(k.keys[agency], (&specs.Envelope{Payload: payload}).PAE())
 	env, err := specs.EnvelopeJSON(payload, k.keyIDs[agency], sig)
 	if err != nil {
@@ -71,3 +82,6 @@ func (k *Kit) Entry(t testing.TB, agency, id, kind string, basis, body map[strin
 	}
 	return env
 }
+
+// Has says whether the kit has a key for the agency.
+func (k *Kit) Has(agency string) bool { _, ok := k.keys[agency]; return ok }

@@ -45,7 +45,7 @@ func TestKeyLifecycle(t *testing.T) {
 			if _, err := reg.Add("nco", "NCO", "agency", []string{"pm.ordered"}, s.PublicKey()); err != nil {
 				t.Fatal(err)
 			}
-			env, err := s.Sign([]byte(`{"id":"A","kind":"pm.ordered","schema":1,"agency":"nco","seq":1,"occurred_at":"2026-06-01T00:00:00Z","case":"C","legal_basis":{"law":"sdf-act","article":"81"},"refs":[],"body":{"order_id":"PM-1","ordered_at":"2026-06-01T00:00:00Z"}}`))
+			env, err := s.Sign([]byte(`{"id":"A","kind":"pm.ordered","schema":2,"agency":"nco","seq":1,"occurred_at":"2026-06-01T00:00:00Z","case":"C","legal_basis":{"law":"sdf-act","article":"81"},"refs":[],"body":{"order_id":"PM-1","ordered_at":"2026-06-01T00:00:00Z"}}`))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -215,7 +215,7 @@ func TestVerifyBindsCheckpoint(t *testing.T) {
 	t.Run("one more entry under the same name", func(t *testing.T) {
 		// Same key, same origin; the operator's other history has one
 		// more entry early on, so its tree at the recorded size differs.
-		extra := s.sign(t, "commission", []byte(`{"id":"EXTRA-1","kind":"inspection","schema":1,"agency":"commission","seq":1,`+
+		extra := s.sign(t, "commission", []byte(`{"id":"EXTRA-1","kind":"inspection","schema":2,"agency":"commission","seq":1,`+
 			`"occurred_at":"2026-04-01T09:00:00+09:00","case":"COM-X","legal_basis":{"law":"acd-act","article":"63","paragraph":"1"},"refs":[],`+
 			`"body":{"paragraph":"1","target_agency":"nco","period_from":"2026-03-01T00:00:00+09:00","period_until":"2026-03-31T00:00:00+09:00","findings":0}}`))
 		other := append([][]byte{leaves[0], extra}, leaves[1:n]...)
