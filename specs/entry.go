@@ -133,6 +133,21 @@ func ParseEntry(payload []byte) (*Entry, error) {
 	return entryFromDoc(m, payload), nil
 }
 
+// CanonicalEntry is how an agency's tools prepare a draft payload for
+// signing: read strictly, then written in canonical form. A draft the
+// strict reader refuses is a *Violation with rule payload.json, so the
+// agency hears of a duplicate name or a 10.0 before anything is signed.
+func CanonicalEntry(draft []byte) ([]byte, error) {
+	out, err := Canonical(draft)
+	if err != nil {
+		if se, ok := err.(*StrictError); ok {
+			return nil, violation(peekID(draft), orEntry(se.Field), RulePayloadJSON, "%s", se.Reason)
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
 // entryFromDoc fills an Entry from a payload the schema has accepted, so
 // every type assertion holds. Body and Sealed are the members' bytes in
 // the canonical payload.

@@ -1,11 +1,13 @@
 package specs_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"strings"
 	"testing"
 
 	"github.com/acdledger/acdledger/specs"
+	"github.com/gowebpki/jcs"
 )
 
 // Seeds come from testdata/fuzz (checked in) and from every admission vector.
@@ -128,6 +130,32 @@ func FuzzLogStateJSON(f *testing.F) {
 		}
 		if again.Len() != s.Len() {
 			t.Fatalf("round trip lost ids: %d → %d", s.Len(), again.Len())
+		}
+	})
+}
+
+// FuzzCanonical: whatever the strict reader accepts has one canonical
+// form, which a second, independent RFC 8785 implementation
+// (gowebpki/jcs, built on encoding/json) writes byte for byte the same,
+// and which is its own canonical form.
+func FuzzCanonical(f *testing.F) {
+	seedVectors(f, true)
+	f.Add([]byte(`{"b":[1,-2,{"z":"\u00e9\n","a":null}],"a":true,"\u20ac":"€","😀":0}`))
+	f.Fuzz(func(t *testing.T, doc []byte) {
+		c, err := specs.Canonical(doc)
+		if err != nil {
+			return
+		}
+		other, err := jcs.Transform(doc)
+		if err != nil {
+			t.Fatalf("strict reader accepted what gowebpki/jcs refuses: %v\n%q", err, doc)
+		}
+		if !bytes.Equal(c, other) {
+			t.Fatalf("two RFC 8785 implementations disagree on %q:\n%q\n%q", doc, c, other)
+		}
+		again, err := specs.Canonical(c)
+		if err != nil || !bytes.Equal(again, c) {
+			t.Fatalf("canonical form is not stable: %q → %q (%v)", c, again, err)
 		}
 	})
 }

@@ -17,6 +17,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/acdledger/acdledger/specs"
 )
 
 var bin string
@@ -358,6 +360,24 @@ func TestKeygenSignAppend(t *testing.T) {
 	// The wrong agency's key: refused, and the log is unchanged.
 	before := hashDir(t, filepath.Join(led, "log"))
 	mustFail(t, 1, "rule key.unknown", "append", "--ledger", led, "--key", filepath.Join(work, "nco.key"), dec)
+	// One reading of every byte (specs/strict.md): a draft two JSON readers
+	// would read differently is refused before it is signed, naming the
+	// field; so is a signed envelope whose payload is not canonical.
+	dup := filepath.Join(work, "duplicate.json")
+	os.WriteFile(dup, []byte(strings.Replace(string(readFile(t, req)), `"agency":"nco"`, `"agency":"nco","agency":"npa"`, 1)), 0o644)
+	mustFail(t, 1, "field agency: rule payload.json", "sign", "--key", filepath.Join(work, "nco.key"), dup)
+	mustFail(t, 1, "field agency: rule payload.json", "append", "--ledger", led, "--key", filepath.Join(work, "nco.key"), dup)
+	v, err := specs.LoadVectors("../../specs/vectors/admission.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range v.Cases {
+		if c.Rule == specs.RulePayloadJSON || c.Rule == specs.RulePayloadCanonical || c.Rule == specs.RuleEnvelope {
+			f := filepath.Join(work, "vector.dsse.json")
+			os.WriteFile(f, c.Bytes(), 0o644)
+			mustFail(t, 1, "rule "+c.Rule, "append", "--ledger", led, f)
+		}
+	}
 	if hashDir(t, filepath.Join(led, "log")) != before {
 		t.Fatal("log changed")
 	}

@@ -133,11 +133,11 @@ func (s *Signer) PublicKey() crypto.PublicKey {
 // payload is signed in its canonical form (RFC 8785, specs.Canonical),
 // the only form admission takes; a draft the strict reader refuses
 // (duplicate names, a non-integer number, …) is refused here, before
-// anything is signed.
+// anything is signed, as a *specs.Violation.
 func (s *Signer) Sign(payload []byte) ([]byte, error) {
-	canon, err := specs.Canonical(payload)
+	canon, err := specs.CanonicalEntry(payload)
 	if err != nil {
-		return nil, fmt.Errorf("entry payload %w", err)
+		return nil, err
 	}
 	return s.SignExact(canon)
 }

@@ -33,14 +33,20 @@ func NeedsSealing(draft []byte) bool {
 }
 
 // Seal seals a draft entry for the registry's recipients. A draft with no
-// clear sealed values is returned unchanged, so every payload can go
+// clear sealed values is returned in canonical form, so every payload can go
 // through Seal before signing.
 func Seal(draft []byte, reg *specs.Registry) ([]byte, error) {
+	// Read the draft strictly first: the decoding below would silently keep
+	// the last of two equal names.
+	draft, err := specs.CanonicalEntry(draft)
+	if err != nil {
+		return nil, err
+	}
 	if !NeedsSealing(draft) {
 		return draft, nil
 	}
 	var doc map[string]json.RawMessage
-	if err := json.Unmarshal(draft, &doc); err != nil {
+	if err = json.Unmarshal(draft, &doc); err != nil {
 		return nil, fmt.Errorf("draft is not a JSON object: %w", err)
 	}
 	var head struct {

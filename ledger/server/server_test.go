@@ -23,6 +23,7 @@ import (
 	"github.com/acdledger/acdledger/ledger/server"
 	"github.com/acdledger/acdledger/ledger/submit"
 	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/specs/tlogproof"
 	"github.com/acdledger/acdledger/verifier"
 	"github.com/acdledger/acdledger/verifier/tlog"
 )
@@ -380,4 +381,64 @@ func FuzzAdd(f *testing.F) {
 			t.Fatalf("status %d for %q: %s", w.Code, body, w.Body)
 		}
 	})
+}
+
+// Every admission vector over HTTP (specs/vectors): each refusal is a 4xx
+// with the JSON body naming the rule and the field, and the log is
+// unchanged; each admitted submission is stored in its canonical form, and
+// posted again, however spaced, gets its original receipt.
+func TestVectorsOverHTTP(t *testing.T) { storagetest.Run(t, testVectorsOverHTTP) }
+
+func testVectorsOverHTTP(t *testing.T, driver string) {
+	v, err := specs.LoadVectors("../../specs/vectors/admission.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := start(t, testkit.New(t), ledger.Options{}, driver)
+	for i, p := range v.Prefix {
+		if code, body := f.post(t, "application/json", strings.NewReader(p), ""); code != http.StatusOK {
+			t.Fatalf("prefix %d: %d %s", i, code, body)
+		}
+	}
+	time.Sleep(200 * time.Millisecond)
+	before := f.logHash(t)
+	for _, c := range v.Cases {
+		if c.Rule == "" {
+			continue
+		}
+		t.Run(c.Name, func(t *testing.T) {
+			code, body := f.post(t, "application/json", bytes.NewReader(c.Bytes()), "")
+			var e server.ErrorResponse
+			if err := json.Unmarshal(body, &e); err != nil || code < 400 || code >= 500 || e.Rule != c.Rule || e.Field != c.Field || e.Message == "" {
+				t.Fatalf("got %d %s, want a 4xx naming rule %s field %s", code, body, c.Rule, c.Field)
+			}
+		})
+	}
+	time.Sleep(200 * time.Millisecond)
+	if f.logHash(t) != before {
+		t.Fatal("the log changed although every submission was refused")
+	}
+	var first *server.AddResponse
+	for _, c := range v.Cases {
+		if c.Stored == "" {
+			continue
+		}
+		code, body := f.post(t, "application/json", bytes.NewReader(c.Bytes()), "")
+		var res server.AddResponse
+		if json.Unmarshal(body, &res) != nil || code != http.StatusOK {
+			t.Fatalf("%s: %d %s", c.Name, code, body)
+		}
+		p, err := tlogproof.Parse([]byte(res.Receipt))
+		if err != nil || string(p.Extra) != c.Stored {
+			t.Fatalf("%s: stored %q (%v), want %q", c.Name, p.Extra, err, c.Stored)
+		}
+		if first == nil {
+			first = &res
+		} else if !res.Existing || res.Index != first.Index {
+			t.Fatalf("%s: the same entry spaced otherwise got %+v, want the receipt of index %d", c.Name, res, first.Index)
+		}
+	}
+	if first == nil {
+		t.Fatal("no vector with a stored form")
+	}
 }
