@@ -1,7 +1,6 @@
 package specs
 
 import (
-	"bytes"
 	"crypto"
 	"crypto/ecdsa"
 	"crypto/ed25519"
@@ -13,7 +12,6 @@ import (
 	"time"
 
 	"filippo.io/age"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 	"github.com/sigstore/sigstore/pkg/cryptoutils"
 	"github.com/sigstore/sigstore/pkg/signature"
 )
@@ -129,9 +127,12 @@ var registrySchema = mustCompile("registry.schema.json")
 // kinds only for the commission, key ids that match their keys, and keys of
 // an accepted algorithm (Ed25519 or ECDSA P-256).
 func ParseRegistry(data []byte) (*Registry, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(data))
+	// The strict reader (specs/strict.md): an agency listed with two
+	// "kinds" members, say, must not mean one thing here and another to
+	// an auditor's own tool.
+	doc, err := readStrict(data)
 	if err != nil {
-		return nil, fmt.Errorf("registry: not JSON: %w", err)
+		return nil, fmt.Errorf("registry: %w", err)
 	}
 	if err := registrySchema.Validate(doc); err != nil {
 		v := schemaViolation("", err)

@@ -389,3 +389,25 @@ func CheckVerdict(t *testing.T, err error, rule, field string) {
 		t.Fatalf("want rule %s field %s, got rule %s field %s (%v)", rule, field, v.Rule, v.Field, v)
 	}
 }
+
+// A registry is read strictly too: two readers must agree on who may sign.
+func TestRegistryReadStrictly(t *testing.T) {
+	kit := testkit.New(t)
+	for name, edit := range map[string]func(string) string{
+		"duplicate role": func(s string) string {
+			return strings.Replace(s, `"role": "agency"`, `"role": "agency", "role": "commission"`, 1)
+		},
+		"byte-order mark": func(s string) string { return "\ufeff" + s },
+		"trailing data":   func(s string) string { return s + "{}" },
+	} {
+		t.Run(name, func(t *testing.T) {
+			raw := edit(string(kit.RegJSON))
+			if raw == string(kit.RegJSON) {
+				t.Fatal("the edit does not apply to this registry")
+			}
+			if _, err := specs.ParseRegistry([]byte(raw)); err == nil {
+				t.Fatalf("accepted %s", raw)
+			}
+		})
+	}
+}
