@@ -573,11 +573,11 @@ func BenchmarkAdmissionCost(b *testing.B) {
 			_, err := reg.VerifySigned(envs[i])
 			return err
 		}},
-		{"5b", "  specs.ParseEnvelope (DSSE JSON, base64)", func(i int) error {
+		{"5b", "  specs.ParseEnvelope (strict DSSE, canonical base64 and leaf)", func(i int) error {
 			_, err := specs.ParseEnvelope(envs[i])
 			return err
 		}},
-		{"5c", "  specs.ParseEntry (JSON decode ×2 + JSON Schema)", func(i int) error {
+		{"5c", "  specs.ParseEntry (strict reading, canonical check, JSON Schema)", func(i int) error {
 			_, err := specs.ParseEntry(parsed[i].Payload)
 			return err
 		}},

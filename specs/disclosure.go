@@ -1,7 +1,6 @@
 package specs
 
 import (
-	"bytes"
 	"encoding/json"
 	"fmt"
 )
@@ -36,14 +35,9 @@ func ParseDisclosure(data []byte) (*Disclosure, error) {
 	if len(data) > MaxDisclosureSize {
 		return nil, fmt.Errorf("disclosure: %d bytes; the limit is %d", len(data), MaxDisclosureSize)
 	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	d := &Disclosure{}
-	if err := dec.Decode(d); err != nil {
+	if err := decodeStrict(data, d); err != nil {
 		return nil, fmt.Errorf("disclosure: %w", err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("disclosure: data after the JSON object")
 	}
 	switch {
 	case d.Version != DisclosureVersion:

@@ -115,14 +115,9 @@ func CheckSealedValues(id, kind, prefix string, values map[string]json.RawMessag
 // ParseBox decodes a decrypted box strictly: known fields only, the box
 // version, a salt of the right size for every field.
 func ParseBox(data []byte) (*Box, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
 	b := &Box{}
-	if err := dec.Decode(b); err != nil {
+	if err := decodeStrict(data, b); err != nil {
 		return nil, fmt.Errorf("box: %w", err)
-	}
-	if dec.More() {
-		return nil, fmt.Errorf("box: data after the JSON object")
 	}
 	if b.Version != BoxVersion {
 		return nil, fmt.Errorf("box: version %d, want %d", b.Version, BoxVersion)

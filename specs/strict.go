@@ -11,6 +11,7 @@ import (
 	"strings"
 	"unicode/utf8"
 
+	jsonv2 "github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
 )
 
@@ -207,6 +208,17 @@ func invalidUTF8At(b []byte) int {
 		i += n
 	}
 	return len(b)
+}
+
+// decodeStrict decodes a JSON document into v after reading it strictly:
+// member names matched exactly (not case-insensitively, as encoding/json
+// does), unknown members refused. For the smaller formats (boxes,
+// disclosures) whose Go types are their whole definition.
+func decodeStrict(data []byte, v any) error {
+	if _, err := readStrict(data); err != nil {
+		return err
+	}
+	return jsonv2.Unmarshal(data, v, jsonv2.RejectUnknownMembers(true))
 }
 
 // Canonical returns the RFC 8785 (JCS) canonical form of a JSON document

@@ -411,3 +411,36 @@ func TestRegistryReadStrictly(t *testing.T) {
 		})
 	}
 }
+
+// An opened box and a disclosure are read strictly too: a box holding a
+// field's value twice would show one member one value and another member
+// another.
+func TestBoxAndDisclosureReadStrictly(t *testing.T) {
+	salt := `"` + strings.Repeat("A", 43) + `="`
+	box := `{"sealed":1,"entry":"E1","fields":{"detail":{"salt":` + salt + `,"value":"x"}}}`
+	if _, err := specs.ParseBox([]byte(box)); err != nil {
+		t.Fatalf("valid box: %v", err)
+	}
+	for name, bad := range map[string]string{
+		"value twice":          strings.Replace(box, `"value":"x"`, `"value":"x","value":"y"`, 1),
+		"name in another case": strings.Replace(box, `"entry"`, `"Entry"`, 1),
+		"float version":        strings.Replace(box, `"sealed":1`, `"sealed":1.0`, 1),
+	} {
+		if _, err := specs.ParseBox([]byte(bad)); err == nil {
+			t.Errorf("box with %s accepted", name)
+		}
+	}
+	disc := `{"disclosure":1,"index":3,"entry_id":"E1","field":"detail","value":"x","salt":` + salt + `,"proof":"p"}`
+	if _, err := specs.ParseDisclosure([]byte(disc)); err != nil {
+		t.Fatalf("valid disclosure: %v", err)
+	}
+	for name, bad := range map[string]string{
+		"field twice":          strings.Replace(disc, `"field":"detail"`, `"field":"detail","field":"target_address"`, 1),
+		"name in another case": strings.Replace(disc, `"index"`, `"Index"`, 1),
+		"float index":          strings.Replace(disc, `"index":3`, `"index":3.0`, 1),
+	} {
+		if _, err := specs.ParseDisclosure([]byte(bad)); err == nil {
+			t.Errorf("disclosure with %s accepted", name)
+		}
+	}
+}
