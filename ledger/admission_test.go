@@ -40,6 +40,26 @@ func hashTree(t *testing.T, dir string) string {
 	return hex.EncodeToString(h.Sum(nil))
 }
 
+// vectorLedger opens a new ledger with the vectors' registry, for the
+// vectors' prefix and cases.
+func vectorLedger(t *testing.T, v *specs.Vectors) (dir string, l *ledger.Ledger, prefix [][]byte) {
+	t.Helper()
+	ctx := context.Background()
+	dir = t.TempDir()
+	if _, err := ledger.Init(dir, "test.example/vectors", v.Registry); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(ctx, dir, ledger.Options{CheckpointInterval: 100 * time.Millisecond})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(ctx) })
+	for _, p := range v.Prefix {
+		prefix = append(prefix, []byte(p))
+	}
+	return dir, l, prefix
+}
+
 // Every rejection vector is refused with its rule and field, and the log
 // is byte-for-byte unchanged; then the valid vector is admitted.
 func TestRejectionsLeaveLogUnchanged(t *testing.T) {
@@ -48,19 +68,7 @@ func TestRejectionsLeaveLogUnchanged(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	dir := t.TempDir()
-	if _, err := ledger.Init(dir, "test.example/vectors", v.Registry); err != nil {
-		t.Fatal(err)
-	}
-	l, err := ledger.Open(ctx, dir, ledger.Options{CheckpointInterval: 100 * time.Millisecond})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close(ctx)
-	var prefix [][]byte
-	for _, p := range v.Prefix {
-		prefix = append(prefix, []byte(p))
-	}
+	dir, l, prefix := vectorLedger(t, v)
 	ps, err := l.Append(ctx, prefix...)
 	if err != nil {
 		t.Fatal(err)
@@ -155,20 +163,8 @@ func TestSubmissionsStoredCanonical(t *testing.T) {
 			continue
 		}
 		t.Run(c.Name, func(t *testing.T) {
-			dir := t.TempDir()
-			if _, err := ledger.Init(dir, "test.example/canonical", v.Registry); err != nil {
-				t.Fatal(err)
-			}
-			l, err := ledger.Open(ctx, dir, ledger.Options{CheckpointInterval: 100 * time.Millisecond})
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer l.Close(ctx)
-			var subs [][]byte
-			for _, p := range v.Prefix {
-				subs = append(subs, []byte(p))
-			}
-			ps, err := l.Append(ctx, append(subs, c.Bytes())...)
+			_, l, prefix := vectorLedger(t, v)
+			ps, err := l.Append(ctx, append(prefix, c.Bytes())...)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -35,21 +35,18 @@ type Admitted struct {
 // in order, against this state and the registry. It changes nothing; call
 // Accept once the entry has its index in the log.
 func (s *LogState) Check(reg *Registry, raw []byte) (*Admitted, error) {
-	a, err := reg.VerifySigned(raw)
-	if err != nil {
-		return nil, err
-	}
-	if err := s.CheckVerified(a); err != nil {
-		return nil, err
-	}
-	return a, nil
+	return s.check(reg.VerifySigned, raw)
 }
 
 // CheckSubmitted is Check for an envelope as an agency submits it (any
 // spacing and member order; see Registry.VerifySubmitted): the verdict a
 // ledger reaches.
 func (s *LogState) CheckSubmitted(reg *Registry, raw []byte) (*Admitted, error) {
-	a, err := reg.VerifySubmitted(raw)
+	return s.check(reg.VerifySubmitted, raw)
+}
+
+func (s *LogState) check(verify func([]byte) (*Admitted, error), raw []byte) (*Admitted, error) {
+	a, err := verify(raw)
 	if err != nil {
 		return nil, err
 	}
