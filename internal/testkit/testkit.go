@@ -7,6 +7,7 @@ import (
 	"crypto/ed25519"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,4 +198,60 @@ func (k *Kit) SignPayload(t testing.TB, agency string, payload []byte) []byte {
 // Signed is Entry then Sign.
 func (k *Kit) Signed(t testing.TB, agency string) []byte {
 	return k.Sign(t, agency, k.Entry(agency))
+}
+
+// SignedOfSize returns a valid envelope of exactly size bytes, signed by
+// agency with its next seq, for tests of the size limit: an
+// approval.requested whose sealed selectors fill it (so agency must be one
+// that may request approval, nco or npa). An envelope as signers lay it out
+// is a multiple of 4 bytes long (specs/admission.md), so size must be one
+// too; the largest it can make is about 53,000 bytes (a sealed box is at
+// most 40,000 base64 characters).
+func (k *Kit) SignedOfSize(t testing.TB, agency string, size int) []byte {
+	t.Helper()
+	if size%4 != 0 {
+		t.Fatalf("SignedOfSize(%d): an envelope's length is a multiple of 4", size)
+	}
+	e := k.Entry(agency)
+	e["kind"] = "approval.requested"
+	e["legal_basis"] = map[string]any{"law": "acd-act", "article": "17", "paragraph": "1"}
+	e["body"] = map[string]any{"measure": "transit_sending", "direction": "GAIGAI",
+		"requested_from": "2026-06-02T00:00:00+09:00", "requested_until": "2026-07-01T00:00:00+09:00",
+		"grounds": map[string]any{"suspicion": true, "facts_unclear": true, "no_other_means": true}}
+	// build signs the entry with fill characters of selectors (at most
+	// 4096 to a selector, the schema's limit) and a case of caseLen.
+	build := func(fill, caseLen int) []byte {
+		var sel []any
+		for ; fill > 0; fill -= 4096 {
+			sel = append(sel, strings.Repeat("s", min(fill, 4096)))
+		}
+		e["case"] = "C" + strings.Repeat("0", caseLen-1)
+		e["sealed"] = map[string]any{"selectors": sel}
+		return k.Sign(t, agency, e)
+	}
+	// The envelope grows with the fill, by at most 8 bytes a character (one
+	// more byte of box, 4 of its base64, 4 more in the payload's), and with
+	// the case, 4 bytes every 3 characters, up to 64 of them (84 bytes): find
+	// the largest fill that leaves the case 60 to 64 bytes to reach size,
+	// then the case.
+	const room = 60
+	lo, hi := 1, 29000
+	if len(build(lo, 1)) > size-room || len(build(hi, 1)) <= size-room {
+		t.Fatalf("SignedOfSize(%d): out of reach", size)
+	}
+	for hi-lo > 1 {
+		mid := (lo + hi) / 2
+		if len(build(mid, 1)) <= size-room {
+			lo = mid
+		} else {
+			hi = mid
+		}
+	}
+	for c := 1; c <= 64; c++ {
+		if env := build(lo, c); len(env) == size {
+			return env
+		}
+	}
+	t.Fatalf("SignedOfSize(%d): no case length reaches it", size)
+	return nil
 }

@@ -7,6 +7,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/acdledger/acdledger/ledger"
@@ -78,7 +79,7 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 	switch {
 	case errors.As(err, &tooBig) || len(body) > specs.MaxEnvelopeSize:
 		s.refuse(w, http.StatusRequestEntityTooLarge, ErrorResponse{Code: specs.RuleSize, Rule: specs.RuleSize, Field: "envelope",
-			Message: "envelope larger than 65535 bytes"})
+			Message: "envelope larger than " + strconv.Itoa(specs.MaxEnvelopeSize) + " bytes, the most whose receipt every tlog-proof reader can read"})
 		return
 	case err != nil:
 		s.refuse(w, http.StatusBadRequest, ErrorResponse{Code: "body", Message: "reading the request body: " + err.Error()})

@@ -1,9 +1,12 @@
 package tlogproof
 
 import (
+	"bufio"
 	"bytes"
 	"strings"
 	"testing"
+
+	"github.com/transparency-dev/formats/proof"
 )
 
 const sample = `c2sp.org/tlog-proof@v1
@@ -74,4 +77,54 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("round trip changed the proof")
 		}
 	})
+}
+
+// The bound is the one of the reader other tools use, to the byte: extra
+// data of MaxExtra bytes makes a proof that transparency-dev/formats reads
+// back unchanged, and so do we; one byte more and formats cannot read it, and
+// neither do we, so that the two readers agree on what is a proof.
+func TestMaxExtraIsTheFormatsReadersLimit(t *testing.T) {
+	if MaxLine != bufio.MaxScanTokenSize {
+		t.Fatalf("MaxLine %d, bufio.MaxScanTokenSize %d", MaxLine, bufio.MaxScanTokenSize)
+	}
+	if want := (MaxLine - len(extraPrefix) - len("\n")) / 4 * 3; MaxExtra != want {
+		t.Fatalf("MaxExtra = %d, want %d", MaxExtra, want)
+	}
+	if MaxExtra != 49146 {
+		t.Fatalf("MaxExtra = %d, want 49146", MaxExtra)
+	}
+	proofOf := func(n int) []byte {
+		extra := bytes.Repeat([]byte{0xa5}, n)
+		p := &Proof{Extra: extra, Index: 5, Hashes: [][]byte{bytes.Repeat([]byte{1}, 32)}, Checkpoint: []byte("o\n6\nAA==\n\n— o x\n")}
+		return p.Marshal()
+	}
+	// The longest extra line, newline included, and the next one.
+	for n, want := range map[int]int{MaxExtra: MaxLine - 1, MaxExtra - 2: MaxLine - 1, MaxExtra + 1: MaxLine + 3} {
+		line, _, _ := bytes.Cut(bytes.SplitN(proofOf(n), []byte("\n"), 2)[1], []byte("\n"))
+		if got := len(line) + 1; got != want {
+			t.Errorf("extra of %d bytes: line of %d bytes, want %d", n, got, want)
+		}
+	}
+
+	raw := proofOf(MaxExtra)
+	var fp proof.TLogProof
+	if err := fp.Unmarshal(raw); err != nil {
+		t.Fatalf("formats refuses a proof with %d bytes of extra data: %v", MaxExtra, err)
+	}
+	ours, err := Parse(raw)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(fp.ExtraData, ours.Extra) || fp.Index != ours.Index || !bytes.Equal(fp.Checkpoint, ours.Checkpoint) {
+		t.Fatal("formats and Parse read the proof differently")
+	}
+
+	over := proofOf(MaxExtra + 1)
+	if err := new(proof.TLogProof).Unmarshal(over); err == nil {
+		t.Fatalf("formats reads a proof with %d bytes of extra data: the bound is not tight", MaxExtra+1)
+	}
+	_, err = Parse(over)
+	if err == nil || !strings.Contains(err.Error(), "extra line is 65539 bytes") {
+		t.Fatalf("Parse of an extra line over the limit: %v", err)
+	}
 }
