@@ -72,13 +72,35 @@ func (p *Proof) Marshal() []byte {
 
 // Parse reads a proof. It checks the structure only; the checkpoint's
 // signatures and the inclusion path are the verifier's business.
+//
+// It takes no proof that transparency-dev/formats would read otherwise or
+// not at all (FuzzParse checks this): no line over MaxLine, no carriage
+// return (that reader drops one before each newline, so the checkpoint it
+// passes on would not be the bytes given), and a checkpoint ending in a
+// newline (it adds one), as every signed note does.
 func Parse(data []byte) (*Proof, error) {
+	if i := bytes.IndexByte(data, '\r'); i >= 0 {
+		return nil, fmt.Errorf("tlog-proof: carriage return at byte %d; lines end with a newline alone", i)
+	}
+	for i, rest := 1, data; len(rest) > 0; i++ {
+		line, after, _ := bytes.Cut(rest, []byte("\n"))
+		if n := len(line) + 1; n > MaxLine {
+			if i == 2 && bytes.HasPrefix(line, []byte(extraPrefix)) {
+				return nil, fmt.Errorf("tlog-proof: extra line is %d bytes with its newline; readers of the format take at most %d (%d bytes of data)", n, MaxLine, MaxExtra)
+			}
+			return nil, fmt.Errorf("tlog-proof: line %d is %d bytes with its newline; readers of the format take at most %d", i, n, MaxLine)
+		}
+		rest = after
+	}
 	head, cp, ok := bytes.Cut(data, []byte("\n\n"))
 	if !ok {
 		return nil, errors.New("tlog-proof: no empty line before the checkpoint")
 	}
 	if len(cp) == 0 {
 		return nil, errors.New("tlog-proof: no checkpoint after the empty line")
+	}
+	if cp[len(cp)-1] != '\n' {
+		return nil, errors.New("tlog-proof: the checkpoint does not end with a newline")
 	}
 	lines := strings.Split(string(head), "\n")
 	if lines[0] != Header {
@@ -87,9 +109,6 @@ func Parse(data []byte) (*Proof, error) {
 	lines = lines[1:]
 	p := &Proof{Checkpoint: bytes.Clone(cp)} // never alias the caller's buffer
 	if len(lines) > 0 && strings.HasPrefix(lines[0], extraPrefix) {
-		if n := len(lines[0]) + 1; n > MaxLine {
-			return nil, fmt.Errorf("tlog-proof: extra line is %d bytes with its newline; readers of the format take at most %d (%d bytes of data)", n, MaxLine, MaxExtra)
-		}
 		extra, err := base64.StdEncoding.Strict().DecodeString(strings.TrimPrefix(lines[0], extraPrefix))
 		if err != nil {
 			return nil, fmt.Errorf("tlog-proof: extra line: %w", err)

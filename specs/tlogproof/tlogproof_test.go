@@ -43,15 +43,19 @@ func TestRoundTrip(t *testing.T) {
 
 func TestRejects(t *testing.T) {
 	for name, in := range map[string]string{
-		"bad header":     strings.Replace(sample, "@v1", "@v2", 1),
-		"leading zero":   strings.Replace(sample, "index 73894", "index 073894", 1),
-		"negative index": strings.Replace(sample, "index 73894", "index -1", 1),
-		"no index":       strings.Replace(sample, "index 73894\n", "", 1),
-		"short hash":     strings.Replace(sample, "B95lDa8R83lS8n0eG+o0buTxRKQTYFi//1U8anccXmA=", "B95l", 1),
-		"bad extra":      strings.Replace(sample, "aGVsbG8=", "!!", 1),
-		"no checkpoint":  strings.SplitAfter(sample, "\n\n")[0],
-		"no blank line":  "c2sp.org/tlog-proof@v1\nindex 1\n",
-		"too many":       strings.Replace(sample, "index 73894\n", "index 1\n"+strings.Repeat("gSKyXoYZUgZ6jduWYrkDOARinOMGJveXjgMkBTcdPlQ=\n", 64), 1),
+		"bad header":                       strings.Replace(sample, "@v1", "@v2", 1),
+		"leading zero":                     strings.Replace(sample, "index 73894", "index 073894", 1),
+		"negative index":                   strings.Replace(sample, "index 73894", "index -1", 1),
+		"no index":                         strings.Replace(sample, "index 73894\n", "", 1),
+		"short hash":                       strings.Replace(sample, "B95lDa8R83lS8n0eG+o0buTxRKQTYFi//1U8anccXmA=", "B95l", 1),
+		"bad extra":                        strings.Replace(sample, "aGVsbG8=", "!!", 1),
+		"no checkpoint":                    strings.SplitAfter(sample, "\n\n")[0],
+		"no blank line":                    "c2sp.org/tlog-proof@v1\nindex 1\n",
+		"too many":                         strings.Replace(sample, "index 73894\n", "index 1\n"+strings.Repeat("gSKyXoYZUgZ6jduWYrkDOARinOMGJveXjgMkBTcdPlQ=\n", 64), 1),
+		"CRLF":                             strings.ReplaceAll(sample, "\n", "\r\n"),
+		"CR in checkpoint":                 strings.Replace(sample, "109482\n", "109482\r\n", 1),
+		"long checkpoint line":             strings.Replace(sample, "example.com/fancylog\n109482", "example.com/fancylog"+strings.Repeat("g", MaxLine)+"\n109482", 1),
+		"checkpoint without final newline": strings.TrimSuffix(sample, "\n"),
 	} {
 		if _, err := Parse([]byte(in)); err == nil {
 			t.Errorf("%s: accepted", name)
@@ -64,10 +68,24 @@ func TestRejects(t *testing.T) {
 func FuzzParse(f *testing.F) {
 	f.Add([]byte(sample))
 	f.Add([]byte("c2sp.org/tlog-proof@v1\nindex 0\n\nx\n"))
+	f.Add([]byte("c2sp.org/tlog-proof@v1\nextra \nindex 00\n\nx\r\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		p, err := Parse(data)
 		if err != nil {
 			return
+		}
+		// What we take, transparency-dev/formats reads, and reads the same.
+		var fp proof.TLogProof
+		if err := fp.Unmarshal(data); err != nil {
+			t.Fatalf("Parse takes a proof formats refuses: %v", err)
+		}
+		if fp.Index != p.Index || !bytes.Equal(fp.ExtraData, p.Extra) || !bytes.Equal(fp.Checkpoint, p.Checkpoint) || len(fp.Hashes) != len(p.Hashes) {
+			t.Fatalf("formats reads it otherwise: index %d extra %q checkpoint %q", fp.Index, fp.ExtraData, fp.Checkpoint)
+		}
+		for i := range p.Hashes {
+			if !bytes.Equal(fp.Hashes[i][:], p.Hashes[i]) {
+				t.Fatalf("hash %d differs", i)
+			}
 		}
 		q, err := Parse(p.Marshal())
 		if err != nil {
