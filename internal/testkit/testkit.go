@@ -5,6 +5,7 @@ package testkit
 
 import (
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"strings"
@@ -219,39 +220,47 @@ func (k *Kit) SignedOfSize(t testing.TB, agency string, size int) []byte {
 		"requested_from": "2026-06-02T00:00:00+09:00", "requested_until": "2026-07-01T00:00:00+09:00",
 		"grounds": map[string]any{"suspicion": true, "facts_unclear": true, "no_other_means": true}}
 	// build signs the entry with fill characters of selectors (at most
-	// 4096 to a selector, the schema's limit) and a case of caseLen.
-	build := func(fill, caseLen int) []byte {
+	// 4096 to a selector, the schema's limit) and a case of caseLen, and
+	// returns the envelope and its payload's length.
+	build := func(fill, caseLen int) ([]byte, int) {
 		var sel []any
 		for ; fill > 0; fill -= 4096 {
 			sel = append(sel, strings.Repeat("s", min(fill, 4096)))
 		}
 		e["case"] = "C" + strings.Repeat("0", caseLen-1)
 		e["sealed"] = map[string]any{"selectors": sel}
-		return k.Sign(t, agency, e)
-	}
-	// The envelope grows with the fill, by at most 8 bytes a character (one
-	// more byte of box, 4 of its base64, 4 more in the payload's), and with
-	// the case, 4 bytes every 3 characters, up to 64 of them (84 bytes): find
-	// the largest fill that leaves the case 60 to 64 bytes to reach size,
-	// then the case.
-	const room = 60
-	lo, hi := 1, 29000
-	if len(build(lo, 1)) > size-room || len(build(hi, 1)) <= size-room {
-		t.Fatalf("SignedOfSize(%d): out of reach", size)
-	}
-	for hi-lo > 1 {
-		mid := (lo + hi) / 2
-		if len(build(mid, 1)) <= size-room {
-			lo = mid
-		} else {
-			hi = mid
+		env := k.Sign(t, agency, e)
+		var d struct{ Payload string }
+		if err := json.Unmarshal(env, &d); err != nil {
+			t.Fatal(err)
 		}
+		return env, base64.StdEncoding.DecodedLen(len(d.Payload)) - strings.Count(d.Payload[max(0, len(d.Payload)-2):], "=")
 	}
-	for c := 1; c <= 64; c++ {
-		if env := build(lo, c); len(env) == size {
+	// The envelope is a fixed part plus the payload in base64, 4·⌈P/3⌉
+	// bytes. The case is outside the sealed box, so each character of it
+	// adds one byte to P: once the fill leaves P within 63 bytes under the
+	// largest P of the wanted size, the case makes up the rest. Each byte
+	// of fill adds about 4/3 to P (the box grows by a byte, in base64).
+	fill := 1000
+	for range 10 {
+		env, p := build(fill, 1)
+		fixed := len(env) - 4*((p+2)/3)
+		if (size-fixed)%4 != 0 || size < fixed {
+			t.Fatalf("SignedOfSize(%d): out of reach (%d bytes without the payload)", size, fixed)
+		}
+		gap := 3*((size-fixed)/4) - p // bytes of case still to add
+		if gap >= 0 && gap <= 60 {
+			env, _ = build(fill, 1+gap)
+			if len(env) != size {
+				t.Fatalf("SignedOfSize(%d): made %d bytes", size, len(env))
+			}
 			return env
 		}
+		fill = max(1, fill+(gap-30)*3/4)
+		if fill > 29000 {
+			t.Fatalf("SignedOfSize(%d): out of reach (the sealed box would be too large)", size)
+		}
 	}
-	t.Fatalf("SignedOfSize(%d): no case length reaches it", size)
+	t.Fatalf("SignedOfSize(%d): no fill found", size)
 	return nil
 }
