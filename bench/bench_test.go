@@ -37,6 +37,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/acdledger/acdledger/internal/testkit"
 	"github.com/acdledger/acdledger/ledger"
 	"github.com/acdledger/acdledger/ledger/server"
 	"github.com/acdledger/acdledger/ledger/submit"
@@ -546,6 +547,55 @@ func BenchmarkVerifyReceipt(b *testing.B) {
 		record(b, result{id: "4b", name: "verify receipt (receipts of (2))", entries: len(sample), elapsed: elapsed,
 			rate: float64(len(sample)) / elapsed.Seconds(), p50: p50, p99: p99, mean: mean, peakKiB: peakRSS(), cores: cores, others: others,
 			note: "verify receipt: entries = receipts verified one after another; p50/p99 are per receipt, not integration latency"})
+	}
+}
+
+// (4c) `acdledger verify receipt` on the receipt of the largest envelope
+// the log admits (specs.MaxEnvelopeSize rounded down to a signer-made
+// size, 49,144 bytes), in a small log of its own, nReceipts times: the
+// worst case of (4b), whose envelopes are the workload's (about 1 KiB).
+func BenchmarkVerifyLargestReceipt(b *testing.B) {
+	ctx := context.Background()
+	kit := testkit.New(b)
+	dir := scratch(b, "largest")
+	if _, err := ledger.InitStorage(dir, "bench.example/largest", kit.RegJSON, ledger.Storage{Driver: ledger.DriverPOSIX}); err != nil {
+		b.Fatal(err)
+	}
+	l, err := ledger.Open(ctx, dir, ledger.Options{})
+	if err != nil {
+		b.Fatal(err)
+	}
+	ps, err := l.Append(ctx, kit.Signed(b, "npa"), kit.SignedOfSize(b, "nco", specs.MaxEnvelopeSize/4*4), kit.Signed(b, "commission"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	rec, err := l.Receipt(ctx, ps[1])
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := l.Close(ctx); err != nil {
+		b.Fatal(err)
+	}
+	p := pins(b, dir)
+	for b.Loop() {
+		b.StopTimer()
+		m := startMeter()
+		b.StartTimer()
+		lat := make([]time.Duration, nReceipts)
+		start := time.Now()
+		for i := range lat {
+			t0 := time.Now()
+			if _, err := p.VerifyReceipt(rec.Proof, nil); err != nil {
+				b.Fatal(err)
+			}
+			lat[i] = time.Since(t0)
+		}
+		elapsed := time.Since(start)
+		cores, others := m.cores(elapsed)
+		p50, p99, mean := latencies(lat)
+		record(b, result{id: "4c", name: fmt.Sprintf("verify receipt of a %d-byte envelope (the largest)", specs.MaxEnvelopeSize/4*4), entries: len(lat), elapsed: elapsed,
+			rate: float64(len(lat)) / elapsed.Seconds(), p50: p50, p99: p99, mean: mean, peakKiB: peakRSS(), cores: cores, others: others,
+			note: "verify receipt: entries = verifications of one receipt, one after another; p50/p99 are per receipt"})
 	}
 }
 

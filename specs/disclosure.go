@@ -9,8 +9,9 @@ import (
 const DisclosureVersion = 1
 
 // MaxDisclosureSize bounds a disclosure file: one sealed value (at most a
-// few KiB), its salt and a receipt (an envelope of at most 64 KiB in
-// base64, a 63-hash path and a checkpoint).
+// few KiB), its salt and a receipt (an envelope of at most
+// MaxEnvelopeSize bytes, under 64 KiB in base64, a 63-hash path and a
+// checkpoint).
 const MaxDisclosureSize = 256 << 10
 
 // Disclosure shows one sealed field of one log entry to someone without a

@@ -12,6 +12,8 @@ import (
 	"encoding/json"
 	"slices"
 	"strings"
+
+	"github.com/acdledger/acdledger/specs/tlogproof"
 )
 
 // Files are the machine-readable specification files, embedded so that every
@@ -27,10 +29,15 @@ const (
 	// EnvelopeMediaType is the HTTP Content-Type of one DSSE envelope.
 	EnvelopeMediaType = "application/vnd.dsse.envelope.v1+json"
 
-	// MaxEnvelopeSize is the largest envelope, in bytes, the log takes. A
-	// tlog-tiles entry bundle prefixes each entry with a 16-bit length, so
-	// 64 KiB − 1 is the most a leaf can be.
-	MaxEnvelopeSize = 65535
+	// MaxEnvelopeSize is the largest envelope, in bytes, the log takes
+	// (rule envelope.size): 49,146. It is set by the receipt, not by the log.
+	// A tlog-tiles entry bundle could hold 65,535 bytes (a 16-bit length),
+	// but a receipt carries the envelope in base64 on its extra line, and the
+	// tlog-proof reader other tools use takes lines of at most 64 KiB with
+	// the newline: "extra " + 4·⌈n/3⌉ + "\n" ≤ 65,536 ⇔ n ≤ 49,146
+	// (tlogproof.MaxExtra, specs/receipts.md). So every receipt of every
+	// admitted entry is readable by every reader.
+	MaxEnvelopeSize = tlogproof.MaxExtra
 
 	// MaxSubmissionSize bounds what a ledger reads of a submitted envelope
 	// before it is canonicalised (whitespace may make it larger than the

@@ -5,8 +5,10 @@ package testkit
 
 import (
 	"crypto/ed25519"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -197,4 +199,68 @@ func (k *Kit) SignPayload(t testing.TB, agency string, payload []byte) []byte {
 // Signed is Entry then Sign.
 func (k *Kit) Signed(t testing.TB, agency string) []byte {
 	return k.Sign(t, agency, k.Entry(agency))
+}
+
+// SignedOfSize returns a valid envelope of exactly size bytes, signed by
+// agency with its next seq, for tests of the size limit: an
+// approval.requested whose sealed selectors fill it (so agency must be one
+// that may request approval, nco or npa). An envelope as signers lay it out
+// is a multiple of 4 bytes long (specs/admission.md), so size must be one
+// too; the largest it can make is about 53,000 bytes (a sealed box is at
+// most 40,000 base64 characters).
+func (k *Kit) SignedOfSize(t testing.TB, agency string, size int) []byte {
+	t.Helper()
+	if size%4 != 0 {
+		t.Fatalf("SignedOfSize(%d): an envelope's length is a multiple of 4", size)
+	}
+	e := k.Entry(agency)
+	e["kind"] = "approval.requested"
+	e["legal_basis"] = map[string]any{"law": "acd-act", "article": "17", "paragraph": "1"}
+	e["body"] = map[string]any{"measure": "transit_sending", "direction": "GAIGAI",
+		"requested_from": "2026-06-02T00:00:00+09:00", "requested_until": "2026-07-01T00:00:00+09:00",
+		"grounds": map[string]any{"suspicion": true, "facts_unclear": true, "no_other_means": true}}
+	// build signs the entry with fill characters of selectors (at most
+	// 4096 to a selector, the schema's limit) and a case of caseLen, and
+	// returns the envelope and its payload's length.
+	build := func(fill, caseLen int) ([]byte, int) {
+		var sel []any
+		for ; fill > 0; fill -= 4096 {
+			sel = append(sel, strings.Repeat("s", min(fill, 4096)))
+		}
+		e["case"] = "C" + strings.Repeat("0", caseLen-1)
+		e["sealed"] = map[string]any{"selectors": sel}
+		env := k.Sign(t, agency, e)
+		var d struct{ Payload string }
+		if err := json.Unmarshal(env, &d); err != nil {
+			t.Fatal(err)
+		}
+		return env, base64.StdEncoding.DecodedLen(len(d.Payload)) - strings.Count(d.Payload[max(0, len(d.Payload)-2):], "=")
+	}
+	// The envelope is a fixed part plus the payload in base64, 4·⌈P/3⌉
+	// bytes. The case is outside the sealed box, so each character of it
+	// adds one byte to P: once the fill leaves P within 63 bytes under the
+	// largest P of the wanted size, the case makes up the rest. Each byte
+	// of fill adds about 4/3 to P (the box grows by a byte, in base64).
+	fill := 1000
+	for range 10 {
+		env, p := build(fill, 1)
+		fixed := len(env) - 4*((p+2)/3)
+		if (size-fixed)%4 != 0 || size < fixed {
+			t.Fatalf("SignedOfSize(%d): out of reach (%d bytes without the payload)", size, fixed)
+		}
+		gap := 3*((size-fixed)/4) - p // bytes of case still to add
+		if gap >= 0 && gap <= 60 {
+			env, _ = build(fill, 1+gap)
+			if len(env) != size {
+				t.Fatalf("SignedOfSize(%d): made %d bytes", size, len(env))
+			}
+			return env
+		}
+		fill = max(1, fill+(gap-30)*3/4)
+		if fill > 29000 {
+			t.Fatalf("SignedOfSize(%d): out of reach (the sealed box would be too large)", size)
+		}
+	}
+	t.Fatalf("SignedOfSize(%d): no fill found", size)
+	return nil
 }

@@ -227,6 +227,10 @@ func testBadInput(t *testing.T, driver string) {
 	flipped := bytes.Clone(kit.Signed(t, "nco"))
 	kit.Unseq("nco")
 	flipped[bytes.LastIndex(flipped, []byte(`"sig":"`))+10] ^= 1
+	// A valid, signed envelope of the smallest signer-made size over the
+	// limit (sizes go by 4 bytes).
+	overLimit := kit.SignedOfSize(t, "nco", specs.MaxEnvelopeSize/4*4+4)
+	kit.Unseq("nco")
 
 	for _, tc := range []struct {
 		name, contentType string
@@ -238,6 +242,7 @@ func testBadInput(t *testing.T, driver string) {
 		{"wrong content type", "text/plain", bytes.NewReader(good), 415, "content-type"},
 		{"no content type", "", bytes.NewReader(good), 415, "content-type"},
 		{"oversized body", "application/json", io.MultiReader(strings.NewReader(`{"payload":"`), bytes.NewReader(bytes.Repeat([]byte("A"), 10<<20))), 413, specs.RuleSize},
+		{"signed envelope over the limit", "application/json", bytes.NewReader(overLimit), 413, specs.RuleSize},
 		{"invalid signature", specs.EnvelopeMediaType, bytes.NewReader(flipped), 403, specs.RuleSignature},
 		{"unknown agency", "application/json", bytes.NewReader(kit.Sign(t, "nco", unknown)), 403, specs.RuleAgencyUnknown},
 		{"NAINAI", "application/json", bytes.NewReader(kit.Sign(t, "nco", nainai)), 422, specs.RuleNaiNai},
@@ -248,6 +253,9 @@ func testBadInput(t *testing.T, driver string) {
 			var e server.ErrorResponse
 			if err := json.Unmarshal(body, &e); err != nil || code != tc.status || e.Code != tc.code {
 				t.Fatalf("got %d %s, want %d with code %s", code, body, tc.status, tc.code)
+			}
+			if tc.code == specs.RuleSize && (e.Rule != specs.RuleSize || e.Field != "envelope" || !strings.Contains(e.Message, "49146")) {
+				t.Fatalf("size refusal without its rule, field and limit: %s", body)
 			}
 		})
 	}

@@ -23,6 +23,27 @@ const Header = "c2sp.org/tlog-proof@v1"
 // MaxHashes bounds the inclusion path: a tree of 2^63 leaves needs 63.
 const MaxHashes = 63
 
+// MaxLine is the longest line, its "\n" included, that every reader of the
+// format must take. The spec sets no limit, but the reader other tools use,
+// transparency-dev/formats' proof.TLogProof (v0.1.1), reads lines with a
+// bufio.Scanner of the default buffer, bufio.MaxScanTokenSize = 64 KiB, and
+// fails on any longer line (for the extra line it reports a missing index).
+// A receipt is only useful if every verifier can read it, so no proof we
+// write or accept has a longer line.
+const MaxLine = 64 << 10
+
+// extraPrefix starts the optional extra line.
+const extraPrefix = "extra "
+
+// MaxExtra is the most extra data, in bytes, whose line fits in MaxLine:
+// the line is "extra " (6 bytes), 4·⌈n/3⌉ bytes of padded standard base64
+// and "\n" (1 byte), so 6 + 4·⌈n/3⌉ + 1 ≤ 65536 ⇔ ⌈n/3⌉ ≤ ⌊65529/4⌋ = 16382
+// ⇔ n ≤ 3·16382 = 49146. Its line is then 6 + 65528 + 1 = 65535 bytes; one
+// byte more of data makes it 65539.
+// (An untyped constant, like MaxLine: 6 and 1 are len("extra ") and
+// len("\n"), which TestMaxExtraIsTheFormatsReadersLimit checks.)
+const MaxExtra = (MaxLine - 6 - 1) / 4 * 3
+
 // Proof is one parsed tlog-proof.
 type Proof struct {
 	Extra      []byte   // nil when the proof has no extra line
@@ -31,12 +52,14 @@ type Proof struct {
 	Checkpoint []byte   // the signed checkpoint note, verbatim
 }
 
-// Marshal renders the proof in the spec's text form.
+// Marshal renders the proof in the spec's text form. With more than
+// MaxExtra bytes of extra data the result is not a proof any reader takes
+// (Parse refuses it); acdledger's admission keeps envelopes within it.
 func (p *Proof) Marshal() []byte {
 	var b bytes.Buffer
 	b.WriteString(Header + "\n")
 	if p.Extra != nil {
-		b.WriteString("extra " + base64.StdEncoding.EncodeToString(p.Extra) + "\n")
+		b.WriteString(extraPrefix + base64.StdEncoding.EncodeToString(p.Extra) + "\n")
 	}
 	b.WriteString("index " + strconv.FormatUint(p.Index, 10) + "\n")
 	for _, h := range p.Hashes {
@@ -49,7 +72,26 @@ func (p *Proof) Marshal() []byte {
 
 // Parse reads a proof. It checks the structure only; the checkpoint's
 // signatures and the inclusion path are the verifier's business.
+//
+// It takes no proof that transparency-dev/formats would read otherwise or
+// not at all (FuzzParse checks this): no line over MaxLine, no carriage
+// return (that reader drops one before each newline, so the checkpoint it
+// passes on would not be the bytes given), and a checkpoint ending in a
+// newline (it adds one), as every signed note does.
 func Parse(data []byte) (*Proof, error) {
+	if i := bytes.IndexByte(data, '\r'); i >= 0 {
+		return nil, fmt.Errorf("tlog-proof: carriage return at byte %d; lines end with a newline alone", i)
+	}
+	for i, rest := 1, data; len(rest) > 0; i++ {
+		line, after, _ := bytes.Cut(rest, []byte("\n"))
+		if n := len(line) + 1; n > MaxLine {
+			if i == 2 && bytes.HasPrefix(line, []byte(extraPrefix)) {
+				return nil, fmt.Errorf("tlog-proof: extra line is %d bytes with its newline; readers of the format take at most %d (%d bytes of data)", n, MaxLine, MaxExtra)
+			}
+			return nil, fmt.Errorf("tlog-proof: line %d is %d bytes with its newline; readers of the format take at most %d", i, n, MaxLine)
+		}
+		rest = after
+	}
 	head, cp, ok := bytes.Cut(data, []byte("\n\n"))
 	if !ok {
 		return nil, errors.New("tlog-proof: no empty line before the checkpoint")
@@ -57,14 +99,17 @@ func Parse(data []byte) (*Proof, error) {
 	if len(cp) == 0 {
 		return nil, errors.New("tlog-proof: no checkpoint after the empty line")
 	}
+	if cp[len(cp)-1] != '\n' {
+		return nil, errors.New("tlog-proof: the checkpoint does not end with a newline")
+	}
 	lines := strings.Split(string(head), "\n")
 	if lines[0] != Header {
 		return nil, fmt.Errorf("tlog-proof: first line is %q, want %q", truncate(lines[0]), Header)
 	}
 	lines = lines[1:]
 	p := &Proof{Checkpoint: bytes.Clone(cp)} // never alias the caller's buffer
-	if len(lines) > 0 && strings.HasPrefix(lines[0], "extra ") {
-		extra, err := base64.StdEncoding.Strict().DecodeString(strings.TrimPrefix(lines[0], "extra "))
+	if len(lines) > 0 && strings.HasPrefix(lines[0], extraPrefix) {
+		extra, err := base64.StdEncoding.Strict().DecodeString(strings.TrimPrefix(lines[0], extraPrefix))
 		if err != nil {
 			return nil, fmt.Errorf("tlog-proof: extra line: %w", err)
 		}
