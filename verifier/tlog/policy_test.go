@@ -1,6 +1,7 @@
 package tlog_test
 
 import (
+	"bytes"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -103,4 +104,117 @@ func TestPolicyQuorum(t *testing.T) {
 	if _, err := tlog.VerifyCheckpoint(signed(), tlog.TrustPolicy(none)); err != nil {
 		t.Fatalf("quorum none: %v", err)
 	}
+}
+
+func TestPolicyLimits(t *testing.T) {
+	key := newTestKey(t)
+	var b strings.Builder
+	b.WriteString("log " + key.vkey + "\n")
+	for i := 0; i <= tlog.MaxPolicyWitnesses; i++ {
+		_, vkey := witnessKey(t, fmt.Sprintf("w%d.example", i))
+		fmt.Fprintf(&b, "witness w%d %s\n", i, vkey)
+	}
+	b.WriteString("quorum w0\n")
+	_, err := tlog.ParsePolicy([]byte(b.String()))
+	var pe *tlog.PolicyError
+	if !errors.As(err, &pe) || pe.Rule != tlog.RuleLimit || pe.Line != tlog.MaxPolicyWitnesses+2 {
+		t.Fatalf("%d witnesses: %v", tlog.MaxPolicyWitnesses+1, err)
+	}
+
+	b.Reset()
+	_, vkey := witnessKey(t, "w.example")
+	b.WriteString("log " + key.vkey + "\nwitness w " + vkey + "\ngroup g0 any w\n")
+	for i := 1; i <= tlog.MaxPolicyGroups; i++ {
+		fmt.Fprintf(&b, "group g%d any g%d\n", i, i-1)
+	}
+	b.WriteString("quorum g0\n")
+	if _, err := tlog.ParsePolicy([]byte(b.String())); !errors.As(err, &pe) || pe.Rule != tlog.RuleLimit || pe.Line != tlog.MaxPolicyGroups+3 {
+		t.Fatalf("%d groups: %v", tlog.MaxPolicyGroups+1, err)
+	}
+
+	big := "log " + key.vkey + "\nquorum none\n" + strings.Repeat("#\n", tlog.MaxPolicySize/2)
+	if _, err := tlog.ParsePolicy([]byte(big)); !errors.As(err, &pe) || pe.Rule != tlog.RuleLimit || pe.Line != 0 {
+		t.Fatalf("%d bytes: %v", len(big), err)
+	}
+}
+
+// The log operator's check: every witness reachable by URL, and the policy
+// pinning this log.
+func TestRequireWitnessURLs(t *testing.T) {
+	key := newTestKey(t)
+	other := newTestKey(t)
+	_, w1 := witnessKey(t, "w1.example")
+	_, w2 := witnessKey(t, "w2.example")
+	p, err := tlog.ParsePolicy([]byte("log " + key.vkey + "\nwitness w1 " + w1 + " http://127.0.0.1:1/w1\nwitness member2 " + w2 + "\ngroup g all w1 member2\nquorum g\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var pe *tlog.PolicyError
+	err = p.RequireWitnessURLs(key.trust.Verifier)
+	if !errors.As(err, &pe) || pe.Rule != tlog.RuleWitnessURL || pe.Line != 3 || !strings.Contains(err.Error(), "witness member2 has no URL") {
+		t.Fatalf("witness without URL: %v", err)
+	}
+	err = p.RequireWitnessURLs(other.trust.Verifier)
+	if !errors.As(err, &pe) || pe.Rule != tlog.RuleOtherLog || !strings.Contains(err.Error(), fmt.Sprintf("pins %s+%08x", key.trust.Verifier.Name(), key.trust.Verifier.KeyHash())) {
+		t.Fatalf("another log's key: %v", err)
+	}
+}
+
+func FuzzParsePolicy(f *testing.F) {
+	for _, c := range loadPolicyVectors(f).Cases {
+		f.Add([]byte(c.Policy))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		p, err := tlog.ParsePolicy(raw)
+		if err != nil {
+			var pe *tlog.PolicyError
+			if !errors.As(err, &pe) || pe.Rule == "" || pe.Line < 0 || pe.Line > bytes.Count(raw, []byte("\n"))+1 {
+				t.Fatalf("not a PolicyError naming a rule and a line of the input: %v", err)
+			}
+			return
+		}
+		if p.Log == nil || p.QuorumSet != (p.Quorum != nil) {
+			t.Fatalf("accepted without a log or with an odd quorum: %+v", p)
+		}
+		// The accepted structure is a tree of witnesses, each group's
+		// threshold within 1..n, and each witness at most once in it.
+		names := map[string]bool{}
+		keys := map[string]bool{}
+		for _, w := range p.Witnesses {
+			if names[w.Name] || keys[w.VKey] || w.Name == "none" {
+				t.Fatalf("witness %s defined twice or named none", w.Name)
+			}
+			names[w.Name], keys[w.VKey] = true, true
+		}
+		leaves := map[int]bool{}
+		var walk func(q *tlog.QuorumNode)
+		walk = func(q *tlog.QuorumNode) {
+			if q.Witness >= 0 {
+				if leaves[q.Witness] {
+					t.Fatalf("witness %s counts twice toward the quorum", p.Witnesses[q.Witness].Name)
+				}
+				leaves[q.Witness] = true
+				return
+			}
+			if q.Threshold < 1 || q.Threshold > len(q.Members) {
+				t.Fatalf("group %s: threshold %d of %d", q.Name, q.Threshold, len(q.Members))
+			}
+			for _, m := range q.Members {
+				walk(m)
+			}
+		}
+		if p.Quorum != nil {
+			walk(p.Quorum)
+			if p.SatisfiedBy(nil) {
+				t.Fatal("a quorum met with no cosignature")
+			}
+		}
+		var all []string
+		for _, w := range p.Witnesses {
+			all = append(all, w.Name)
+		}
+		if !p.SatisfiedBy(all) {
+			t.Fatal("the quorum is not met even with every witness")
+		}
+	})
 }
