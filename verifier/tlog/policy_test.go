@@ -10,6 +10,7 @@ import (
 	"time"
 
 	fnote "github.com/transparency-dev/formats/note"
+	fwitness "github.com/transparency-dev/formats/witness"
 	"golang.org/x/mod/sumdb/note"
 
 	"github.com/acdledger/acdledger/verifier/tlog"
@@ -217,4 +218,65 @@ func FuzzParsePolicy(f *testing.F) {
 			t.Fatal("the quorum is not met even with every witness")
 		}
 	})
+}
+
+// On the policies both accept, this reader and formats' witness package
+// (which Tessera's log side uses) reach the same verdict on real
+// cosignatures, for every subset of witnesses; on the spec's holes, formats
+// accepts what this reader refuses, which is why ledger runs this one first.
+func TestPolicyAgreesWithFormats(t *testing.T) {
+	key := newTestKey(t)
+	var signers []note.Signer
+	var lines []string
+	for i := 1; i <= 4; i++ {
+		s, vkey := witnessKey(t, fmt.Sprintf("w%d.commission.example", i))
+		signers = append(signers, s)
+		lines = append(lines, fmt.Sprintf("witness w%d %s http://127.0.0.1:1/w%d", i, vkey, i))
+	}
+	head := "log " + key.vkey + "\n" + strings.Join(lines, "\n") + "\n"
+	body := testOrigin + "\n5\n" + strings.Repeat("A", 43) + "=\n"
+	for _, tail := range []string{
+		"group g 2 w1 w2 w3\nquorum g\n",
+		"group a any w1 w2\ngroup b all w3 w4\ngroup q all a b\nquorum q\n",
+		"group a 2 w1 w2 w3\ngroup q any a w4\nquorum q\n",
+		"quorum w3\n",
+	} {
+		ours, err := tlog.ParsePolicy([]byte(head + tail))
+		if err != nil {
+			t.Fatal(err)
+		}
+		theirs, err := fwitness.ParsePolicy([]byte(head + tail))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for set := 0; set < 1<<len(signers); set++ {
+			ss := []note.Signer{key.signer}
+			for i, s := range signers {
+				if set&(1<<i) != 0 {
+					ss = append(ss, s)
+				}
+			}
+			raw, err := note.Sign(&note.Note{Text: body}, ss...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if a, b := ours.Satisfied(raw), theirs.Satisfied(raw); a != b {
+				t.Errorf("%q, witnesses %04b: ours %v, formats %v", tail, set, a, b)
+			}
+		}
+	}
+	for name, tail := range map[string]string{
+		"threshold 0":          "group g 0 w1\nquorum g\n",
+		"a member twice":       "group g 2 w1 w1\nquorum g\n",
+		"a trailing comment":   "quorum w1 # the first member\n",
+		"two quorum lines":     "quorum w1\nquorum w2\n",
+		"one key on two lines": strings.Replace(lines[0], "witness w1", "witness w1bis", 1) + "\ngroup g 2 w1 w1bis\nquorum g\n",
+	} {
+		if _, err := fwitness.ParsePolicy([]byte(head + tail)); err != nil {
+			t.Logf("%s: formats now refuses it too (%v)", name, err)
+		}
+		if _, err := tlog.ParsePolicy([]byte(head + tail)); err == nil {
+			t.Errorf("%s: accepted", name)
+		}
+	}
 }
