@@ -49,6 +49,7 @@ fuzz:
 	$(GO) test ./verifier -run '^$$' -fuzz '^FuzzVerifyReceipt$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzLogStateJSON$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/tlog -run '^$$' -fuzz '^FuzzVerifyCheckpoint$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./verifier/tlog -run '^$$' -fuzz '^FuzzParsePolicy$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/rules -run '^$$' -fuzz '^FuzzParseConfig$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/rules -run '^$$' -fuzz '^FuzzRestoreEngine$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/witness -run '^$$' -fuzz '^FuzzAddCheckpoint$$' -fuzztime $(FUZZTIME)

@@ -184,7 +184,7 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		WithCheckpointInterval(opts.CheckpointInterval).
 		WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
 	if len(opts.WitnessPolicy) > 0 {
-		group, err := tessera.NewWitnessGroupFromPolicy(opts.WitnessPolicy)
+		group, err := witnessGroup(opts.WitnessPolicy, verifier)
 		if err != nil {
 			cancel()
 			return nil, fmt.Errorf("witness policy: %w", err)

@@ -40,6 +40,8 @@ still sequenced and durable (?wait=false answers 202) but nothing new is
 published, and waiting appends get 503 not-yet-published after --wait-timeout;
 publication resumes by itself when the quorum is back. A fresh log needs its
 quorum reachable to start, since even the empty tree's checkpoint is cosigned.
+The policy is read as C2SP tlog-policy, strictly (specs/witnesses.md): every
+witness line needs its URL here, and the log line must be this log's key.
 
 On SIGTERM or SIGINT it stops accepting, finishes the appends in flight,
 publishes a final checkpoint and exits 0. Logs are structured (log/slog) on stderr.

@@ -29,7 +29,7 @@ The protocol is C2SP tlog-witness (POST <prefix>/add-checkpoint) and the cosigna
 are C2SP tlog-cosignature v1, so the log's Tessera witness client talks to it directly.
 
   keygen   make the witness key pair; the public key goes into the policy file
-  serve    serve POST /add-checkpoint`,
+  serve    serve POST /add-checkpoint and GET /<origin hash>/checkpoint`,
 		Example: `  acdledger witness keygen --name w1.commission.example --out keys/w1
   acdledger witness serve --key keys/w1.key --state witness-state \
       --log-vkey ledger/log.vkey --listen 0.0.0.0:8081`,
@@ -58,7 +58,8 @@ recommended, e.g. w1.commission.example; it appears in every cosignature line):
 Neither file is ever overwritten.`,
 		Example: `  acdledger witness keygen --name w1.commission.example --out keys/w1
   # then, in the policy file:
-  #   witness w1 <contents of keys/w1.vkey> https://w1.commission.example`,
+  #   witness w1 <contents of keys/w1.vkey> https://w1.commission.example
+  # (the URL is needed by the log's serve --policy; auditors' copies may omit it)`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			skey, vkey, err := witness.GenerateKey(name)
@@ -71,7 +72,7 @@ Neither file is ever overwritten.`,
 			if err := atomicfile.WriteNew(out+".vkey", []byte(vkey+"\n"), 0o644); err != nil {
 				return usage(fmt.Errorf("%w (%s.key was written; remove it before trying again)", err, out))
 			}
-			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.key and %s.vkey\nvkey: %s\npolicy line: witness <short-name> %s <submission URL>\n", out, out, vkey, vkey)
+			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.key and %s.vkey\nvkey: %s\npolicy line: witness <short-name> %s [<submission URL>]\n", out, out, vkey, vkey)
 			return nil
 		},
 	}
@@ -89,7 +90,7 @@ func newWitnessServe() *cobra.Command {
 	var maxBody int64
 	cmd := &cobra.Command{
 		Use:   "serve --key FILE --state DIR --log-vkey FILE [--log-vkey FILE…] [--listen ADDR]",
-		Short: "Serve the C2SP tlog-witness API: POST /add-checkpoint",
+		Short: "Serve the C2SP tlog-witness API: POST /add-checkpoint, GET /<origin hash>/checkpoint",
 		Long: `serve runs the witness over HTTP (C2SP tlog-witness):
 
   POST /add-checkpoint   body: "old <size>", the consistency proof (one base64 hash per
@@ -100,16 +101,24 @@ func newWitnessServe() *cobra.Command {
       403  no valid signature by a trusted key of the checkpoint's log
       404  the checkpoint's origin is not a log this witness knows
       409  old size is not the size the witness last cosigned: the body is that size,
-           Content-Type text/x.tlog.size (clients retry from it); or a checkpoint of the
-           same size with another root hash (a split view: logged as evidence)
+           Content-Type text/x.tlog.size (clients retry from it)
       413  body larger than --max-body
-      422  the consistency proof does not verify (logged as possible misbehaviour)
+      422  the consistency proof does not verify, or is not empty from old 0; a checkpoint
+           of the cosigned size with another root hash (a split view); a size-0
+           checkpoint whose root is not the empty tree's (each logged as evidence)
+
+  GET /<origin hash>/checkpoint   for monitors; origin hash: SHA-256 of the log's origin,
+                         64 lower-case hex digits
+      200  the latest checkpoint cosigned for that log, with the log's signature and the
+           cosignature add-checkpoint returned (text/plain; charset=utf-8)
+      404  no log of that hash, or none cosigned yet
 
 --log-vkey names a file holding a log's checkpoint verifier key (e.g. ledger/log.vkey;
 one key per line, '#' comments); the key's name is the log's origin. Repeat it for more
 logs, or list a log's old and new keys to rotate its key.
 
---state holds one file per log, the latest checkpoint cosigned for it, replaced
+--state holds one file per log, the latest checkpoint cosigned for it (with the
+witness's cosignature, as GET …/checkpoint serves it), replaced
 atomically. It is read and verified again at start: a restarted witness refuses anything
 older than what it cosigned, and a state file that does not verify stops the witness
 (exit 1) rather than being reset. Back it up with the key; if it is lost, the witness

@@ -132,6 +132,20 @@ func TestWitnessQuorum(t *testing.T) {
 	if !strings.Contains(out, "cosigned by member1") {
 		t.Fatalf("audit does not name the cosigners:\n%s", out)
 	}
+	// An auditor's copy of the policy needs no witness URLs (tlog-policy
+	// makes them optional): the same quorum is checked.
+	var noURLs []string
+	for _, l := range strings.Split(policy, "\n") {
+		if f := strings.Fields(l); len(f) == 4 && f[0] == "witness" {
+			l = strings.Join(f[:3], " ")
+		}
+		noURLs = append(noURLs, l)
+	}
+	os.WriteFile(policyFile+".auditor", []byte(strings.Join(noURLs, "\n")), 0o644)
+	out = must(t, "audit", "--log", url, "--policy", policyFile+".auditor", "--registry", reg)
+	if !strings.Contains(out, "cosigned by member1") {
+		t.Fatalf("audit with a policy without URLs does not name the cosigners:\n%s", out)
+	}
 	// Auditors pinning the policy refuse the log's key alone as enough.
 	strict := strings.Replace(policy, "group members 2", "group members 3", 1)
 	os.WriteFile(policyFile+".strict", []byte(strict), 0o644)
@@ -140,5 +154,41 @@ func TestWitnessQuorum(t *testing.T) {
 	srv.Process.Signal(syscall.SIGTERM)
 	if err := srv.Wait(); err != nil {
 		t.Fatalf("serve did not stop cleanly: %v", err)
+	}
+}
+
+// serve --policy refuses, before starting, a policy that auditors would read
+// differently or that it cannot use, naming the line and the rule.
+func TestServePolicyRefused(t *testing.T) {
+	work := t.TempDir()
+	ag := filepath.Join(work, "agencies")
+	led := filepath.Join(work, "ledger")
+	must(t, "demo", "generate", "--out", ag, "--seed", "5", "--entries", "3", "--parts", "1")
+	must(t, "init", "--dir", led, "--origin", "refused.acdledger.example/log", "--registry", filepath.Join(ag, "registry.json"))
+	must(t, "init", "--dir", filepath.Join(work, "other"), "--origin", "other.acdledger.example/log", "--registry", filepath.Join(ag, "registry.json"))
+	logVkey, _ := os.ReadFile(filepath.Join(led, "log.vkey"))
+	otherVkey, _ := os.ReadFile(filepath.Join(work, "other", "log.vkey"))
+	var vkeys []string
+	for i := 1; i <= 2; i++ {
+		key := filepath.Join(work, fmt.Sprintf("w%d", i))
+		must(t, "witness", "keygen", "--name", fmt.Sprintf("member%d.commission.example", i), "--out", key)
+		v, _ := os.ReadFile(key + ".vkey")
+		vkeys = append(vkeys, strings.TrimSpace(string(v)))
+	}
+	logLine := "log " + strings.TrimSpace(string(logVkey)) + "\n"
+	w1 := "witness member1 " + vkeys[0] + " http://127.0.0.1:1/\n"
+	for _, c := range []struct{ name, policy, want string }{
+		{"a witness without URL", logLine + w1 + "witness member2 " + vkeys[1] + "\ngroup g all member1 member2\nquorum g\n",
+			"policy line 3: witness member2 has no URL"},
+		{"threshold 0", logLine + w1 + "group g 0 member1\nquorum g\n", "policy line 3: group g: threshold 0"},
+		{"a member twice", logLine + w1 + "group g 2 member1 member1\nquorum g\n", "(rule member-twice)"},
+		{"one key twice", logLine + w1 + "witness member1bis " + vkeys[0] + " http://127.0.0.1:2/\ngroup g 2 member1 member1bis\nquorum g\n", "(rule witness-duplicate)"},
+		{"another log's key", "log " + strings.TrimSpace(string(otherVkey)) + "\n" + w1 + "quorum member1\n", "(rule acdledger/other-log)"},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			file := filepath.Join(work, strings.ReplaceAll(c.name, " ", "-"))
+			os.WriteFile(file, []byte(c.policy), 0o644)
+			mustFail(t, 2, c.want, "serve", "--ledger", led, "--listen", "127.0.0.1:0", "--policy", file)
+		})
 	}
 }

@@ -89,8 +89,9 @@ func parseHash(s string) ([]byte, bool) {
 
 // parseCheckpointText parses a checkpoint note text (C2SP tlog-checkpoint)
 // strictly: origin, size (decimal, no leading zeroes), root hash (canonical
-// base64 of 32 bytes), then optional non-empty extension lines. A size-0
-// checkpoint must carry the empty tree's root.
+// base64 of 32 bytes), then optional non-empty extension lines. (A size-0
+// checkpoint with another root than the empty tree's parses: tlog-witness
+// answers it with 422, after the origin, signature and size checks.)
 func parseCheckpointText(text string) (*checkpoint, error) {
 	body, ok := strings.CutSuffix(text, "\n")
 	if !ok {
@@ -117,8 +118,5 @@ func parseCheckpointText(text string) (*checkpoint, error) {
 			return nil, errors.New("checkpoint has an empty extension line")
 		}
 	}
-	if size == 0 && !bytes.Equal(hash, emptyRoot) {
-		return nil, errors.New("checkpoint of size 0 does not carry the empty tree's root hash")
-	}
-	return &checkpoint{origin: origin, size: size, hash: hash}, nil
+	return &checkpoint{origin: origin, size: size, hash: hash, text: text}, nil
 }

@@ -1,6 +1,7 @@
 package witness
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -65,9 +66,21 @@ func (w *Witness) loadState() error {
 		if err != nil {
 			return fmt.Errorf("witness: reading state: %w", err)
 		}
-		cp, err := verifyState(raw, ls)
+		cp, err := w.verifyState(raw, ls)
 		if err != nil {
 			return fmt.Errorf("witness: %w: %s: %v; refusing to start (restore the file, or remove it to re-learn the log from old 0)", ErrBadState, path, err)
+		}
+		if cp.cosig == nil {
+			// A state file written before the witness kept its cosignature,
+			// or a witness whose key was replaced: cosign the checkpoint it
+			// holds now, so that monitors get it with a cosignature.
+			if cp.cosig, err = w.cosign(cp.text); err != nil {
+				return fmt.Errorf("witness: cosigning the stored checkpoint of %q: %w", ls.origin, err)
+			}
+			if err := w.saveState(ls, cp); err != nil {
+				return fmt.Errorf("witness: saving state: %w", err)
+			}
+			w.logger.Info("the stored checkpoint carried no cosignature by this witness's key: cosigned it now", "origin", ls.origin, "size", cp.size, "state_file", path)
 		}
 		ls.latest = cp
 		w.logger.Info("loaded state", "origin", ls.origin, "size", cp.size, "root", b64(cp.hash), "state_file", path)
@@ -85,8 +98,9 @@ func (w *Witness) loadState() error {
 }
 
 // verifyState checks a state file: a checkpoint note for the log's origin
-// signed by one of its trusted keys.
-func verifyState(raw []byte, ls *logState) (*checkpoint, error) {
+// signed by one of its trusted keys, and usually the witness's own
+// cosignature (cp.cosig is nil if there is none by its current key).
+func (w *Witness) verifyState(raw []byte, ls *logState) (*checkpoint, error) {
 	n, err := note.Open(raw, ls.verifiers)
 	if err != nil {
 		var unverified *note.UnverifiedNoteError
@@ -103,13 +117,25 @@ func verifyState(raw []byte, ls *logState) (*checkpoint, error) {
 	if cp.origin != ls.origin {
 		return nil, fmt.Errorf("checkpoint is for log %q, not %q", cp.origin, ls.origin)
 	}
+	if cp.size == 0 && !bytes.Equal(cp.hash, emptyRoot) {
+		return nil, errors.New("checkpoint of size 0 without the empty tree's root")
+	}
 	cp.raw = noteWithSigs(n.Text, n.Sigs)
+	own, err := note.Open(raw, note.VerifierList(w.verifier))
+	var unverified *note.UnverifiedNoteError
+	switch {
+	case err == nil:
+		cp.cosig = noteWithSigs("", own.Sigs)[1:] // the signature lines alone
+	case !errors.As(err, &unverified):
+		return nil, fmt.Errorf("the witness's own cosignature: %s", signatureError(err))
+	}
 	return cp, nil
 }
 
-// saveState replaces the log's state file with cp, durably.
+// saveState replaces the log's state file with cp, its log signatures and
+// the witness's cosignature, durably.
 func (w *Witness) saveState(ls *logState, cp *checkpoint) error {
-	return atomicfile.Write(filepath.Join(w.stateDir, ls.file), cp.raw, 0o600)
+	return atomicfile.Write(filepath.Join(w.stateDir, ls.file), cp.cosigned(), 0o600)
 }
 
 // lockStateDir creates dir if needed and takes its lock.

@@ -3,15 +3,17 @@
 // a log operator cannot fork the log (show two histories) or roll it back
 // without the witnesses noticing.
 //
-// It follows C2SP tlog-witness (https://c2sp.org/tlog-witness) byte for
-// byte: [Witness.ServeHTTP] answers POST /add-checkpoint, and its
+// It follows C2SP tlog-witness (https://c2sp.org/tlog-witness, the revision
+// named in specs/witnesses.md) byte for byte: [Witness.ServeHTTP] answers
+// POST /add-checkpoint and, for monitors, GET /<origin hash>/checkpoint; its
 // cosignatures are C2SP tlog-cosignature v1 (https://c2sp.org/tlog-cosignature),
 // timestamped Ed25519 signatures whose verifier key has type 0x04. Those are
 // what Tessera's witness client (tessera.NewWitness, WithWitnesses) sends and
 // expects, and what a policy file's "witness" lines name.
 //
 // For each log it knows (origin → trusted log keys) the witness keeps one
-// state file: the latest checkpoint it cosigned, as a signed note. The file
+// state file: the latest checkpoint it cosigned, as a signed note carrying
+// the log's signature and the cosignature it returned. The file
 // is replaced atomically and durably before any cosignature is returned, and
 // read back and verified again against the log key on start, so a restarted
 // witness refuses anything older than what it signed, and a tampered state
@@ -25,6 +27,7 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/base64"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -88,11 +91,13 @@ type Config struct {
 type Witness struct {
 	signer   *fnote.Signer
 	vkey     string
+	verifier note.Verifier // of the witness's own cosignatures
 	logger   *slog.Logger
 	maxBody  int64
 	stateDir string
 	unlock   func() error
 	logs     map[string]*logState
+	byHash   map[string]*logState // by origin hash, for GET <origin hash>/checkpoint
 
 	closeOnce sync.Once
 	closeErr  error
@@ -113,7 +118,16 @@ type checkpoint struct {
 	origin string
 	size   uint64
 	hash   []byte
+	text   string // the note text (the checkpoint body)
 	raw    []byte // text, blank line, and the log signatures that verified
+	cosig  []byte // the witness's cosignature line(s) on it, once cosigned
+}
+
+// cosigned is the note the witness keeps and serves for monitors: the
+// checkpoint with the log signatures it verified and the cosignature it
+// returned (tlog-witness, "Monitor Retrieval Mechanism").
+func (c *checkpoint) cosigned() []byte {
+	return append(bytes.Clone(c.raw), c.cosig...)
 }
 
 // Error is a refused add-checkpoint request. Status is the HTTP status
@@ -159,9 +173,13 @@ func New(cfg Config) (*Witness, error) {
 		stateDir: cfg.StateDir,
 		logs:     make(map[string]*logState, len(cfg.Logs)),
 	}
+	if w.verifier, err = fnote.NewVerifierForCosignatureV1(vkey); err != nil {
+		return nil, fmt.Errorf("witness: own verifier key: %w", err)
+	}
 	if w.logger == nil {
 		w.logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
+	w.byHash = make(map[string]*logState, len(cfg.Logs))
 	if w.maxBody <= 0 {
 		w.maxBody = DefaultMaxBodySize
 	}
@@ -171,6 +189,7 @@ func New(cfg Config) (*Witness, error) {
 			return nil, err
 		}
 		w.logs[origin] = ls
+		w.byHash[OriginHash(origin)] = ls
 	}
 	if w.unlock, err = lockStateDir(cfg.StateDir); err != nil {
 		return nil, err
@@ -242,8 +261,10 @@ func (w *Witness) Origins() []string {
 }
 
 // Latest returns the latest checkpoint the witness cosigned for origin, as
-// a signed note carrying the log's signature(s), and its size. ok is false
-// if the origin is unknown or nothing was cosigned yet.
+// a signed note carrying the log's signature(s) and the witness's
+// cosignature (what GET /<origin hash>/checkpoint serves and the state file
+// holds), and its size. ok is false if the origin is unknown or nothing was
+// cosigned yet.
 func (w *Witness) Latest(origin string) (raw []byte, size uint64, ok bool) {
 	ls := w.logs[origin]
 	if ls == nil {
@@ -254,7 +275,7 @@ func (w *Witness) Latest(origin string) (raw []byte, size uint64, ok bool) {
 	if ls.latest == nil {
 		return nil, 0, false
 	}
-	return bytes.Clone(ls.latest.raw), ls.latest.size, true
+	return ls.latest.cosigned(), ls.latest.size, true
 }
 
 // AddCheckpoint handles the body of a tlog-witness add-checkpoint request:
@@ -269,9 +290,11 @@ func (w *Witness) Latest(origin string) (raw []byte, size uint64, ok bool) {
 // 200 response. Otherwise the error is an [*Error] carrying the HTTP status
 // and the state is unchanged: 400 malformed request or old size larger than
 // the checkpoint's, 404 unknown origin, 403 no valid signature by a trusted
-// log key, 409 old size not the latest cosigned size (SizeMismatch) or same
-// size with another root hash, 422 consistency proof does not verify, 500
-// the state could not be written.
+// log key, 409 old size not the latest cosigned size (SizeMismatch), 422 a
+// size-0 checkpoint whose root is not the empty tree's, a checkpoint of the
+// cosigned size with another root hash, or a consistency proof that does not
+// verify (or is not empty from old 0), 500 the state could not be written.
+// The checks run in the order the tlog-witness text gives them.
 func (w *Witness) AddCheckpoint(body []byte) ([]byte, error) {
 	cosig, _, err := w.add(body)
 	return cosig, err
@@ -319,7 +342,7 @@ func (w *Witness) add(body []byte) (_ []byte, info requestInfo, _ error) {
 	defer ls.mu.Unlock()
 	prev := ls.latest
 	var prevSize uint64
-	prevHash := cp.hash // compared only when both sizes are 0
+	prevHash := emptyRoot
 	if prev != nil {
 		prevSize, prevHash = prev.size, prev.hash
 	}
@@ -327,12 +350,17 @@ func (w *Witness) add(body []byte) (_ []byte, info requestInfo, _ error) {
 		return nil, info, &Error{Status: http.StatusConflict, SizeMismatch: true, StoredSize: prevSize,
 			Msg: fmt.Sprintf("old size %d is not the size of the latest cosigned checkpoint, %d", req.old, prevSize)}
 	}
+	if cp.size == 0 && !bytes.Equal(cp.hash, emptyRoot) {
+		w.logger.Warn("size-0 checkpoint without the empty tree's root: possible log misbehaviour; not cosigned",
+			"origin", cp.origin, "root", b64(cp.hash), "new_checkpoint", string(cp.raw))
+		return nil, info, refuse(http.StatusUnprocessableEntity, "checkpoint of size 0 has root %s, not the empty tree's root %s", b64(cp.hash), b64(emptyRoot))
+	}
 	if prev != nil && cp.size == prev.size && !bytes.Equal(cp.hash, prev.hash) {
 		w.logger.Error("split view: the log signed two different checkpoints of the same size; not cosigned",
 			"origin", cp.origin, "size", cp.size,
 			"cosigned_root", b64(prev.hash), "new_root", b64(cp.hash),
 			"cosigned_checkpoint", string(prev.raw), "new_checkpoint", string(cp.raw))
-		return nil, info, refuse(http.StatusConflict, "checkpoint of size %d has root %s, but the witness cosigned root %s for that size",
+		return nil, info, refuse(http.StatusUnprocessableEntity, "checkpoint of size %d has root %s, but the witness cosigned root %s for that size",
 			cp.size, b64(cp.hash), b64(prev.hash))
 	}
 	if err := proof.VerifyConsistency(rfc6962.DefaultHasher, req.old, cp.size, req.proof, prevHash, cp.hash); err != nil {
@@ -348,6 +376,7 @@ func (w *Witness) add(body []byte) (_ []byte, info requestInfo, _ error) {
 		w.logger.Error("cosigning failed", "origin", cp.origin, "size", cp.size, "error", err.Error())
 		return nil, info, refuse(http.StatusInternalServerError, "cosigning failed")
 	}
+	cp.cosig = cosig
 	if err := w.saveState(ls, cp); err != nil {
 		w.logger.Error("saving state failed; not cosigned", "origin", cp.origin, "size", cp.size, "error", err.Error())
 		return nil, info, refuse(http.StatusInternalServerError, "could not record the checkpoint")
@@ -406,6 +435,13 @@ func b64s(hs [][]byte) []string {
 		out[i] = b64(h)
 	}
 	return out
+}
+
+// OriginHash is how tlog-witness names a log in monitoring paths: the
+// SHA-256 of its origin line, hex encoded in lower case.
+func OriginHash(origin string) string {
+	h := sha256.Sum256([]byte(origin))
+	return hex.EncodeToString(h[:])
 }
 
 // emptyRoot is the RFC 6962 root of the empty tree.

@@ -162,9 +162,14 @@ func TestBadSignature(t *testing.T) {
 		t.Fatalf("extra unknown signatures: got %d %q, want 200", r.status, r.body)
 	}
 	checkCosignature(t, tw.vkey, cp, []byte(r.body))
-	// The state keeps only the log's signature.
-	if n, err := note.Open([]byte(tw.stateFile(t, origin)), note.VerifierList(l.verifier)); err != nil || len(n.Sigs) != 1 || len(n.UnverifiedSigs) != 0 {
+	// The state keeps only the log's signature and the witness's own
+	// cosignature, the one it returned.
+	state := []byte(tw.stateFile(t, origin))
+	if n, err := note.Open(state, note.VerifierList(l.verifier)); err != nil || len(n.Sigs) != 1 || len(n.UnverifiedSigs) != 1 {
 		t.Fatalf("state file after extra signatures: %v %+v", err, n)
+	}
+	if !bytes.HasSuffix(state, []byte(r.body)) {
+		t.Fatalf("state file does not end in the returned cosignature %q:\n%s", r.body, state)
 	}
 }
 
@@ -245,12 +250,14 @@ func TestSplitView(t *testing.T) {
 		t.Fatal("test setup: the fork has the same root")
 	}
 
+	// tlog-witness (since C2SP #280): 422, not 409 (which would tell the
+	// client to retry from a size it already sent).
 	r := tw.post(t, addBody(20, nil, evilCP))
-	if r.status != http.StatusConflict || r.contentType == witness.ContentTypeSize {
-		t.Fatalf("same size, other root: got %d %q %q, want 409 without %s", r.status, r.contentType, r.body, witness.ContentTypeSize)
+	if r.status != http.StatusUnprocessableEntity || r.contentType == witness.ContentTypeSize {
+		t.Fatalf("same size, other root: got %d %q %q, want 422", r.status, r.contentType, r.body)
 	}
-	// A client that follows the protocol from old 8 learns size 20, then
-	// retries into the same 409.
+	// A client that follows the protocol from old 8 learns size 20 (409);
+	// retrying from 20 gets the 422 above.
 	r = tw.post(t, addBody(8, evil.proof(t, 8, 20), evilCP))
 	if r.status != http.StatusConflict || r.contentType != witness.ContentTypeSize || r.body != "20\n" {
 		t.Fatalf("fork from old 8: got %d %q %q, want 409 size 20", r.status, r.contentType, r.body)
@@ -442,7 +449,6 @@ func TestMalformedRequests(t *testing.T) {
 		"signed, short root":         "old 5\n" + proofLines + "\n" + signed(origin+"\n9\n"+base64.StdEncoding.EncodeToString(make([]byte, 20))+"\n"),
 		"signed, two lines":          "old 5\n" + proofLines + "\n" + signed(origin+"\n9\n"),
 		"signed, empty extension":    "old 5\n" + proofLines + "\n" + signed(origin+"\n9\n"+root9+"\n\next\n"),
-		"signed, size 0 other root":  "old 0\n\n" + signed(origin+"\n0\n"+root9+"\n"),
 	}
 	for name, body := range cases {
 		r := tw.post(t, []byte(body))
