@@ -1,8 +1,10 @@
 package main_test
 
 import (
+	"errors"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -97,5 +99,35 @@ func TestAppendServerDown(t *testing.T) {
 	// not a terminal: no retry lines
 	if strings.Contains(r.stderr, "retrying in") {
 		t.Errorf("retry progress printed without a terminal: %s", r.stderr)
+	}
+}
+
+// On a terminal, append --server shows each retry round while the server
+// does not answer, so a person is not left with silence. util-linux
+// script(1) gives the command a pseudo-terminal.
+func TestAppendServerDownShowsRetriesOnATerminal(t *testing.T) {
+	scriptBin, err := exec.LookPath("script")
+	if err != nil {
+		t.Skip("script(1) is not installed: no pseudo-terminal to test with")
+	}
+	work := t.TempDir()
+	ag := filepath.Join(work, "agencies")
+	must(t, "demo", "generate", "--out", ag, "--seed", "4", "--entries", "20", "--parts", "1")
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	url := "http://" + ln.Addr().String()
+	ln.Close()
+	cmdline := bin + " append --server " + url + " " + filepath.Join(ag, "part-1.dsse.jsonl")
+	out, err := exec.Command(scriptBin, "-qec", cmdline, "/dev/null").CombinedOutput()
+	var ee *exec.ExitError
+	if !errors.As(err, &ee) || ee.ExitCode() != 2 {
+		t.Fatalf("want exit 2, got %v:\n%s", err, out)
+	}
+	for _, want := range []string{"try 1 of 5 failed, retrying in", "try 4 of 5 failed", "cannot reach " + url} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("terminal output lacks %q:\n%s", want, out)
+		}
 	}
 }
