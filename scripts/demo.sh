@@ -112,7 +112,8 @@ url=$(sed -n 's/^listening on //p' "$dir/run/serve.out")
 echo "serve $url (POST /add; GET /checkpoint, /tile/…)"
 
 step "Agencies append part 1 over HTTP, receipts to $dir/receipts"
-"$bin" append --server "$url" --receipts "$dir/receipts" "$dir/agencies/part-1.dsse.jsonl" | tee "$dir/run/append-1.txt" | tail -n 2
+"$bin" append --server "$url" --receipts "$dir/receipts" --json "$dir/agencies/part-1.dsse.jsonl" >"$dir/run/append-1.json"
+echo "$(grep -c '"entry_id"' "$dir/run/append-1.json") entries appended (indexes and receipts in $dir/run/append-1.json)"
 
 step "Auditor: first look at the log over HTTP, pinning the policy (trust on first use)"
 "$bin" verify consistency --log "$url" --policy "$dir/policy" --state "$dir/auditor/state" --evidence "$dir/auditor/evidence"
@@ -200,7 +201,8 @@ while read -r line; do
   esac
 done <"$dir/agencies/part-1.dsse.jsonl"
 [ -n "$id" ] || fail "no sealed measure in part 1"
-measure=$(awk -v id="$id" '$4 == id { print $3 }' "$dir/run/append-1.txt")
+# append --json: one object per entry, "index" before "entry_id".
+measure=$(grep -B1 "\"entry_id\": \"$id\"" "$dir/run/append-1.json" | sed -n 's/.*"index": \([0-9]*\).*/\1/p')
 [ -n "$measure" ] || fail "no sealed measure in part 1"
 "$bin" open --identity "$dir/agencies/keys/member-1.age" --log "$dir/log" --policy "$dir/policy" --registry "$reg" "$measure"
 mkdir -p "$dir/disclosures"
