@@ -29,10 +29,13 @@ test: vet deps
 deps:
 	./scripts/install-test-deps.sh
 
-# End-to-end on the embedded default (Tessera POSIX log in demo/):
-# keys and registry → init → append in two steps → verify receipts →
-# verify consistency across growth → watch → audit (with the compliance rules) →
-# sealed fields opened and disclosed → annual report (demo/report/).
+# End-to-end on the embedded default (Tessera POSIX log in demo/), as the
+# committee lives it, on loopback: three witnesses (2 of 3) → serve --policy →
+# agencies append over HTTP → one witness down, publication goes on → two
+# down, appends acknowledged, nothing published until one returns → receipts,
+# consistency, watch, audit with the policy → a refused NAINAI entry → sealed
+# fields opened and disclosed → annual report (demo/report/). Every process it
+# starts is stopped at the end, even on failure.
 demo: build
 	./scripts/demo.sh $(BIN) demo
 

@@ -26,7 +26,7 @@ type appendResult struct {
 
 func newAppend() *cobra.Command {
 	var dir, server, receipts, key, registry string
-	var asJSON bool
+	var asJSON, noWait bool
 	var parallel int
 	cmd := &cobra.Command{
 		Use:   "append (--ledger DIR | --server URL) [--receipts DIR] ENVELOPE.json|ENVELOPES.jsonl|- ...",
@@ -51,7 +51,11 @@ With --server, the envelopes are posted to a running 'acdledger serve' instead,
 agency's seqs ascending, refs to earlier lines), each request retried on network
 errors and 503s (safe: a retry of an entry already in the log gets its original
 receipt, never a second leaf). There is no all-or-nothing batch over HTTP:
-entries before a refused one stay appended.`,
+entries before a refused one stay appended. A server that does not answer at
+all is retried a few times (about 4 s, each retry shown on a terminal), then
+append exits 2 naming the URL and the cause. With --no-wait, append returns
+once each entry is durably sequenced (while the witness quorum is down, for
+instance); running it again later with --receipts fetches the receipts.`,
 		Example: `  acdledger append --ledger ledger --receipts receipts entries.dsse.jsonl
   acdledger append --ledger ledger --key keys/nco.key entry.json
   acdledger append --server http://127.0.0.1:8080 --receipts receipts entries.dsse.jsonl`,
@@ -84,8 +88,10 @@ entries before a refused one stay appended.`,
 			switch {
 			case (dir == "") == (server == ""):
 				return usage(errors.New("give exactly one of --ledger and --server"))
+			case noWait && server == "":
+				return usage(errors.New("--no-wait goes with --server (a local append always waits for its checkpoint)"))
 			case server != "":
-				if results, err = appendRemote(ctx, server, items, receipts, parallel); err != nil {
+				if results, err = appendRemote(ctx, server, items, receipts, parallel, !noWait); err != nil {
 					return err
 				}
 			default:
@@ -125,6 +131,7 @@ entries before a refused one stay appended.`,
 	f.StringVar(&registry, "registry", "", "with --key: the registry whose recipients sealed values are sealed to (default with --ledger: DIR/registry.json)")
 	f.BoolVar(&asJSON, "json", false, "print the results as JSON")
 	f.IntVar(&parallel, "parallel", 256, "with --server: requests in flight at once")
+	f.BoolVar(&noWait, "no-wait", false, "with --server: return once each entry is durably sequenced (its index), without waiting for a published checkpoint and its receipt; append the same envelopes again later for the receipts")
 	return cmd
 }
 

@@ -4,10 +4,14 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
+	"os"
 	"sync"
+	"time"
 
 	"github.com/acdledger/acdledger/ledger/submit"
 	"github.com/acdledger/acdledger/specs"
+	"golang.org/x/term"
 )
 
 // appendRemote posts the envelopes to a server, up to parallel at a time,
@@ -15,15 +19,24 @@ import (
 // agency's seqs ascending, refs pointing backward); requests that overtake
 // each other on the way are put back in order by the server, which holds an
 // early entry until those before it arrive. Each answer is the entry's
-// receipt; retries are safe.
-func appendRemote(ctx context.Context, url string, items []item, receipts string, parallel int) ([]appendResult, error) {
+// receipt (or, with wait false, its index once durably sequenced); retries
+// are safe.
+//
+// A server that gives no answer at all is reported once, as a usage error
+// (exit 2: nothing was refused, the same command can run again), naming
+// the URL, the cause and how many entries were not sent; the other
+// requests are cancelled rather than each waiting out its own retries.
+func appendRemote(ctx context.Context, url string, items []item, receipts string, parallel int, wait bool) ([]appendResult, error) {
 	c, err := submit.New(url)
 	if err != nil {
 		return nil, usage(err)
 	}
+	if term.IsTerminal(int(os.Stderr.Fd())) {
+		c.OnRetry = retryNotice(os.Stderr, c.URL())
+	}
 	results := make([]appendResult, len(items))
 	for i, it := range items {
-		env, err := specs.ParseEnvelope(it.raw)
+		env, err := specs.ReadEnvelope(it.raw) // as the server reads a submission
 		if err != nil {
 			return nil, failed(fmt.Errorf("rejected %s: %v; nothing was sent", it.source, err))
 		}
@@ -33,27 +46,73 @@ func appendRemote(ctx context.Context, url string, items []item, receipts string
 		}
 		results[i] = appendResult{EntryID: e.ID, Kind: e.Kind, Agency: e.Agency, Seq: e.Seq}
 	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		mu          sync.Mutex
+		unreachable *submit.UnreachableError
+		done        int
+	)
 	errs := make([]error, len(items))
 	sem := make(chan struct{}, max(parallel, 1))
 	var wg sync.WaitGroup
 	for i := range items {
+		if ctx.Err() != nil {
+			break
+		}
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
 			defer func() { <-sem; wg.Done() }()
-			res, err := c.Add(ctx, items[i].raw, true)
+			res, err := c.Add(ctx, items[i].raw, wait)
 			if err == nil {
 				results[i].Index = res.Index
+			}
+			if err == nil && res.Receipt != "" {
 				err = saveReceipt(&results[i], receipts, []byte(res.Receipt))
 			}
-			if err != nil {
+			mu.Lock()
+			defer mu.Unlock()
+			var ue *submit.UnreachableError
+			switch {
+			case err == nil:
+				done++
+			case errors.As(err, &ue):
+				if unreachable == nil {
+					unreachable = ue
+				}
+				cancel()
+			case unreachable != nil && errors.Is(err, context.Canceled):
+				// cancelled because the server is unreachable: counted below
+			default:
 				errs[i] = fmt.Errorf("%s: %w", items[i].source, err)
 			}
 		}()
 	}
 	wg.Wait()
+	if unreachable != nil {
+		return results[:0], usage(fmt.Errorf("%w; %d of %d entries acknowledged, the other %d not (sending them again is safe)",
+			unreachable, done, len(items), len(items)-done))
+	}
 	if err := errors.Join(errs...); err != nil {
 		return results, failed(err)
 	}
 	return results, nil
+}
+
+// retryNotice prints one line per retry round on a terminal, so a person
+// sees why append is waiting; many requests in flight retry in step, so a
+// round is printed once.
+func retryNotice(w io.Writer, url string) func(attempt, of int, pause time.Duration, cause error) {
+	var mu sync.Mutex
+	last := 0
+	return func(attempt, of int, pause time.Duration, cause error) {
+		mu.Lock()
+		defer mu.Unlock()
+		if attempt <= last {
+			return
+		}
+		last = attempt
+		fmt.Fprintf(w, "acdledger: %s: %v; try %d of %d failed, retrying in %s\n", url, cause, attempt, of, pause.Round(10*time.Millisecond))
+	}
 }

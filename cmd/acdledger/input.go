@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -32,6 +33,11 @@ func readItems(files []string) ([]item, error) {
 			return nil, err
 		}
 		if f != "-" && !strings.HasSuffix(f, ".jsonl") {
+			if n := countJSONValues(data); n > 1 {
+				return nil, fmt.Errorf("%s holds %d JSON documents, but a file not named .jsonl is read as one: "+
+					"sign writes one envelope per line (JSON Lines), so name such a file *.jsonl (stdin, -, is read the same way), "+
+					"or keep one envelope per .json file", f, n)
+			}
 			out = append(out, item{f, bytes.TrimSpace(data)})
 			continue
 		}
@@ -47,4 +53,21 @@ func readItems(files []string) ([]item, error) {
 		}
 	}
 	return out, nil
+}
+
+// countJSONValues counts the well-formed JSON values at the top level of
+// data, one after another, stopping at the first malformed one. It only
+// decides whether to explain the .jsonl convention: a file with two
+// envelopes in it is the usual mistake (sign > x.json for two entries).
+// Anything else is left to the strict reader, which names the rule.
+func countJSONValues(data []byte) int {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	n := 0
+	for {
+		var v json.RawMessage
+		if err := dec.Decode(&v); err != nil {
+			return n
+		}
+		n++
+	}
 }

@@ -28,9 +28,10 @@ fields of its own entries (specs/sealed.md).
 
 keygen --member makes a commission member's age identity, BASE.age: every sealed
 entry is encrypted to the members the registry lists at its occurred_at. Running
-it again for the same member is a key rotation: the old recipient is closed at
---valid-from, entries from then on are sealed to the new one, and older entries
-stay readable with the old identity (keep it).
+it again for the same member with a new --out is a key rotation: the old
+recipient is closed at --valid-from, entries from then on are sealed to the new
+one, and older entries stay readable with the old identity (keep it; key files
+are never overwritten).
 
 With --registry, the public key and the recipient are added to that registry
 file (created if missing). An agency gets the kinds it may append; only an agency
@@ -40,6 +41,9 @@ with role "commission" may append ` + strings.Join(sortedMapKeys(specs.Commissio
   acdledger keygen --member member-1 --name "Commissioner 1" --out keys/member-1 --registry registry.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := prepareOut(out); err != nil {
+				return usage(err)
+			}
 			if member != "" {
 				return memberKeygen(cmd, member, name, out, registry, validFrom)
 			}
@@ -52,7 +56,7 @@ with role "commission" may append ` + strings.Join(sortedMapKeys(specs.Commissio
 				return usage(err)
 			}
 			if err := agencykey.WriteFiles(out, privPEM, pubPEM); err != nil {
-				return usage(err)
+				return usage(existsHint(err, out+".key"))
 			}
 			recipient, err := writeAgeIdentity(out + ".age")
 			if err != nil {
@@ -137,7 +141,7 @@ func memberKeygen(cmd *cobra.Command, member, name, out, registry, validFrom str
 	}
 	recipient, err := writeAgeIdentity(out + ".age")
 	if err != nil {
-		return usage(err)
+		return usage(existsHint(err, out+".age"))
 	}
 	if name == "" {
 		name = member

@@ -20,7 +20,7 @@ import (
 const (
 	exitOK     = 0
 	exitFailed = 1 // a verification failed, or an entry was rejected
-	exitUsage  = 2 // bad flags, unreadable or malformed input
+	exitUsage  = 2 // bad flags, unreadable or malformed input, a server that cannot be reached
 )
 
 // exitError carries the exit code a command wants.
@@ -79,7 +79,8 @@ Auditors:   verify receipt | verify consistency | audit | watch (pin --vkey, or 
 Commission: keygen --member → open (sealed fields) → disclose → verify disclosure (anyone)
 Commission: report annual → report.json/.md/.html; anyone: report verify
 
-Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input error.`,
+Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input error
+(or a server that cannot be reached).`,
 		SilenceUsage:  true,
 		SilenceErrors: true,
 	}

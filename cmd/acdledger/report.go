@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"strings"
 	"time"
 
 	"github.com/acdledger/acdledger/specs"
@@ -362,8 +363,15 @@ func printReportVerify(w io.Writer, file string, rep *report.Report, res *report
 		cells += len(t.Rows) * len(t.Columns)
 	}
 	fmt.Fprintf(w, "OK %s: all %d figures of %d tables recomputed from %s; %s\n", file, cells, len(rep.Tables), rep.Log, growth)
-	if !res.CosignersChecked && len(rep.Log.Cosigners) > 0 {
-		fmt.Fprintf(w, "note: the cosigners named in the report were not checked (pin --policy to check them)\n")
+	if len(res.CheckedCosigners) > 0 {
+		fmt.Fprintf(w, "cosignatures checked against the policy: %s\n", strings.Join(res.CheckedCosigners, ", "))
+	}
+	if len(res.UncheckedCosigners) > 0 {
+		hint := "pin --policy to check them"
+		if res.CosignersChecked {
+			hint = "not witnesses of the pinned policy"
+		}
+		fmt.Fprintf(w, "note: the cosignatures of %s were not checked (%s)\n", strings.Join(res.UncheckedCosigners, ", "), hint)
 	}
 }
 

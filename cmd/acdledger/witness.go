@@ -66,8 +66,11 @@ Neither file is ever overwritten.`,
 			if err != nil {
 				return usage(err)
 			}
-			if err := atomicfile.WriteNew(out+".key", []byte(skey+"\n"), 0o600); err != nil {
+			if err := prepareOut(out); err != nil {
 				return usage(err)
+			}
+			if err := atomicfile.WriteNew(out+".key", []byte(skey+"\n"), 0o600); err != nil {
+				return usage(existsHint(err, out+".key"))
 			}
 			if err := atomicfile.WriteNew(out+".vkey", []byte(vkey+"\n"), 0o644); err != nil {
 				return usage(fmt.Errorf("%w (%s.key was written; remove it before trying again)", err, out))

@@ -390,7 +390,7 @@ func (b *Builder) Finish(cp *tlog.Checkpoint, failures uint64) (*Report, error) 
 		Format: Format, Schema: SchemaVersion, Period: b.opts.Period, Parameters: b.opts.Parameters,
 		Log: LogBinding{
 			Origin: cp.Origin, TreeSize: cp.Size, RootHash: base64.StdEncoding.EncodeToString(cp.Hash),
-			Checkpoint: string(cp.Raw), Cosigners: append([]string{}, cp.Cosigners...),
+			Checkpoint: string(cp.Raw), Cosigners: append([]string{}, cp.Signers...),
 			AdmissionFailures: failures, EntriesInPeriod: b.entries,
 		},
 	}

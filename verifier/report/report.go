@@ -57,8 +57,10 @@ type LogBinding struct {
 	// Checkpoint is the signed note (with any witness cosignatures), so a
 	// reader can check the log key signed exactly this tree.
 	Checkpoint string `json:"checkpoint"`
-	// Cosigners are the witnesses of the auditor's policy that cosigned the
-	// checkpoint (empty when the report was made with a bare log key).
+	// Cosigners are the key names of the checkpoint note's signature lines
+	// other than the log's (its witness cosignatures), sorted: facts of the
+	// note, the same whether the report was made with a bare log key or a
+	// policy. Which of them an auditor's pins can check is for [Verify].
 	Cosigners         []string `json:"cosigners"`
 	AdmissionFailures uint64   `json:"admission_failures"` // leaves in [0, tree_size) that fail admission; not counted anywhere else
 	EntriesInPeriod   uint64   `json:"entries_in_period"`

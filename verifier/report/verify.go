@@ -5,6 +5,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -42,10 +43,16 @@ type VerifyResult struct {
 	// Grown is set when the log is now larger and a consistency proof from
 	// the report's checkpoint to the current one verified.
 	Grown bool `json:"grown"`
-	// CosignersChecked is false when the auditor pinned a bare log key: the
-	// report's cosigners were then not re-checked.
-	CosignersChecked bool       `json:"cosigners_checked"`
-	Mismatches       []Mismatch `json:"mismatches"`
+	// CosignersChecked is false when the auditor pinned a bare log key: no
+	// cosignature could then be checked.
+	CosignersChecked bool `json:"cosigners_checked"`
+	// CheckedCosigners are the report's cosigners whose cosignature verified
+	// with a key of the pinned policy; UncheckedCosigners the others (all of
+	// them with a bare log key). The report's list itself must always be the
+	// note's, whatever the pins (log/cosigners).
+	CheckedCosigners   []string   `json:"checked_cosigners"`
+	UncheckedCosigners []string   `json:"unchecked_cosigners"`
+	Mismatches         []Mismatch `json:"mismatches"`
 }
 
 // OK reports whether every figure matched.
@@ -83,7 +90,19 @@ func Verify(ctx context.Context, pins *verifier.Pins, src *tlog.Source, rep *Rep
 	if err != nil {
 		return nil, fmt.Errorf("%w: not a checkpoint of the pinned log: %w", ErrCheckpoint, err)
 	}
-	res := &VerifyResult{Log: rep.Log, CosignersChecked: pins.Trust.Policy != nil, Mismatches: []Mismatch{}}
+	res := &VerifyResult{Log: rep.Log, CosignersChecked: pins.Trust.Policy != nil, Mismatches: []Mismatch{},
+		CheckedCosigners: []string{}, UncheckedCosigners: []string{}}
+	var checked []string
+	if pins.Trust.Policy != nil {
+		checked = pins.Trust.Policy.CheckedSigners(cp.Raw)
+	}
+	for _, name := range cp.Signers {
+		if slices.Contains(checked, name) {
+			res.CheckedCosigners = append(res.CheckedCosigners, name)
+		} else {
+			res.UncheckedCosigners = append(res.UncheckedCosigners, name)
+		}
+	}
 	// The plain fields must say what the signed note says.
 	root := base64.StdEncoding.EncodeToString(cp.Hash)
 	res.check("log/origin", rep.Log.Origin, cp.Origin)
@@ -103,10 +122,6 @@ func Verify(ctx context.Context, pins *verifier.Pins, src *tlog.Source, rep *Rep
 	})
 	if err != nil {
 		return nil, err
-	}
-	if !res.CosignersChecked {
-		// Which witnesses cosigned is known only relative to a policy.
-		want.Log.Cosigners = rep.Log.Cosigners
 	}
 	res.Mismatches = append(res.Mismatches, Compare(rep, want)...)
 	return res, nil

@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -76,6 +77,12 @@ type Checkpoint struct {
 	// Cosigners are the policy's witnesses that cosigned it (when the
 	// trust has a policy).
 	Cosigners []string
+	// Signers are the names of the note's other signature lines (witness
+	// cosignatures, as the note itself states them; sorted, each once),
+	// whatever the trust: facts of the checkpoint, not of the pins. With a
+	// policy, its witnesses among them were checked (Cosigners, by the
+	// policy's names); any other name is unchecked.
+	Signers []string
 	// CosignedAt is the newest of those witnesses' cosignature timestamps
 	// (zero without a policy or cosignature).
 	CosignedAt time.Time
@@ -123,7 +130,7 @@ func VerifyCheckpoint(raw []byte, trust Trust) (*Checkpoint, error) {
 	if want := trust.origin(); c.Origin != want {
 		return nil, fmt.Errorf("tlog: %w: checkpoint is for %q, want %q", ErrWrongOrigin, c.Origin, want)
 	}
-	cp := &Checkpoint{Origin: c.Origin, Size: c.Size, Hash: c.Hash, Raw: bytes.Clone(raw)}
+	cp := &Checkpoint{Origin: c.Origin, Size: c.Size, Hash: c.Hash, Raw: bytes.Clone(raw), Signers: otherSigners(n)}
 	if err := trust.checkQuorum(cp); err != nil {
 		return nil, err
 	}
@@ -150,3 +157,15 @@ func noteError(err error, v note.Verifier) error {
 }
 
 func b64(h []byte) string { return base64.StdEncoding.EncodeToString(h) }
+
+// otherSigners lists the key names of the signatures the log's key did not
+// make (note.Open puts those with an unknown key in UnverifiedSigs), sorted
+// and each once: the cosigners a checkpoint names, checked or not.
+func otherSigners(n *note.Note) []string {
+	var names []string
+	for _, s := range n.UnverifiedSigs {
+		names = append(names, s.Name)
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}

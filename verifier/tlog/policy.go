@@ -502,3 +502,17 @@ func (t Trust) checkQuorum(cp *Checkpoint) error {
 	}
 	return nil
 }
+
+// CheckedSigners returns the key names (as on the note's signature lines,
+// see Checkpoint.Signers) of the policy's witnesses whose cosignature on
+// raw verifies, sorted.
+func (p *Policy) CheckedSigners(raw []byte) []string {
+	var names []string
+	for _, w := range p.Witnesses {
+		if _, err := note.Open(raw, note.VerifierList(w.Verifier)); err == nil {
+			names = append(names, w.Verifier.Name())
+		}
+	}
+	slices.Sort(names)
+	return slices.Compact(names)
+}

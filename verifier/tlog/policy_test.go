@@ -280,3 +280,54 @@ func TestPolicyAgreesWithFormats(t *testing.T) {
 		}
 	}
 }
+
+// The cosigners a checkpoint names are facts of its note: the same with a
+// bare log key as with a policy; the policy only decides which of them are
+// checked (a report made with either pin must verify with the other).
+func TestCheckpointSignersIndependentOfTrust(t *testing.T) {
+	key := newTestKey(t)
+	var signers []note.Signer
+	var lines []string
+	for i := 1; i <= 3; i++ {
+		s, vkey := witnessKey(t, fmt.Sprintf("w%d.commission.example", i))
+		signers = append(signers, s)
+		lines = append(lines, fmt.Sprintf("witness w%d %s http://127.0.0.1:1/w%d", i, vkey, i))
+	}
+	// a cosignature by a key outside the policy, too
+	stranger, _ := witnessKey(t, "stranger.example")
+	policy := "log " + key.vkey + "\n" + strings.Join(lines[:2], "\n") + "\ngroup members 1 w1 w2\nquorum members\n"
+	p, err := tlog.ParsePolicy([]byte(policy))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body := testOrigin + "\n5\n" + strings.Repeat("A", 43) + "=\n"
+	raw, err := note.Sign(&note.Note{Text: body}, key.signer, signers[1], stranger, signers[0])
+	if err != nil {
+		t.Fatal(err)
+	}
+	bare, err := tlog.VerifyCheckpoint(raw, key.trust)
+	if err != nil {
+		t.Fatal(err)
+	}
+	withPolicy, err := tlog.VerifyCheckpoint(raw, tlog.TrustPolicy(p))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "stranger.example,w1.commission.example,w2.commission.example"
+	if got := strings.Join(bare.Signers, ","); got != want {
+		t.Fatalf("signers with a bare key: %s, want %s", got, want)
+	}
+	if got := strings.Join(withPolicy.Signers, ","); got != want {
+		t.Fatalf("signers with a policy: %s, want %s", got, want)
+	}
+	if got := strings.Join(p.CheckedSigners(raw), ","); got != "w1.commission.example,w2.commission.example" {
+		t.Fatalf("checked signers: %s", got)
+	}
+	only, err := note.Sign(&note.Note{Text: body}, key.signer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cp, err := tlog.VerifyCheckpoint(only, key.trust); err != nil || len(cp.Signers) != 0 {
+		t.Fatalf("log signature only: signers %v, %v", cp.Signers, err)
+	}
+}
