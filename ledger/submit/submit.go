@@ -38,6 +38,8 @@ type Client struct {
 	// try that failed (from 1), the bound that applies to it, the pause and
 	// the cause: progress for a person watching a terminal.
 	OnRetry func(attempt, of int, pause time.Duration, cause error)
+
+	order order // entries in flight, for those refused as early
 }
 
 // New returns a client for the server at base (e.g. http://127.0.0.1:8080).
@@ -111,8 +113,13 @@ func (e *netError) Unwrap() error { return e.err }
 // index once the entry is durably sequenced. Network errors, 503s and
 // "in flight" conflicts are retried with backoff, within the bounds of
 // NetAttempts and Attempts; the errors are then *UnreachableError or
-// *BusyError. A refusal is a *RefusedError at once.
+// *BusyError. A refusal is a *RefusedError — except that an entry refused
+// as early (seq.order, refs.unknown) while entries this client started
+// before it are still in flight is sent again once they are answered: it
+// may only have overtaken them.
 func (c *Client) Add(ctx context.Context, envelope []byte, wait bool) (*server.AddResponse, error) {
+	ticket, done := c.order.start()
+	defer done()
 	u := c.addURL
 	if !wait {
 		u += "?wait=false"
@@ -130,7 +137,18 @@ func (c *Client) Add(ctx context.Context, envelope []byte, wait bool) (*server.A
 		}
 		var refused *RefusedError
 		if errors.As(err, &refused) {
-			return nil, err
+			if !early(refused) {
+				return nil, err
+			}
+			waited, werr := c.order.waitEarlier(ctx, ticket)
+			if werr != nil {
+				return nil, werr
+			}
+			if !waited {
+				return nil, err
+			}
+			tries-- // not a try against the busy bound: the entry was early
+			continue
 		}
 		if ctx.Err() != nil {
 			return nil, ctx.Err()
