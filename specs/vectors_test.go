@@ -31,9 +31,10 @@ func buildVectors(t *testing.T) *specs.Vectors {
 	for id, ident := range kit.Identities {
 		v.Identities[id] = ident.String()
 	}
-	// The prefix: a consent agreement, an acquisition under it and an
-	// approval request (nco, case CASE-1), and one entry each of npa and
-	// the commission. References name them by kind (rule refs.kind).
+	// The prefix: one entry per agency (the first a consent agreement of
+	// nco, case CASE-1), then an acquisition under the agreement and an
+	// approval request (nco, CASE-1), for references to name by kind
+	// (rule refs.kind).
 	first := kit.Entry("nco")
 	first["kind"] = "agreement.concluded"
 	first["legal_basis"] = map[string]any{"law": "acd-act", "article": "13"}
@@ -41,6 +42,8 @@ func buildVectors(t *testing.T) *specs.Vectors {
 		"valid_from": "2026-05-01T00:00:00+09:00", "valid_until": "2027-05-01T00:00:00+09:00",
 		"other_use_consent": false, "scope_hash": "sha256:" + strings.Repeat("cd", 32)}
 	v.Prefix = append(v.Prefix, string(kit.Sign(t, "nco", first)))
+	v.Prefix = append(v.Prefix, string(kit.Signed(t, "npa")))
+	v.Prefix = append(v.Prefix, string(kit.Signed(t, "commission")))
 	acq := kit.Entry("nco")
 	acq["kind"] = "acquisition.started"
 	acq["legal_basis"] = map[string]any{"law": "acd-act", "article": "13"}
@@ -54,8 +57,6 @@ func buildVectors(t *testing.T) *specs.Vectors {
 		"requested_from": "2026-06-02T00:00:00+09:00", "requested_until": "2026-08-31T00:00:00+09:00",
 		"grounds": map[string]any{"suspicion": true, "facts_unclear": true, "no_other_means": true}}
 	v.Prefix = append(v.Prefix, string(kit.Sign(t, "nco", req)))
-	v.Prefix = append(v.Prefix, string(kit.Signed(t, "npa")))
-	v.Prefix = append(v.Prefix, string(kit.Signed(t, "commission")))
 
 	add := func(name, rule, field, agency string, edit func(e map[string]any), signAs string) {
 		e := kit.Entry(agency)

@@ -224,6 +224,18 @@ func testBadInput(t *testing.T, driver string) {
 	flipped := bytes.Clone(kit.Signed(t, "nco"))
 	kit.Unseq("nco")
 	flipped[bytes.LastIndex(flipped, []byte(`"sig":"`))+10] ^= 1
+	// An acquisition stopped that names the retention.deleted in the log:
+	// a reference of the wrong kind (with the AWS driver, read back from
+	// the shared admission table).
+	h, err := specs.PeekHeader(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goodID := h.ID
+	wrongRef := kit.Entry("nco")
+	wrongRef["kind"], wrongRef["legal_basis"], wrongRef["refs"] = "acquisition.stopped", map[string]any{"law": "acd-act", "article": "13"}, []string{goodID}
+	wrongRef["body"] = map[string]any{"acquisition": goodID, "stopped_at": "2026-06-01T00:00:00Z", "reason": "other"}
+	kit.Unseq("nco")
 
 	for _, tc := range []struct {
 		name, contentType string
@@ -239,6 +251,7 @@ func testBadInput(t *testing.T, driver string) {
 		{"unknown agency", "application/json", bytes.NewReader(kit.Sign(t, "nco", unknown)), 403, specs.RuleAgencyUnknown},
 		{"replayed envelope, re-encoded", "application/json", &reencoded, 409, specs.RuleSeq},
 		{"NAINAI", "application/json", bytes.NewReader(kit.Sign(t, "nco", nainai)), 422, specs.RuleNaiNai},
+		{"ref of the wrong kind", "application/json", bytes.NewReader(kit.Sign(t, "nco", wrongRef)), 422, specs.RuleRefKind},
 		{"empty body", "application/json", strings.NewReader(""), 400, specs.RuleEnvelope},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
