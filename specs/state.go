@@ -23,8 +23,10 @@ type LogState struct {
 }
 
 // entryInfo is what LogState remembers of one entry. A kind, agency or
-// case number is 0 for a value not recorded (empty, or past its table's
-// capacity: only a log of garbage leaves could get there).
+// case number is 0 for a value not recorded: empty, not a kind of this
+// schema (the kinds table is closed, so garbage leaves cannot fill it), or
+// past its table's capacity (65,535 agencies: only a log of that many
+// garbage leaves, each reported, could get there).
 type entryInfo struct {
 	index  uint64
 	kase   uint32
@@ -34,7 +36,6 @@ type entryInfo struct {
 
 // Table capacities: the width of entryInfo's fields.
 const (
-	maxKinds    = 1<<8 - 1
 	maxAgencies = 1<<16 - 1
 	maxCases    = 1<<32 - 1
 )
@@ -76,8 +77,12 @@ const PendingIndex = ^uint64(0)
 
 // NewLogState returns the state of an empty log.
 func NewLogState() *LogState {
+	kinds := newInterner(uint32(len(Kinds)))
+	for _, k := range Kinds {
+		kinds.id(k)
+	}
 	return &LogState{lastSeq: map[string]uint64{}, ids: map[string]entryInfo{},
-		kinds: newInterner(maxKinds), agencies: newInterner(maxAgencies), cases: newInterner(maxCases)}
+		kinds: kinds, agencies: newInterner(maxAgencies), cases: newInterner(maxCases)}
 }
 
 // Admitted is an envelope that passed every rule.

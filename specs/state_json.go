@@ -68,22 +68,30 @@ func (s *LogState) UnmarshalJSON(data []byte) error {
 			return fmt.Errorf("log state: agency %q has last seq 0", a)
 		}
 	}
+	// The file's numbers are its tables' positions; they are mapped to this
+	// state's (the kinds table is fixed by Kinds, the others fill up).
 	n := NewLogState()
-	for _, t := range []struct {
+	var remap [3][]uint32
+	for ti, t := range []struct {
 		name string
 		strs []string
 		into *interner
 	}{{"kinds", j.Kinds, n.kinds}, {"agencies", j.Agencies, n.agencies}, {"cases", j.Cases, n.cases}} {
-		if uint64(len(t.strs)) > uint64(t.into.max) {
-			return fmt.Errorf("log state: %d %s, at most %d", len(t.strs), t.name, t.into.max)
-		}
+		remap[ti] = []uint32{0}
+		seen := map[string]bool{}
 		for i, str := range t.strs {
-			if str == "" {
+			switch {
+			case str == "":
 				return fmt.Errorf("log state: %s[%d] is empty", t.name, i)
-			}
-			if t.into.id(str) != uint32(i+1) {
+			case seen[str]:
 				return fmt.Errorf("log state: %s[%d] %q is listed twice", t.name, i, str)
 			}
+			seen[str] = true
+			k := t.into.id(str)
+			if k == 0 {
+				return fmt.Errorf("log state: %s[%d] %q: not a kind, or more %s than a state holds", t.name, i, str, t.name)
+			}
+			remap[ti] = append(remap[ti], k)
 		}
 	}
 	n.ids = make(map[string]entryInfo, len(j.IDs))
@@ -93,10 +101,10 @@ func (s *LogState) UnmarshalJSON(data []byte) error {
 			return fmt.Errorf("log state: entry %q: %d numbers, want 4 (index, kind, agency, case)", id, len(v))
 		case v[0] == PendingIndex:
 			return fmt.Errorf("log state: entry %q has no index", id)
-		case v[1] > uint64(len(j.Kinds)) || v[2] > uint64(len(j.Agencies)) || v[3] > uint64(len(j.Cases)):
+		case v[1] >= uint64(len(remap[0])) || v[2] >= uint64(len(remap[1])) || v[3] >= uint64(len(remap[2])):
 			return fmt.Errorf("log state: entry %q: kind, agency or case number past its table", id)
 		}
-		n.ids[id] = entryInfo{index: v[0], kind: uint8(v[1]), agency: uint16(v[2]), kase: uint32(v[3])}
+		n.ids[id] = entryInfo{index: v[0], kind: uint8(remap[0][v[1]]), agency: uint16(remap[1][v[2]]), kase: remap[2][v[3]]}
 	}
 	n.lastSeq = j.LastSeq
 	*s = *n

@@ -37,6 +37,7 @@ func TestLogStateJSON(t *testing.T) {
 		{"case past its table", `{"version":2,"ids":{"A":[0,0,0,1]}}`, `past its table`},
 		{"empty table string", `{"version":2,"cases":[""]}`, `cases[0] is empty`},
 		{"repeated table string", `{"version":2,"agencies":["nco","nco"]}`, `agencies[1] "nco" is listed twice`},
+		{"not a kind", `{"version":2,"kinds":["selection.batch","approval.granted"]}`, `kinds[1] "approval.granted": not a kind`},
 		{"not an object", `[1]`, "log state"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
