@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -238,4 +240,43 @@ func extraRefs(t *testing.T, payloads [][]byte) [][]byte {
 		out = append(out, p)
 	}
 	return out
+}
+
+// entries.md's table of what references name says what the schema says.
+func TestRefTargetsDocumented(t *testing.T) {
+	md, err := os.ReadFile("entries.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	_, section, ok := strings.Cut(string(md), "## What references name")
+	if !ok {
+		t.Fatal("entries.md has no section \"What references name\"")
+	}
+	section, _, _ = strings.Cut(section, "\n## ")
+	row := regexp.MustCompile("(?m)^\\| `([a-z.]+)` \\| `([a-z_]+)` \\| (.*?) \\| (yes|—) \\| (yes|—) \\|$")
+	tick := regexp.MustCompile("`([a-z.]+)`")
+	documented := 0
+	for _, m := range row.FindAllStringSubmatch(section, -1) {
+		documented++
+		kind, field := m[1], m[2]
+		tgt, ok := specs.RefTargets[kind][field]
+		if !ok {
+			t.Errorf("entries.md documents %s body.%s, which is no reference field", kind, field)
+			continue
+		}
+		var kinds []string
+		for _, k := range tick.FindAllStringSubmatch(m[3], -1) {
+			kinds = append(kinds, k[1])
+		}
+		if !slices.Equal(kinds, tgt.Kinds) || (m[4] == "yes") != tgt.SameAgency || (m[5] == "yes") != tgt.SameCase {
+			t.Errorf("entries.md: %s body.%s names %v, same agency %s, same case %s; the schema says %+v", kind, field, kinds, m[4], m[5], tgt)
+		}
+	}
+	n := 0
+	for _, fs := range specs.RefFields {
+		n += len(fs)
+	}
+	if documented != n {
+		t.Errorf("entries.md documents %d reference fields, the schema has %d", documented, n)
+	}
 }
