@@ -225,7 +225,7 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 // restore replays the integrated tree (which may be ahead of the last
 // published checkpoint after a crash) into the admission state. Entries are
 // the ledger's own, already checked on admission, so only the header is
-// read: id, agency and seq.
+// read: id, kind, agency, case and seq.
 func (l *Ledger) restore(ctx context.Context) error {
 	size, err := l.reader.IntegratedSize(ctx)
 	if err != nil {
@@ -245,7 +245,7 @@ func (l *Ledger) restore(ctx context.Context) error {
 			if err != nil {
 				return fmt.Errorf("restoring state: entry %d: %w", idx, err)
 			}
-			l.state.Record(h.ID, h.Agency, h.Seq, idx)
+			l.state.Record(*h, idx)
 		}
 	}
 	return nil

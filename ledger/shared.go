@@ -68,10 +68,14 @@ var sharedSchema = []string{
 	)`,
 	// idx is NULL while the entry is reserved (admitted, not yet
 	// sequenced); floor is the log's next index when it was reserved, so
-	// its leaf, if there is one, lies at or after floor.
+	// its leaf, if there is one, lies at or after floor. kind and case_id
+	// are what a reference to the entry is checked against (rule
+	// refs.kind).
 	`CREATE TABLE IF NOT EXISTS acd_entry (
 		id VARBINARY(255) NOT NULL PRIMARY KEY,
+		kind VARBINARY(255) NOT NULL,
 		agency VARBINARY(255) NOT NULL,
+		case_id VARBINARY(255) NOT NULL,
 		seq BIGINT UNSIGNED NOT NULL,
 		idx BIGINT UNSIGNED NULL,
 		hash BINARY(32) NOT NULL,
@@ -108,6 +112,17 @@ func openShared(ctx context.Context, dsn, owner string, ttl time.Duration, origi
 			db.Close()
 			return nil, fmt.Errorf("creating the admission tables: %w", err)
 		}
+	}
+	// CREATE TABLE IF NOT EXISTS leaves a table made by an older acdledger
+	// as it was: without the columns rule refs.kind needs, admission
+	// could not check references, so refuse it rather than guess.
+	if _, err := db.ExecContext(ctx, `SELECT kind, case_id FROM acd_entry LIMIT 0`); err != nil {
+		db.Close()
+		var me *mysql.MySQLError
+		if errors.As(err, &me) && me.Number == 1054 {
+			return nil, fmt.Errorf("the admission database's table acd_entry was made by an older acdledger (it has no kind and case_id columns, which rule %s needs): drop the tables acd_meta, acd_agency, acd_entry and acd_frontend while no frontend runs, and they are rebuilt from the log on the next open", specs.RuleRefKind)
+		}
+		return nil, fmt.Errorf("checking the admission tables: %w", err)
 	}
 	if _, err := db.ExecContext(ctx, `INSERT IGNORE INTO acd_meta (id, origin, vkey, scanned) VALUES (0, ?, ?, 0)`, origin, vkey); err != nil {
 		db.Close()
@@ -161,11 +176,24 @@ func placeholders(n int, one string) string {
 }
 
 type entryRow struct {
-	id, agency string
-	seq        uint64
-	idx        sql.NullInt64
-	hash       []byte
-	floor      uint64
+	id, kind, agency, kase string
+	seq                    uint64
+	idx                    sql.NullInt64
+	hash                   []byte
+	floor                  uint64
+}
+
+// entryColumns are the columns scanEntry reads, in its order.
+const entryColumns = `id, kind, agency, case_id, seq, idx, hash, floor`
+
+func scanEntry(rows *sql.Rows) (*entryRow, error) {
+	r := &entryRow{}
+	return r, rows.Scan(&r.id, &r.kind, &r.agency, &r.kase, &r.seq, &r.idx, &r.hash, &r.floor)
+}
+
+// header is what admission remembers of the entry (specs.LogState.Record).
+func (r *entryRow) header() specs.Header {
+	return specs.Header{ID: r.id, Kind: r.kind, Agency: r.agency, Case: r.kase, Seq: r.seq}
 }
 
 // rowsByID reads the rows of these ids (in chunks).
@@ -180,13 +208,13 @@ func rowsByID(ctx context.Context, q interface {
 		for i, id := range chunk {
 			args[i] = id
 		}
-		rows, err := q.QueryContext(ctx, `SELECT id, agency, seq, idx, hash, floor FROM acd_entry WHERE id IN (`+placeholders(len(chunk), "?")+`)`+lock, args...)
+		rows, err := q.QueryContext(ctx, `SELECT `+entryColumns+` FROM acd_entry WHERE id IN (`+placeholders(len(chunk), "?")+`)`+lock, args...)
 		if err != nil {
 			return nil, err
 		}
 		for rows.Next() {
-			r := &entryRow{}
-			if err := rows.Scan(&r.id, &r.agency, &r.seq, &r.idx, &r.hash, &r.floor); err != nil {
+			r, err := scanEntry(rows)
+			if err != nil {
 				rows.Close()
 				return nil, err
 			}
@@ -337,7 +365,7 @@ func (s *shared) reserve(ctx context.Context, as []*specs.Admitted, floor uint64
 			if r.idx.Valid {
 				idx = uint64(r.idx.Int64)
 			}
-			st.Record(r.id, r.agency, r.seq, idx)
+			st.Record(r.header(), idx)
 		}
 		for _, a := range names {
 			st.SetLastSeq(a, last[a])
@@ -369,12 +397,13 @@ func (s *shared) reserve(ctx context.Context, as []*specs.Admitted, floor uint64
 		}
 		for start := 0; start < len(as); start += 500 {
 			chunk := as[start:min(len(as), start+500)]
-			vals := make([]any, 0, 6*len(chunk))
+			vals := make([]any, 0, 8*len(chunk))
 			for _, a := range chunk {
 				h := sha256.Sum256(a.Envelope.Raw)
-				vals = append(vals, a.Entry.ID, a.Entry.Agency, a.Entry.Seq, h[:], s.owner, floor)
+				e := a.Entry
+				vals = append(vals, e.ID, e.Kind, e.Agency, e.Case, e.Seq, h[:], s.owner, floor)
 			}
-			if _, err := tx.ExecContext(ctx, `INSERT INTO acd_entry (id, agency, seq, hash, owner, floor) VALUES `+placeholders(len(chunk), "(?,?,?,?,?,?)"), vals...); err != nil {
+			if _, err := tx.ExecContext(ctx, `INSERT INTO acd_entry (id, kind, agency, case_id, seq, hash, owner, floor) VALUES `+placeholders(len(chunk), "(?,?,?,?,?,?,?,?)"), vals...); err != nil {
 				return err
 			}
 		}
@@ -543,7 +572,7 @@ func (s *shared) adopt(ctx context.Context, l *Ledger, from, to, treeSize uint64
 				return fmt.Errorf("entry %d: %w", idx, err)
 			}
 			sum := sha256.Sum256(entries[i])
-			leaves = append(leaves, &entryRow{id: h.ID, agency: h.Agency, seq: h.Seq, idx: sql.NullInt64{Int64: int64(idx), Valid: true}, hash: sum[:]})
+			leaves = append(leaves, &entryRow{id: h.ID, kind: h.Kind, agency: h.Agency, kase: h.Case, seq: h.Seq, idx: sql.NullInt64{Int64: int64(idx), Valid: true}, hash: sum[:]})
 		}
 		if err := s.inTx(ctx, func(tx *sql.Tx) error { return s.adoptLeaves(ctx, tx, leaves) }); err != nil {
 			return err
@@ -569,7 +598,7 @@ func (s *shared) adoptLeaves(ctx context.Context, tx *sql.Tx, leaves []*entryRow
 		k := known[lf.id]
 		switch {
 		case k == nil:
-			vals = append(vals, lf.id, lf.agency, lf.seq, lf.idx.Int64, lf.hash, "log", lf.idx.Int64)
+			vals = append(vals, lf.id, lf.kind, lf.agency, lf.kase, lf.seq, lf.idx.Int64, lf.hash, "log", lf.idx.Int64)
 			top[lf.agency] = max(top[lf.agency], lf.seq)
 		case k.idx.Valid && k.idx.Int64 == lf.idx.Int64:
 		case k.idx.Valid:
@@ -583,7 +612,7 @@ func (s *shared) adoptLeaves(ctx context.Context, tx *sql.Tx, leaves []*entryRow
 		}
 	}
 	if len(vals) > 0 {
-		if _, err := tx.ExecContext(ctx, `INSERT INTO acd_entry (id, agency, seq, idx, hash, owner, floor) VALUES `+placeholders(len(vals)/7, "(?,?,?,?,?,?,?)"), vals...); err != nil {
+		if _, err := tx.ExecContext(ctx, `INSERT INTO acd_entry (id, kind, agency, case_id, seq, idx, hash, owner, floor) VALUES `+placeholders(len(vals)/9, "(?,?,?,?,?,?,?,?,?)"), vals...); err != nil {
 			return fmt.Errorf("recording entries found in the log: %w", err)
 		}
 		for a, seq := range top {
@@ -621,7 +650,7 @@ func (s *shared) catchUp(ctx context.Context, l *Ledger) error {
 // agencies' seq goes back, and since none was acknowledged, the agency's
 // retry is admitted afresh.
 func (s *shared) settle(ctx context.Context, l *Ledger, own bool, ids []string) error {
-	q := `SELECT id, agency, seq, idx, hash, floor FROM acd_entry WHERE idx IS NULL AND (
+	q := `SELECT ` + entryColumns + ` FROM acd_entry WHERE idx IS NULL AND (
 		(reserved_at < NOW(6) - INTERVAL ? MICROSECOND AND owner NOT IN (SELECT owner FROM acd_frontend WHERE beat >= NOW(6) - INTERVAL ? MICROSECOND))`
 	args := []any{s.ttl.Microseconds(), s.ttl.Microseconds()}
 	if own {
@@ -640,8 +669,8 @@ func (s *shared) settle(ctx context.Context, l *Ledger, own bool, ids []string) 
 	}
 	var stale []*entryRow
 	for rows.Next() {
-		r := &entryRow{}
-		if err := rows.Scan(&r.id, &r.agency, &r.seq, &r.idx, &r.hash, &r.floor); err != nil {
+		r, err := scanEntry(rows)
+		if err != nil {
 			rows.Close()
 			return err
 		}

@@ -2,6 +2,7 @@ package ledger_test
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"strings"
 	"sync"
@@ -100,5 +101,37 @@ func TestStorageSettings(t *testing.T) {
 				t.Fatalf("got %v, want an error saying %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// An admission table made by an older acdledger (without the kind and
+// case_id columns that rule refs.kind reads) is refused on open, with a
+// message saying what to do, rather than used to admit unchecked refs.
+func TestSharedRefusesOldEntryTable(t *testing.T) {
+	ctx := context.Background()
+	kit := testkit.New(t)
+	st := storagetest.AWSStorage(t)
+	db, err := sql.Open("mysql", st.DSN)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	if _, err := db.ExecContext(ctx, `CREATE TABLE acd_entry (
+		id VARBINARY(255) NOT NULL PRIMARY KEY, agency VARBINARY(255) NOT NULL, seq BIGINT UNSIGNED NOT NULL,
+		idx BIGINT UNSIGNED NULL, hash BINARY(32) NOT NULL, owner VARBINARY(255) NOT NULL, floor BIGINT UNSIGNED NOT NULL,
+		reserved_at DATETIME(6) NOT NULL DEFAULT CURRENT_TIMESTAMP(6))`); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	if _, err := ledger.InitStorage(dir, "old.test.example/log", kit.RegJSON, st); err != nil {
+		t.Fatal(err)
+	}
+	l, err := ledger.Open(ctx, dir, ledger.Options{})
+	if err == nil {
+		l.Close(ctx)
+		t.Fatal("opened a ledger on an admission table without kind and case_id")
+	}
+	if !strings.Contains(err.Error(), "made by an older acdledger") || !strings.Contains(err.Error(), "drop the tables") {
+		t.Fatalf("got %v", err)
 	}
 }

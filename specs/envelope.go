@@ -197,10 +197,13 @@ func EnvelopeJSON(payload []byte, keyID string, sig []byte) ([]byte, error) {
 	return canonicalize(out)
 }
 
-// Header is the part of an entry that identifies it: id, agency, seq.
+// Header is the part of an entry that identifies it: id, agency, seq, and
+// what a reference to it is checked against (rule refs.kind): kind, case.
 type Header struct {
 	ID     string `json:"id"`
+	Kind   string `json:"kind"`
 	Agency string `json:"agency"`
+	Case   string `json:"case"`
 	Seq    uint64 `json:"seq"`
 }
 

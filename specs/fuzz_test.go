@@ -113,8 +113,9 @@ func FuzzParseBox(f *testing.F) {
 // A saved log state is read back from disk by a watcher: any bytes must
 // either be refused or give a state that works.
 func FuzzLogStateJSON(f *testing.F) {
+	f.Add([]byte(`{"version":2,"last_seq":{"nco":2},"kinds":["selection.batch"],"agencies":["nco"],"cases":["C-1"],"ids":{"A":[0,1,1,1],"B":[1,0,0,0]}}`))
+	f.Add([]byte(`{"version":2}`))
 	f.Add([]byte(`{"last_seq":{"nco":2},"ids":{"A":0,"B":1}}`))
-	f.Add([]byte(`{}`))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		s := specs.NewLogState()
 		if err := json.Unmarshal(data, s); err != nil {

@@ -8,12 +8,15 @@
 package specs
 
 import (
+	"bytes"
 	"embed"
 	"encoding/json"
+	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/acdledger/acdledger/specs/tlogproof"
+	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Files are the machine-readable specification files, embedded so that every
@@ -75,27 +78,86 @@ var CommissionKinds = map[string]bool{
 // must also be listed in the entry's refs, so that "refs" alone says which
 // earlier entries an entry depends on. Read from entry.schema.json, so the
 // schema stays the one place a reference field is declared.
-var RefFields = refFieldsFromSchema()
+var RefFields map[string][]string
 
-func refFieldsFromSchema() map[string][]string {
-	out := map[string][]string{}
+// RefTargets are, per kind and reference field, what the field must name
+// (rule refs.kind): the schema's x-refers-to annotation on that property.
+var RefTargets map[string]map[string]RefTarget
+
+// RefTarget is what one reference field may name: an entry of one of Kinds
+// that, if SameAgency or SameCase, has the naming entry's agency or case.
+type RefTarget struct {
+	Kinds      []string
+	SameAgency bool
+	SameCase   bool
+}
+
+func init() {
+	var err error
+	if RefFields, RefTargets, err = refsFromSchema(); err != nil {
+		panic("specs/entry.schema.json: " + err.Error())
+	}
+}
+
+// refersToSchema is the shape every x-refers-to annotation must have.
+var refersToSchema = mustCompile("entry.schema.json#/$defs/refers_to")
+
+// refsFromSchema reads the reference fields and their annotations. A ref
+// field without an annotation, or an annotation on anything else, is an
+// error: a field that names an entry of no declared kind could name any.
+func refsFromSchema() (map[string][]string, map[string]map[string]RefTarget, error) {
+	fields := map[string][]string{}
+	targets := map[string]map[string]RefTarget{}
 	for kind, def := range kindDefs("body") {
 		var d struct {
-			Properties map[string]struct {
-				Ref string `json:"$ref"`
-			} `json:"properties"`
+			Properties map[string]map[string]json.RawMessage `json:"properties"`
 		}
 		if err := json.Unmarshal(def, &d); err != nil {
-			panic(err)
+			return nil, nil, err
 		}
 		for field, p := range d.Properties {
-			if p.Ref == "#/$defs/entry_id" {
-				out[kind] = append(out[kind], field)
+			var ref string
+			json.Unmarshal(p["$ref"], &ref)
+			ann, annotated := p["x-refers-to"]
+			switch {
+			case ref != "#/$defs/entry_id" && annotated:
+				return nil, nil, fmt.Errorf("%s body.%s: x-refers-to on a field that is not an entry id", kind, field)
+			case ref != "#/$defs/entry_id":
+				continue
+			case !annotated:
+				return nil, nil, fmt.Errorf("%s body.%s names an entry but has no x-refers-to", kind, field)
 			}
+			t, err := parseRefersTo(ann)
+			if err != nil {
+				return nil, nil, fmt.Errorf("%s body.%s: x-refers-to: %v", kind, field, err)
+			}
+			fields[kind] = append(fields[kind], field)
+			if targets[kind] == nil {
+				targets[kind] = map[string]RefTarget{}
+			}
+			targets[kind][field] = t
 		}
-		slices.Sort(out[kind])
+		slices.Sort(fields[kind])
 	}
-	return out
+	return fields, targets, nil
+}
+
+func parseRefersTo(raw json.RawMessage) (RefTarget, error) {
+	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
+	if err != nil {
+		return RefTarget{}, err
+	}
+	if err := refersToSchema.Validate(doc); err != nil {
+		return RefTarget{}, err
+	}
+	var a struct {
+		Kinds []string `json:"kinds"`
+		Same  []string `json:"same"`
+	}
+	if err := json.Unmarshal(raw, &a); err != nil {
+		return RefTarget{}, err
+	}
+	return RefTarget{Kinds: a.Kinds, SameAgency: slices.Contains(a.Same, "agency"), SameCase: slices.Contains(a.Same, "case")}, nil
 }
 
 // kindDefs reads entry.schema.json's per-kind rules ("if kind is K then

@@ -3,16 +3,72 @@ package specs
 import (
 	"fmt"
 	"runtime"
+	"slices"
+	"strings"
 	"sync"
 )
 
 // LogState is what admission must remember of the log so far: each agency's
-// last seq and the index of every entry id. The ledger keeps one to admit
-// entries; an auditor rebuilds one by replaying the log and must reach the
-// same verdict on every leaf. It is not safe for concurrent use.
+// last seq and, for every entry id, its index and what a reference to it is
+// checked against (rule refs.kind): its kind, agency and case. The ledger
+// keeps one to admit entries; an auditor rebuilds one by replaying the log
+// and must reach the same verdict on every leaf. It is not safe for
+// concurrent use.
 type LogState struct {
 	lastSeq map[string]uint64
-	ids     map[string]uint64
+	ids     map[string]entryInfo
+	// Kinds, agencies and cases are few and shared by many entries, so each
+	// entry holds small numbers for them: 16 bytes an entry besides its id.
+	kinds, agencies, cases *interner
+}
+
+// entryInfo is what LogState remembers of one entry. A kind, agency or
+// case number is 0 for a value not recorded: empty, not a kind of this
+// schema (the kinds table is closed, so garbage leaves cannot fill it), or
+// past its table's capacity (65,535 agencies: only a log of that many
+// garbage leaves, each reported, could get there).
+type entryInfo struct {
+	index  uint64
+	kase   uint32
+	agency uint16
+	kind   uint8
+}
+
+// Table capacities: the width of entryInfo's fields.
+const (
+	maxAgencies = 1<<16 - 1
+	maxCases    = 1<<32 - 1
+)
+
+// interner numbers strings 1, 2, 3… in the order first seen; 0 is "".
+type interner struct {
+	num  map[string]uint32
+	strs []string // strs[n-1] has number n
+	max  uint32
+}
+
+func newInterner(max uint32) *interner { return &interner{num: map[string]uint32{}, max: max} }
+
+func (t *interner) id(s string) uint32 {
+	if s == "" {
+		return 0
+	}
+	if n, ok := t.num[s]; ok {
+		return n
+	}
+	if uint32(len(t.strs)) >= t.max {
+		return 0
+	}
+	t.strs = append(t.strs, s)
+	t.num[s] = uint32(len(t.strs))
+	return uint32(len(t.strs))
+}
+
+func (t *interner) str(n uint32) string {
+	if n == 0 || int(n) > len(t.strs) {
+		return ""
+	}
+	return t.strs[n-1]
 }
 
 // PendingIndex stands for "admitted, index not yet known": a writer records
@@ -21,7 +77,12 @@ const PendingIndex = ^uint64(0)
 
 // NewLogState returns the state of an empty log.
 func NewLogState() *LogState {
-	return &LogState{lastSeq: map[string]uint64{}, ids: map[string]uint64{}}
+	kinds := newInterner(uint32(len(Kinds)))
+	for _, k := range Kinds {
+		kinds.id(k)
+	}
+	return &LogState{lastSeq: map[string]uint64{}, ids: map[string]entryInfo{},
+		kinds: kinds, agencies: newInterner(maxAgencies), cases: newInterner(maxCases)}
 }
 
 // Admitted is an envelope that passed every rule.
@@ -64,17 +125,17 @@ func (s *LogState) CheckVerified(a *Admitted) error {
 	e := a.Entry
 	if want := s.lastSeq[e.Agency] + 1; e.Seq != want {
 		replay := ""
-		if i, ok := s.ids[e.ID]; ok && i != PendingIndex {
-			replay = fmt.Sprintf("; this id is already in the log at index %d, so this looks like a replay", i)
+		if info, ok := s.ids[e.ID]; ok && info.index != PendingIndex {
+			replay = fmt.Sprintf("; this id is already in the log at index %d, so this looks like a replay", info.index)
 		}
 		return violation(e.ID, "seq", RuleSeq, "seq %d, expected %d (the last accepted seq of agency %s is %d)%s", e.Seq, want, e.Agency, want-1, replay)
 	}
 	if err := e.CheckContent(); err != nil {
 		return err
 	}
-	if i, dup := s.ids[e.ID]; dup {
-		where := fmt.Sprintf("at index %d", i)
-		if i == PendingIndex {
+	if info, dup := s.ids[e.ID]; dup {
+		where := fmt.Sprintf("at index %d", info.index)
+		if info.index == PendingIndex {
 			where = "(appended moments ago, index not yet assigned)"
 		}
 		return violation(e.ID, "id", RuleDuplicateID, "id is already in the log %s", where)
@@ -162,24 +223,74 @@ func (s *LogState) checkRefs(e *Entry) error {
 		}
 		listed[r] = true
 	}
-	for _, br := range e.BodyRefs() {
+	brs := e.BodyRefs()
+	for _, br := range brs {
 		if !listed[br[1]] {
 			return violation(e.ID, "body."+br[0], RuleRefMissing, "%s is named in body.%s but not listed in refs", br[1], br[0])
+		}
+	}
+	for _, br := range brs {
+		field, id := br[0], br[1]
+		want := RefTargets[e.Kind][field]
+		got := s.ids[id]
+		kind, agency, kase := s.kinds.str(uint32(got.kind)), s.agencies.str(uint32(got.agency)), s.cases.str(got.kase)
+		if !slices.Contains(want.Kinds, kind) || want.SameAgency && agency != e.Agency || want.SameCase && kase != e.Case {
+			return violation(e.ID, "body."+field, RuleRefKind, "body.%s names %s (%s of agency %s, case %s); it must name %s",
+				field, id, orUnrecorded(kind, "an entry of unrecorded kind"), orUnrecorded(agency, "(unrecorded)"), orUnrecorded(kase, "(unrecorded)"), want.describe(e))
 		}
 	}
 	return nil
 }
 
+func orUnrecorded(s, instead string) string {
+	if s == "" {
+		return instead
+	}
+	return s
+}
+
+// describe says what a field must name, for the entry naming it: "an
+// acquisition.started of agency nco, case C-1".
+func (t RefTarget) describe(e *Entry) string {
+	var b strings.Builder
+	for i, k := range t.Kinds {
+		switch {
+		case i == 0 && strings.ContainsRune("aeiou", rune(k[0])):
+			b.WriteString("an ")
+		case i == 0:
+			b.WriteString("a ")
+		case i == len(t.Kinds)-1:
+			b.WriteString(" or ")
+		default:
+			b.WriteString(", ")
+		}
+		b.WriteString(k)
+	}
+	var same []string
+	if t.SameAgency {
+		same = append(same, "agency "+e.Agency)
+	}
+	if t.SameCase {
+		same = append(same, "case "+e.Case)
+	}
+	if len(same) > 0 {
+		b.WriteString(" of " + strings.Join(same, ", "))
+	}
+	return b.String()
+}
+
 // Accept records an admitted entry at its log index.
 func (s *LogState) Accept(a *Admitted, index uint64) {
-	s.Record(a.Entry.ID, a.Entry.Agency, a.Entry.Seq, index)
+	e := a.Entry
+	s.Record(Header{ID: e.ID, Kind: e.Kind, Agency: e.Agency, Case: e.Case, Seq: e.Seq}, index)
 }
 
 // Record notes an entry already in the log without re-checking it: how a
-// writer restores its state from its own log on restart.
-func (s *LogState) Record(id, agency string, seq, index uint64) {
-	s.lastSeq[agency] = seq
-	s.ids[id] = index
+// writer restores its state from its own log on restart, and how an
+// auditor notes what a leaf that broke a rule claims to be.
+func (s *LogState) Record(h Header, index uint64) {
+	s.lastSeq[h.Agency] = h.Seq
+	s.ids[h.ID] = entryInfo{index: index, kind: uint8(s.kinds.id(h.Kind)), agency: uint16(s.agencies.id(h.Agency)), kase: s.cases.id(h.Case)}
 }
 
 // SetLastSeq sets an agency's last accepted seq: how a writer whose state
@@ -268,15 +379,16 @@ func (s *LogState) AdmitBatch(as []*Admitted) error {
 
 // SetIndex replaces an entry's PendingIndex with its index in the log.
 func (s *LogState) SetIndex(id string, index uint64) {
-	if _, ok := s.ids[id]; ok {
-		s.ids[id] = index
+	if info, ok := s.ids[id]; ok {
+		info.index = index
+		s.ids[id] = info
 	}
 }
 
 // IndexOf returns the log index of an entry id.
 func (s *LogState) IndexOf(id string) (uint64, bool) {
-	i, ok := s.ids[id]
-	return i, ok
+	info, ok := s.ids[id]
+	return info.index, ok
 }
 
 // LastSeq returns the last accepted seq of an agency (0 if none).

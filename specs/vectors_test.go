@@ -33,11 +33,32 @@ func buildVectors(t *testing.T) *specs.Vectors {
 	for id, ident := range kit.Identities {
 		v.Identities[id] = ident.String()
 	}
-	// The prefix: one entry per agency, the second nco entry referring to the first.
+	// The prefix: one entry per agency (the first a consent agreement of
+	// nco, case CASE-1), then an acquisition under the agreement and an
+	// approval request (nco, CASE-1), for references to name by kind
+	// (rule refs.kind).
 	first := kit.Entry("nco")
+	first["kind"] = "agreement.concluded"
+	first["legal_basis"] = map[string]any{"law": "acd-act", "article": "13"}
+	first["body"] = map[string]any{"agreement_id": "AG-1", "sector": "energy", "direction": "GAINAI",
+		"valid_from": "2026-05-01T00:00:00+09:00", "valid_until": "2027-05-01T00:00:00+09:00",
+		"other_use_consent": false, "scope_hash": "sha256:" + strings.Repeat("cd", 32)}
 	v.Prefix = append(v.Prefix, string(kit.Sign(t, "nco", first)))
 	v.Prefix = append(v.Prefix, string(kit.Signed(t, "npa")))
 	v.Prefix = append(v.Prefix, string(kit.Signed(t, "commission")))
+	acq := kit.Entry("nco")
+	acq["kind"] = "acquisition.started"
+	acq["legal_basis"] = map[string]any{"law": "acd-act", "article": "13"}
+	acq["refs"] = []string{first["id"].(string)}
+	acq["body"] = map[string]any{"channel": "agreement", "agreement": first["id"], "direction": "GAINAI", "started_at": "2026-05-02T00:00:00+09:00"}
+	v.Prefix = append(v.Prefix, string(kit.Sign(t, "nco", acq)))
+	req := kit.Entry("nco")
+	req["kind"] = "approval.requested"
+	req["legal_basis"] = map[string]any{"law": "acd-act", "article": "17", "paragraph": "1"}
+	req["body"] = map[string]any{"measure": "transit_sending", "direction": "GAIGAI",
+		"requested_from": "2026-06-02T00:00:00+09:00", "requested_until": "2026-08-31T00:00:00+09:00",
+		"grounds": map[string]any{"suspicion": true, "facts_unclear": true, "no_other_means": true}}
+	v.Prefix = append(v.Prefix, string(kit.Sign(t, "nco", req)))
 
 	add := func(name, rule, field, agency string, edit func(e map[string]any), signAs string) {
 		e := kit.Entry(agency)
@@ -76,9 +97,9 @@ func buildVectors(t *testing.T) *specs.Vectors {
 	batch := func(e map[string]any) {
 		e["kind"] = "selection.batch"
 		e["legal_basis"] = map[string]any{"law": "acd-act", "article": "22", "paragraph": "1"}
-		e["refs"] = []string{first["id"].(string)}
+		e["refs"] = []string{acq["id"].(string)}
 		e["body"] = map[string]any{
-			"acquisition": first["id"], "dataset": "DS-2",
+			"acquisition": acq["id"], "dataset": "DS-2",
 			"window_start": "2026-06-01T09:00:00+09:00", "window_end": "2026-06-01T10:00:00+09:00",
 			"n_in": 100, "n_selected": 10, "n_deleted": 90,
 			"counts": []any{
@@ -138,6 +159,32 @@ func buildVectors(t *testing.T) *specs.Vectors {
 	add("body ref not listed in refs", specs.RuleRefMissing, "body.acquisition", "nco", func(e map[string]any) {
 		batch(e)
 		e["refs"] = []string{}
+	}, "")
+	// Typed references (x-refers-to in entry.schema.json).
+	decision := func(e map[string]any) {
+		e["kind"] = "approval.decided"
+		e["legal_basis"] = map[string]any{"law": "acd-act", "article": "17", "paragraph": "1"}
+		e["refs"] = []string{req["id"].(string)}
+		e["body"] = map[string]any{"request": req["id"], "decision": "approved", "decided_at": "2026-06-01T10:00:00+09:00",
+			"approved_from": "2026-06-02T00:00:00+09:00", "approved_until": "2026-08-31T00:00:00+09:00"}
+	}
+	add("valid decision on another agency's request", "", "", "commission", decision, "")
+	add("ref names an entry of another kind", specs.RuleRefKind, "body.acquisition", "nco", func(e map[string]any) {
+		batch(e)
+		e["refs"] = []string{req["id"].(string)}
+		body(e)["acquisition"] = req["id"]
+	}, "")
+	add("ref names another agency's entry", specs.RuleRefKind, "body.request", "npa", func(e map[string]any) {
+		e["refs"] = []string{req["id"].(string)}
+		body(e)["request"] = req["id"]
+	}, "")
+	add("ref names an entry of another case", specs.RuleRefKind, "body.acquisition", "nco", func(e map[string]any) {
+		batch(e)
+		e["case"] = "CASE-2"
+	}, "")
+	add("decision filed under another case than its request", specs.RuleRefKind, "body.request", "commission", func(e map[string]any) {
+		decision(e)
+		e["case"] = "CASE-2"
 	}, "")
 
 	// Sealed parts (specs/sealed.md).
@@ -364,7 +411,7 @@ func TestVectors(t *testing.T) {
 	}
 	for _, r := range []string{specs.RuleSize, specs.RuleEnvelope, specs.RuleSchema, specs.RuleAgencyUnknown, specs.RuleKeyUnknown,
 		specs.RuleSignature, specs.RuleKindNotAllowed, specs.RuleSeq, specs.RuleNaiNai, specs.RuleEssentialContent,
-		specs.RuleDuplicateID, specs.RuleRefUnknown, specs.RuleRefMissing, specs.RuleSealedPlaintext, specs.RuleSealedInPublic,
+		specs.RuleDuplicateID, specs.RuleRefUnknown, specs.RuleRefMissing, specs.RuleRefKind, specs.RuleSealedPlaintext, specs.RuleSealedInPublic,
 		specs.RuleSealedRecipients, specs.RuleSealedBox, specs.RuleEnvelopeCanonical, specs.RulePayloadJSON, specs.RulePayloadCanonical, ""} {
 		if !rules[r] {
 			t.Errorf("no vector for rule %q", r)

@@ -24,6 +24,7 @@ const (
 	RuleDuplicateID       = "id.duplicate"
 	RuleRefUnknown        = "refs.unknown"
 	RuleRefMissing        = "refs.body-not-listed"
+	RuleRefKind           = "refs.kind"
 	RuleSealedPlaintext   = "sealed.plaintext"
 	RuleSealedInPublic    = "sealed.public"
 	RuleSealedField       = "sealed.field"

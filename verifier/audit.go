@@ -223,7 +223,7 @@ func (a *auditor) account(idx uint64, leaf []byte, adm *specs.Admitted, err erro
 		// Record what the leaf claims so one bad entry does not make every
 		// later entry of its agency fail the seq rule as well.
 		if h, err := specs.PeekHeader(leaf); err == nil && h.ID != "" && h.Agency != "" {
-			a.state.Record(h.ID, h.Agency, h.Seq, idx)
+			a.state.Record(*h, idx)
 		}
 		return
 	}

@@ -49,6 +49,7 @@ var ruleStatus = map[string]int{
 	specs.RuleEssentialContent: http.StatusUnprocessableEntity,
 	specs.RuleRefUnknown:       http.StatusUnprocessableEntity,
 	specs.RuleRefMissing:       http.StatusUnprocessableEntity,
+	specs.RuleRefKind:          http.StatusUnprocessableEntity,
 	specs.RuleSealedPlaintext:  http.StatusBadRequest,
 	specs.RuleSealedInPublic:   http.StatusBadRequest,
 	specs.RuleSealedRecipients: http.StatusUnprocessableEntity,

@@ -231,6 +231,18 @@ func testBadInput(t *testing.T, driver string) {
 	// limit (sizes go by 4 bytes).
 	overLimit := kit.SignedOfSize(t, "nco", specs.MaxEnvelopeSize/4*4+4)
 	kit.Unseq("nco")
+	// An acquisition stopped that names the retention.deleted in the log:
+	// a reference of the wrong kind (with the AWS driver, read back from
+	// the shared admission table).
+	h, err := specs.PeekHeader(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	goodID := h.ID
+	wrongRef := kit.Entry("nco")
+	wrongRef["kind"], wrongRef["legal_basis"], wrongRef["refs"] = "acquisition.stopped", map[string]any{"law": "acd-act", "article": "13"}, []string{goodID}
+	wrongRef["body"] = map[string]any{"acquisition": goodID, "stopped_at": "2026-06-01T00:00:00Z", "reason": "other"}
+	kit.Unseq("nco")
 
 	for _, tc := range []struct {
 		name, contentType string
@@ -246,6 +258,7 @@ func testBadInput(t *testing.T, driver string) {
 		{"invalid signature", specs.EnvelopeMediaType, bytes.NewReader(flipped), 403, specs.RuleSignature},
 		{"unknown agency", "application/json", bytes.NewReader(kit.Sign(t, "nco", unknown)), 403, specs.RuleAgencyUnknown},
 		{"NAINAI", "application/json", bytes.NewReader(kit.Sign(t, "nco", nainai)), 422, specs.RuleNaiNai},
+		{"ref of the wrong kind", "application/json", bytes.NewReader(kit.Sign(t, "nco", wrongRef)), 422, specs.RuleRefKind},
 		{"empty body", "application/json", strings.NewReader(""), 400, specs.RuleEnvelope},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

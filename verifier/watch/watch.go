@@ -100,8 +100,10 @@ type Watcher struct {
 	eng  *rules.Engine
 }
 
-// stateVersion is the version of the state file format.
-const stateVersion = 1
+// stateVersion is the version of the state file format. Version 2: the
+// admission state records each entry's kind, agency and case (rule
+// refs.kind).
+const stateVersion = 2
 
 type stateFile struct {
 	Version    int             `json:"version"`
@@ -148,7 +150,7 @@ func (w *Watcher) load(raw []byte) error {
 		return err
 	}
 	if s.Version != stateVersion {
-		return fmt.Errorf("version %d, want %d", s.Version, stateVersion)
+		return fmt.Errorf("version %d, want %d (saved by another acdledger: delete it to replay the log from its start)", s.Version, stateVersion)
 	}
 	cp, err := tlog.VerifyCheckpoint([]byte(s.Checkpoint), w.opts.Trust)
 	if err != nil {
@@ -289,7 +291,7 @@ func (w *Watcher) entry(i uint64, leaf []byte, cov rules.Coverage, now time.Time
 		// As the audit does: record what the leaf claims, so one bad entry
 		// does not make every later one of its agency fail too.
 		if h, herr := specs.PeekHeader(leaf); herr == nil && h.ID != "" && h.Agency != "" && h.Seq > 0 {
-			w.adm.Record(h.ID, h.Agency, h.Seq, i)
+			w.adm.Record(*h, i)
 		}
 	} else {
 		w.adm.Accept(a, i)
