@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acdledger/acdledger/internal/progress"
 	"github.com/acdledger/acdledger/ledger/submit"
 	"github.com/acdledger/acdledger/specs"
 	"golang.org/x/term"
@@ -26,7 +27,7 @@ import (
 // (exit 2: nothing was refused, the same command can run again), naming
 // the URL, the cause and how many entries were not sent; the other
 // requests are cancelled rather than each waiting out its own retries.
-func appendRemote(ctx context.Context, url string, items []item, receipts string, parallel int, wait bool) ([]appendResult, error) {
+func appendRemote(ctx context.Context, url string, items []item, receipts string, parallel int, wait bool, bar *progress.Bar) ([]appendResult, error) {
 	c, err := submit.New(url)
 	if err != nil {
 		return nil, usage(err)
@@ -77,6 +78,7 @@ func appendRemote(ctx context.Context, url string, items []item, receipts string
 			switch {
 			case err == nil:
 				done++
+				bar.Add(1, uint64(len(items)))
 			case errors.As(err, &ue):
 				if unreachable == nil {
 					unreachable = ue

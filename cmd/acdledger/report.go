@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acdledger/acdledger/internal/progress"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/verifier/report"
 	"github.com/acdledger/acdledger/verifier/rules"
@@ -229,11 +230,10 @@ specs/rules.default.json), so the report and the rules never disagree.`,
 			}
 			opts := report.Options{Period: period, Rules: run, RulesConfig: rulesID,
 				Parameters: params}
-			if bar := progressBar("building the report"); bar != nil {
-				opts.Progress = func(done, total uint64) { bar.ChangeMax64(int64(total)); bar.Set64(int64(done)) }
-				defer bar.Finish()
-			}
+			bar := progress.Stderr("building the report")
+			opts.Progress = bar.Update
 			r, err := report.Build(cmd.Context(), p, src, opts)
+			bar.Finish()
 			if err != nil {
 				return classify(fmt.Errorf("log %s: %w", src, err))
 			}
@@ -317,11 +317,10 @@ figure as table/row/column: report says X, log gives Y.`,
 			if err != nil {
 				return err
 			}
-			if bar := progressBar("recomputing the report"); bar != nil {
-				opts.Progress = func(done, total uint64) { bar.ChangeMax64(int64(total)); bar.Set64(int64(done)) }
-				defer bar.Finish()
-			}
+			bar := progress.Stderr("recomputing the report")
+			opts.Progress = bar.Update
 			res, err := report.Verify(cmd.Context(), p, src, rep, opts)
+			bar.Finish()
 			if err != nil {
 				return classify(headline(fmt.Errorf("%s against %s: %w", args[0], src, err)))
 			}

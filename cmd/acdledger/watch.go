@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/acdledger/acdledger/internal/progress"
 	"github.com/acdledger/acdledger/verifier/watch"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
 
@@ -77,18 +77,17 @@ checkpoint and exits (for tests and cron).`,
 						emitErr = err
 					}
 				}}
-			var bar *progressbar.ProgressBar
+			// One bar per catch-up of at least progressFrom new entries,
+			// ended when the catch-up is.
+			var bar *progress.Bar
 			opts.Progress = func(done, total uint64) {
 				if bar == nil && done == 1 && total >= progressFrom {
-					bar = progressBar("checking new entries")
+					bar = progress.Stderr("checking new entries")
 				}
-				if bar != nil {
-					bar.ChangeMax64(int64(total))
-					bar.Set64(int64(done))
-					if done == total {
-						bar.Finish()
-						bar = nil
-					}
+				bar.Update(done, total)
+				if done == total {
+					bar.Finish()
+					bar = nil
 				}
 			}
 			w, err := watch.Open(src, opts)
