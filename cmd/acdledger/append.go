@@ -153,7 +153,8 @@ func appendAll(ctx context.Context, l *ledger.Ledger, items []item, receipts str
 	if err != nil {
 		var be *specs.BatchError
 		if errors.As(err, &be) {
-			return nil, failed(fmt.Errorf("rejected %s: %v; nothing was appended", items[be.Position].source, be.Err))
+			src := items[be.Position].source
+			return nil, failed(&sourcedError{source: src, err: be.Err, text: fmt.Sprintf("rejected %s: %v; nothing was appended", src, be.Err)})
 		}
 		return nil, failed(err)
 	}
@@ -170,7 +171,7 @@ func appendAll(ctx context.Context, l *ledger.Ledger, items []item, receipts str
 			results[i] = appendResult{EntryID: e.ID, Kind: e.Kind, Agency: e.Agency, Seq: e.Seq}
 			r, err := l.Receipt(ctx, p)
 			if err != nil {
-				errs[i] = fmt.Errorf("%s (entry %s): %w", items[i].source, e.ID, err)
+				errs[i] = &sourcedError{source: items[i].source, err: err, text: fmt.Sprintf("%s (entry %s): %v", items[i].source, e.ID, err)}
 				return
 			}
 			results[i].Index = r.Index

@@ -39,11 +39,11 @@ func appendRemote(ctx context.Context, url string, items []item, receipts string
 	for i, it := range items {
 		env, err := specs.ReadEnvelope(it.raw) // as the server reads a submission
 		if err != nil {
-			return nil, failed(fmt.Errorf("rejected %s: %v; nothing was sent", it.source, err))
+			return nil, failed(&sourcedError{source: it.source, err: err, text: fmt.Sprintf("rejected %s: %v; nothing was sent", it.source, err)})
 		}
 		e, err := specs.ParseEntry(env.Payload)
 		if err != nil {
-			return nil, failed(fmt.Errorf("rejected %s: %v; nothing was sent", it.source, err))
+			return nil, failed(&sourcedError{source: it.source, err: err, text: fmt.Sprintf("rejected %s: %v; nothing was sent", it.source, err)})
 		}
 		results[i] = appendResult{EntryID: e.ID, Kind: e.Kind, Agency: e.Agency, Seq: e.Seq}
 	}
@@ -87,7 +87,7 @@ func appendRemote(ctx context.Context, url string, items []item, receipts string
 			case unreachable != nil && errors.Is(err, context.Canceled):
 				// cancelled because the server is unreachable: counted below
 			default:
-				errs[i] = fmt.Errorf("%s: %w", items[i].source, err)
+				errs[i] = &sourcedError{source: items[i].source, err: err}
 			}
 		}()
 	}

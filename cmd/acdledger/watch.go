@@ -57,6 +57,8 @@ checkpoint and exits (for tests and cron).`,
 		Example: `  acdledger watch --log demo/log --vkey demo/log.vkey --registry demo/agencies/registry.json --state demo/auditor/watch.state --once
   acdledger watch --log https://log.example/ --policy commission.policy --registry registry.json --state watch.state --interval 30s | tee -a watch.jsonl`,
 		Args: cobra.NoArgs,
+		// stdout is JSON Lines: a fatal error is one more line.
+		Annotations: map[string]string{jsonLines: "true"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, src, err := pins.loadWithLog(logLoc)
 			if err != nil {

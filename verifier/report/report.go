@@ -236,5 +236,5 @@ func Parse(data []byte) (*Report, error) {
 }
 
 func compareViolations(a, b ViolationRef) int {
-	return cmp.Or(cmp.Compare(a.Index, b.Index), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.EntryID, b.EntryID), cmp.Compare(a.Case, b.Case))
+	return cmp.Or(cmp.Compare(a.Index, b.Index), compareRuleIDs(a.Rule, b.Rule), cmp.Compare(a.EntryID, b.EntryID), cmp.Compare(a.Case, b.Case))
 }
