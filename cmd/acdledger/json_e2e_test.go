@@ -109,11 +109,15 @@ func TestJSONOutputs(t *testing.T) {
 	must(t, "demo", "generate", "--out", ag, "--seed", "5", "--entries", "120", "--parts", "1")
 	must(t, "init", "--dir", led, "--origin", "json.acdledger.example/log", "--registry", reg)
 	receipts := filepath.Join(work, "receipts")
-	out := must(t, "append", "--ledger", led, "--receipts", receipts, "--json", filepath.Join(ag, "part-1.dsse.jsonl"))
-	checkSnake(t, "append", oneJSON(t, "append", out))
+	r := run(t, "append", "--ledger", led, "--receipts", receipts, "--json", filepath.Join(ag, "part-1.dsse.jsonl"))
+	checkSnake(t, "append", oneJSON(t, "append", r.stdout))
+	// Off a terminal (here: a pipe) no progress bar is drawn.
+	if r.code != 0 || r.stderr != "" {
+		t.Fatalf("append: exit %d, stderr %q (a pipe gets no progress bar)", r.code, r.stderr)
+	}
 	pins := []string{"--log", filepath.Join(led, "log"), "--vkey", filepath.Join(led, "log.vkey"), "--registry", reg}
 
-	r := run(t, append([]string{"audit", "--json"}, pins...)...)
+	r = run(t, append([]string{"audit", "--json"}, pins...)...)
 	audit := oneJSON(t, "audit", r.stdout)
 	checkSnake(t, "audit", audit)
 	rules := audit.(map[string]any)["rules"].(map[string]any)["rules"].([]any)
@@ -125,7 +129,7 @@ func TestJSONOutputs(t *testing.T) {
 	if len(rcs) == 0 {
 		t.Fatal("no receipts written")
 	}
-	out = must(t, "verify", "receipt", "--vkey", filepath.Join(led, "log.vkey"), "--registry", reg, "--json", rcs[0])
+	out := must(t, "verify", "receipt", "--vkey", filepath.Join(led, "log.vkey"), "--registry", reg, "--json", rcs[0])
 	checkSnake(t, "verify receipt", oneJSON(t, "verify receipt", out))
 
 	rep := filepath.Join(work, "report")
