@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/transparency-dev/formats/log"
@@ -32,7 +33,8 @@ type MigrateResult struct {
 // continues) and a checkpoint is published, which must match the source's
 // size and root. The source is locked meanwhile, so nothing is appended to
 // it during the copy.
-func Migrate(ctx context.Context, srcDir, dstDir string, st Storage) (*MigrateResult, error) {
+// progress, if not nil, is called with the entries copied so far.
+func Migrate(ctx context.Context, srcDir, dstDir string, st Storage, progress func(done, total uint64)) (*MigrateResult, error) {
 	if st.Driver != DriverAWS {
 		return nil, fmt.Errorf("migrate: the target must be aws storage, not %q", st.Driver)
 	}
@@ -111,7 +113,20 @@ func Migrate(ctx context.Context, srcDir, dstDir string, st Storage) (*MigrateRe
 	if err != nil {
 		return nil, fmt.Errorf("starting Tessera's migration target: %w", err)
 	}
-	if err := mt.Migrate(ctx, 8, srcCP.Size, srcCP.Hash, fetcher.ReadEntryBundle); err != nil {
+	// progress counts the entries of the bundles copied so far.
+	var copied atomic.Uint64
+	read := func(ctx context.Context, i uint64, p uint8) ([]byte, error) {
+		b, err := fetcher.ReadEntryBundle(ctx, i, p)
+		if err == nil && progress != nil {
+			n := uint64(p)
+			if n == 0 {
+				n = 256
+			}
+			progress(copied.Add(n), srcCP.Size)
+		}
+		return b, err
+	}
+	if err := mt.Migrate(ctx, 8, srcCP.Size, srcCP.Hash, read); err != nil {
 		return nil, fmt.Errorf("migrating %d entries: %w", srcCP.Size, err)
 	}
 	// Tessera's migration integrates the copied tree but leaves the

@@ -9,7 +9,7 @@
 set -euo pipefail
 APT_PACKAGES=()
 [ "${ACDLEDGER_NO_SERVICES:-}" = 1 ] || APT_PACKAGES+=(mariadb-server)
-[ "${ACDLEDGER_NO_BROWSER:-}" = 1 ] || APT_PACKAGES+=(chromium)
+[ "${ACDLEDGER_NO_BROWSER:-}" = 1 ] || APT_PACKAGES+=(chromium fonts-noto-cjk)
 VERSITYGW_VERSION=v1.8.0
 
 missing=()

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/acdledger/acdledger/internal/progress"
 	"github.com/acdledger/acdledger/ledger"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/spf13/cobra"
@@ -85,13 +86,15 @@ instance); running it again later with --receipts fetches the receipts.`,
 			ctx, stop := signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 			var results []appendResult
+			bar := progress.Stderr("appending entries")
+			defer bar.Finish()
 			switch {
 			case (dir == "") == (server == ""):
 				return usage(errors.New("give exactly one of --ledger and --server"))
 			case noWait && server == "":
 				return usage(errors.New("--no-wait goes with --server (a local append always waits for its checkpoint)"))
 			case server != "":
-				if results, err = appendRemote(ctx, server, items, receipts, parallel, !noWait); err != nil {
+				if results, err = appendRemote(ctx, server, items, receipts, parallel, !noWait, bar); err != nil {
 					return err
 				}
 			default:
@@ -99,7 +102,7 @@ instance); running it again later with --receipts fetches the receipts.`,
 				if err != nil {
 					return usage(err)
 				}
-				results, err = appendAll(ctx, l, items, receipts)
+				results, err = appendAll(ctx, l, items, receipts, bar)
 				// Close publishes a checkpoint covering everything admitted,
 				// even when waiting for a receipt failed.
 				if cerr := l.Close(context.Background()); err == nil && cerr != nil {
@@ -109,6 +112,7 @@ instance); running it again later with --receipts fetches the receipts.`,
 					return err
 				}
 			}
+			bar.Finish()
 			out := cmd.OutOrStdout()
 			if asJSON {
 				return printJSON(out, results)
@@ -138,7 +142,9 @@ instance); running it again later with --receipts fetches the receipts.`,
 // appendAll admits the whole batch, then waits for every receipt with a
 // bounded pool of goroutines, so Tessera can sequence and publish them in
 // a few large batches instead of one by one.
-func appendAll(ctx context.Context, l *ledger.Ledger, items []item, receipts string) ([]appendResult, error) {
+// The bar counts the receipts obtained: most of a large append is waiting
+// for checkpoints to cover the entries.
+func appendAll(ctx context.Context, l *ledger.Ledger, items []item, receipts string, bar *progress.Bar) ([]appendResult, error) {
 	raws := make([][]byte, len(items))
 	for i, it := range items {
 		raws[i] = it.raw
@@ -147,7 +153,8 @@ func appendAll(ctx context.Context, l *ledger.Ledger, items []item, receipts str
 	if err != nil {
 		var be *specs.BatchError
 		if errors.As(err, &be) {
-			return nil, failed(fmt.Errorf("rejected %s: %v; nothing was appended", items[be.Position].source, be.Err))
+			src := items[be.Position].source
+			return nil, failed(&sourcedError{source: src, err: be.Err, text: fmt.Sprintf("rejected %s: %v; nothing was appended", src, be.Err)})
 		}
 		return nil, failed(err)
 	}
@@ -164,11 +171,12 @@ func appendAll(ctx context.Context, l *ledger.Ledger, items []item, receipts str
 			results[i] = appendResult{EntryID: e.ID, Kind: e.Kind, Agency: e.Agency, Seq: e.Seq}
 			r, err := l.Receipt(ctx, p)
 			if err != nil {
-				errs[i] = fmt.Errorf("%s (entry %s): %w", items[i].source, e.ID, err)
+				errs[i] = &sourcedError{source: items[i].source, err: err, text: fmt.Sprintf("%s (entry %s): %v", items[i].source, e.ID, err)}
 				return
 			}
 			results[i].Index = r.Index
 			errs[i] = saveReceipt(&results[i], receipts, r.Proof)
+			bar.Add(1, uint64(len(pending)))
 		}()
 	}
 	wg.Wait()

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acdledger/acdledger/internal/progress"
 	"github.com/acdledger/acdledger/ledger/submit"
 	"github.com/acdledger/acdledger/specs"
 	"golang.org/x/term"
@@ -26,7 +27,7 @@ import (
 // (exit 2: nothing was refused, the same command can run again), naming
 // the URL, the cause and how many entries were not sent; the other
 // requests are cancelled rather than each waiting out its own retries.
-func appendRemote(ctx context.Context, url string, items []item, receipts string, parallel int, wait bool) ([]appendResult, error) {
+func appendRemote(ctx context.Context, url string, items []item, receipts string, parallel int, wait bool, bar *progress.Bar) ([]appendResult, error) {
 	c, err := submit.New(url)
 	if err != nil {
 		return nil, usage(err)
@@ -38,11 +39,11 @@ func appendRemote(ctx context.Context, url string, items []item, receipts string
 	for i, it := range items {
 		env, err := specs.ReadEnvelope(it.raw) // as the server reads a submission
 		if err != nil {
-			return nil, failed(fmt.Errorf("rejected %s: %v; nothing was sent", it.source, err))
+			return nil, failed(&sourcedError{source: it.source, err: err, text: fmt.Sprintf("rejected %s: %v; nothing was sent", it.source, err)})
 		}
 		e, err := specs.ParseEntry(env.Payload)
 		if err != nil {
-			return nil, failed(fmt.Errorf("rejected %s: %v; nothing was sent", it.source, err))
+			return nil, failed(&sourcedError{source: it.source, err: err, text: fmt.Sprintf("rejected %s: %v; nothing was sent", it.source, err)})
 		}
 		results[i] = appendResult{EntryID: e.ID, Kind: e.Kind, Agency: e.Agency, Seq: e.Seq}
 	}
@@ -77,6 +78,7 @@ func appendRemote(ctx context.Context, url string, items []item, receipts string
 			switch {
 			case err == nil:
 				done++
+				bar.Add(1, uint64(len(items)))
 			case errors.As(err, &ue):
 				if unreachable == nil {
 					unreachable = ue
@@ -85,7 +87,7 @@ func appendRemote(ctx context.Context, url string, items []item, receipts string
 			case unreachable != nil && errors.Is(err, context.Canceled):
 				// cancelled because the server is unreachable: counted below
 			default:
-				errs[i] = fmt.Errorf("%s: %w", items[i].source, err)
+				errs[i] = &sourcedError{source: items[i].source, err: err}
 			}
 		}()
 	}

@@ -4,19 +4,17 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
 
+	"github.com/acdledger/acdledger/internal/progress"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/verifier"
 	"github.com/acdledger/acdledger/verifier/rules"
 	"github.com/acdledger/acdledger/verifier/sealed"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
-	"golang.org/x/term"
 )
 
 func newAudit() *cobra.Command {
@@ -88,14 +86,10 @@ bar is shown on a terminal.`,
 					}
 				}
 			}
-			if bar := progressBar("auditing entries"); bar != nil {
-				opts.Progress = func(done, total uint64) {
-					bar.ChangeMax64(int64(total))
-					bar.Set64(int64(done))
-				}
-				defer bar.Finish()
-			}
+			bar := progress.Stderr("auditing entries")
+			opts.Progress = bar.Update
 			r, err := p.Audit(cmd.Context(), src, opts)
+			bar.Finish()
 			if err != nil {
 				return classify(fmt.Errorf("log %s: %w", src, err))
 			}
@@ -163,17 +157,6 @@ func printSealedChecks(w io.Writer, c *sealedChecks) {
 		fmt.Fprintf(tw, "%s %s\t%d\t%s\t%s\t%s\t%s\n", f.Check, f.Name, f.Index, f.EntryID, f.Agency, f.Member, f.Reason)
 	}
 	tw.Flush()
-}
-
-// progressBar returns a bar on stderr when it is a terminal, nil otherwise,
-// so scripts and CI logs stay clean.
-func progressBar(what string) *progressbar.ProgressBar {
-	if !term.IsTerminal(int(os.Stderr.Fd())) {
-		return nil
-	}
-	return progressbar.NewOptions64(-1, progressbar.OptionSetWriter(os.Stderr),
-		progressbar.OptionSetDescription(what), progressbar.OptionShowCount(),
-		progressbar.OptionThrottle(100_000_000), progressbar.OptionClearOnFinish())
 }
 
 func printAudit(w io.Writer, r *verifier.AuditReport) {

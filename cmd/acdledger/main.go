@@ -49,17 +49,12 @@ func classify(err error) error {
 
 func main() {
 	root := newRoot()
-	err := root.Execute()
+	cmd, err := root.ExecuteC()
 	if err == nil {
 		os.Exit(exitOK)
 	}
 	fmt.Fprintln(os.Stderr, "acdledger:", err)
-	var ee *exitError
-	if errors.As(err, &ee) {
-		os.Exit(ee.code)
-	}
-	// cobra's own errors are about flags and arguments.
-	os.Exit(exitUsage)
+	os.Exit(reportFailure(cmd, err))
 }
 
 func newRoot() *cobra.Command {
@@ -98,8 +93,10 @@ Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input erro
 	return root
 }
 
-// printJSON writes v as indented JSON.
+// printJSON writes v as indented JSON: a command's result, so a failure
+// after it prints no second JSON document (errjson.go).
 func printJSON(w io.Writer, v any) error {
+	resultPrinted = true
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
 	return enc.Encode(v)

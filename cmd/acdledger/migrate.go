@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/acdledger/acdledger/internal/progress"
 	"github.com/acdledger/acdledger/ledger"
 	"github.com/spf13/cobra"
 )
@@ -55,7 +56,9 @@ as it is. Serve the target with 'acdledger serve --ledger NEWDIR'.
 			if err := st.Validate(); err != nil {
 				return usage(err)
 			}
-			res, err := ledger.Migrate(context.Background(), srcDir, dir, st)
+			bar := progress.Stderr("copying entries")
+			res, err := ledger.Migrate(context.Background(), srcDir, dir, st, bar.Update)
+			bar.Finish()
 			if err != nil {
 				return failed(err)
 			}

@@ -10,6 +10,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acdledger/acdledger/internal/progress"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/verifier/report"
 	"github.com/acdledger/acdledger/verifier/rules"
@@ -177,7 +178,7 @@ func newReportAnnual() *cobra.Command {
 	var render renderFlags
 	var logLoc, out string
 	var year int
-	var calendar bool
+	var calendar, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "annual --log DIR|URL --vkey FILE|--policy FILE --registry FILE --year YEAR --out DIR",
 		Short: "Compute the annual report over the log at its current checkpoint",
@@ -229,11 +230,10 @@ specs/rules.default.json), so the report and the rules never disagree.`,
 			}
 			opts := report.Options{Period: period, Rules: run, RulesConfig: rulesID,
 				Parameters: params}
-			if bar := progressBar("building the report"); bar != nil {
-				opts.Progress = func(done, total uint64) { bar.ChangeMax64(int64(total)); bar.Set64(int64(done)) }
-				defer bar.Finish()
-			}
+			bar := progress.Stderr("building the report")
+			opts.Progress = bar.Update
 			r, err := report.Build(cmd.Context(), p, src, opts)
+			bar.Finish()
 			if err != nil {
 				return classify(fmt.Errorf("log %s: %w", src, err))
 			}
@@ -242,16 +242,27 @@ specs/rules.default.json), so the report and the rules never disagree.`,
 				return err
 			}
 			w := cmd.OutOrStdout()
-			fmt.Fprintf(w, "%s year %d (%s – %s): %d entries", period.Basis, period.Year, period.From, period.Until, r.Log.EntriesInPeriod)
-			if r.Log.FirstIndex != nil {
-				fmt.Fprintf(w, " in index range [%d, %d]", *r.Log.FirstIndex, *r.Log.LastIndex)
-			}
-			fmt.Fprintf(w, "\nbound to %s\n", r.Log)
-			if r.Rules != nil {
-				fmt.Fprintf(w, "rules (config %s, as of %s): %d violations in the period\n", r.Rules.Config, r.Rules.AsOf, len(r.Rules.Violations))
-			}
-			for _, f := range files {
-				fmt.Fprintf(w, "wrote %s\n", f)
+			if asJSON {
+				res := annualResult{Period: r.Period, Log: r.Log, Files: files}
+				if r.Rules != nil {
+					n := len(r.Rules.Violations)
+					res.Violations = &n
+				}
+				if err := printJSON(w, res); err != nil {
+					return err
+				}
+			} else {
+				fmt.Fprintf(w, "%s year %d (%s – %s): %d entries", period.Basis, period.Year, period.From, period.Until, r.Log.EntriesInPeriod)
+				if r.Log.FirstIndex != nil {
+					fmt.Fprintf(w, " in index range [%d, %d]", *r.Log.FirstIndex, *r.Log.LastIndex)
+				}
+				fmt.Fprintf(w, "\nbound to %s\n", r.Log)
+				if r.Rules != nil {
+					fmt.Fprintf(w, "rules (config %s, as of %s): %d violations in the period\n", r.Rules.Config, r.Rules.AsOf, len(r.Rules.Violations))
+				}
+				for _, f := range files {
+					fmt.Fprintf(w, "wrote %s\n", f)
+				}
 			}
 			if r.Log.AdmissionFailures > 0 {
 				return failed(fmt.Errorf("%d leaves of the log fail admission and are left out of the report; run acdledger audit to see them", r.Log.AdmissionFailures))
@@ -267,10 +278,20 @@ specs/rules.default.json), so the report and the rules never disagree.`,
 	f.IntVar(&year, "year", 0, "the fiscal year (its first calendar year: 2026 is April 2026 to March 2027)")
 	f.BoolVar(&calendar, "calendar", false, "report the calendar year (January to December) instead of the fiscal year")
 	f.StringVar(&out, "out", "", "directory to write report.json, report.md and report.html into")
+	f.BoolVar(&asJSON, "json", false, "print what was computed and written as JSON")
 	cmd.MarkFlagRequired("log")
 	cmd.MarkFlagRequired("year")
 	cmd.MarkFlagRequired("out")
 	return cmd
+}
+
+// annualResult is report annual's --json output: the binding and the
+// files written (the figures themselves are in report.json).
+type annualResult struct {
+	Period     report.Period     `json:"period"`
+	Log        report.LogBinding `json:"log"`
+	Violations *int              `json:"violations_in_period,omitempty"` // when rules ran
+	Files      []string          `json:"files"`
 }
 
 func newReportVerify() *cobra.Command {
@@ -317,11 +338,10 @@ figure as table/row/column: report says X, log gives Y.`,
 			if err != nil {
 				return err
 			}
-			if bar := progressBar("recomputing the report"); bar != nil {
-				opts.Progress = func(done, total uint64) { bar.ChangeMax64(int64(total)); bar.Set64(int64(done)) }
-				defer bar.Finish()
-			}
+			bar := progress.Stderr("recomputing the report")
+			opts.Progress = bar.Update
 			res, err := report.Verify(cmd.Context(), p, src, rep, opts)
+			bar.Finish()
 			if err != nil {
 				return classify(headline(fmt.Errorf("%s against %s: %w", args[0], src, err)))
 			}

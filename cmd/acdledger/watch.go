@@ -9,8 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/acdledger/acdledger/internal/progress"
 	"github.com/acdledger/acdledger/verifier/watch"
-	"github.com/schollz/progressbar/v3"
 	"github.com/spf13/cobra"
 )
 
@@ -57,6 +57,8 @@ checkpoint and exits (for tests and cron).`,
 		Example: `  acdledger watch --log demo/log --vkey demo/log.vkey --registry demo/agencies/registry.json --state demo/auditor/watch.state --once
   acdledger watch --log https://log.example/ --policy commission.policy --registry registry.json --state watch.state --interval 30s | tee -a watch.jsonl`,
 		Args: cobra.NoArgs,
+		// stdout is JSON Lines: a fatal error is one more line.
+		Annotations: map[string]string{jsonLines: "true"},
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			p, src, err := pins.loadWithLog(logLoc)
 			if err != nil {
@@ -77,18 +79,17 @@ checkpoint and exits (for tests and cron).`,
 						emitErr = err
 					}
 				}}
-			var bar *progressbar.ProgressBar
+			// One bar per catch-up of at least progressFrom new entries,
+			// ended when the catch-up is.
+			var bar *progress.Bar
 			opts.Progress = func(done, total uint64) {
 				if bar == nil && done == 1 && total >= progressFrom {
-					bar = progressBar("checking new entries")
+					bar = progress.Stderr("checking new entries")
 				}
-				if bar != nil {
-					bar.ChangeMax64(int64(total))
-					bar.Set64(int64(done))
-					if done == total {
-						bar.Finish()
-						bar = nil
-					}
+				bar.Update(done, total)
+				if done == total {
+					bar.Finish()
+					bar = nil
 				}
 			}
 			w, err := watch.Open(src, opts)

@@ -45,25 +45,79 @@ func (s *svgBuilder) shown(v uint64) (uint64, bool) {
 	return v, false
 }
 
-// niceMax rounds up to 1, 2 or 5 times a power of ten, for the axis.
-func niceMax(v uint64) uint64 {
+// niceScale picks the value axis: a step of 1, 2 or 5 times a power of
+// ten (never below 1: counts are whole) and a top that is a whole number of
+// steps at or above v, with at most 5 steps, so every tick is a round
+// number (0, 2, 4, 6, not 0, 1, 2, 3, 5 for a top of 5).
+func niceScale(v uint64) (top, step uint64) {
 	if v == 0 {
-		return 1
+		return 1, 1
 	}
-	p := uint64(1)
-	for p <= v/10 {
-		p *= 10
-	}
-	for _, m := range []uint64{1, 2, 5} {
-		if m*p >= v {
-			return m * p
+	for p := uint64(1); ; p *= 10 {
+		for _, m := range []uint64{1, 2, 5} {
+			step = m * p
+			if n := (v + step - 1) / step; n <= 5 {
+				return n * step, step
+			}
+		}
+		if p > math.MaxUint64/100 {
+			return v, v // beyond any real count: one step
 		}
 	}
-	if p <= math.MaxUint64/10 {
-		return 10 * p
-	}
-	return v // beyond any real count: no rounding
 }
+
+// textWidth estimates, generously, how wide s is drawn at size px: wide
+// (CJK, full-width) characters take a full em, others at most 0.62 em. The
+// charts lay out labels and legends with it, so none is clipped or
+// overlaps, whatever the language.
+func textWidth(s string, size float64) float64 {
+	var w float64
+	for _, r := range s {
+		if isWide(r) {
+			w += size
+		} else {
+			w += 0.62 * size
+		}
+	}
+	return w
+}
+
+func isWide(r rune) bool {
+	return r >= 0x1100 && (r <= 0x115f || (r >= 0x2e80 && r <= 0xa4cf) || (r >= 0xac00 && r <= 0xd7a3) ||
+		(r >= 0xf900 && r <= 0xfaff) || (r >= 0xfe30 && r <= 0xfe4f) || (r >= 0xff00 && r <= 0xff60) || (r >= 0xffe0 && r <= 0xffe6))
+}
+
+// wrap splits s into lines no wider than w (at size px), breaking between
+// characters: Japanese has no spaces, and English labels are short words.
+func wrap(s string, w, size float64) []string {
+	var lines []string
+	var cur []rune
+	for _, r := range s {
+		if len(cur) > 0 && textWidth(string(append(cur, r)), size) > w {
+			lines = append(lines, string(cur))
+			cur = cur[:0]
+		}
+		cur = append(cur, r)
+	}
+	return append(lines, string(cur))
+}
+
+const fontSize = 12
+
+// multiline writes a text of one or more lines (tspans), the first at y.
+func (s *svgBuilder) multiline(x, y float64, anchor string, lines []string) {
+	fmt.Fprintf(s, `<text x="%.1f" y="%.1f" text-anchor="%s" dominant-baseline="middle">`, x, y, anchor)
+	for i, l := range lines {
+		dy := 0
+		if i > 0 {
+			dy = lineH
+		}
+		fmt.Fprintf(s, `<tspan x="%.1f" dy="%d">%s</tspan>`, x, dy, esc(l))
+	}
+	s.WriteString(`</text>`)
+}
+
+const lineH = 15
 
 // bar draws one rectangle; banded ones are hatched with a dashed outline.
 func (s *svgBuilder) bar(x, y, w, h float64, color string, banded bool, tip string) {
@@ -77,21 +131,25 @@ func (s *svgBuilder) bar(x, y, w, h float64, color string, banded bool, tip stri
 // columnChart is a vertical bar chart of one series over categories.
 func columnChart(lang string, band uint64, id, titleText, desc string, cats []string, vals []uint64) string {
 	s := &svgBuilder{lang: lang, band: band}
-	const h, top, bottom, left, right = 300, 30, 40, 60, 10
-	s.open(id, h, titleText, desc)
+	const h, top, bottom, right = 300, 30, 40, 10
 	var hi uint64
 	for _, v := range vals {
 		v, _ = s.shown(v)
 		hi = max(hi, v)
 	}
-	hi = niceMax(hi)
+	hi, step := niceScale(hi)
+	left := int(textWidth(number(lang, hi, 0), fontSize)) + 16
+	s.open(id, h, titleText, desc)
 	plotH := float64(h - top - bottom)
 	plotW := float64(chartW - left - right)
-	fmt.Fprintf(s, `<text x="%d" y="18" font-weight="bold">%s</text>`, left, esc(titleText))
-	for i := 0; i <= 4; i++ {
-		y := float64(top) + plotH - plotH*float64(i)/4
+	fmt.Fprintf(s, `<text x="10" y="18" font-weight="bold">%s</text>`, esc(titleText))
+	for v := uint64(0); v <= hi; v += step {
+		y := float64(top) + plotH - plotH*float64(v)/float64(hi)
 		fmt.Fprintf(s, `<line x1="%d" x2="%d" y1="%.1f" y2="%.1f" stroke="#ddd"/>`, left, chartW-right, y, y)
-		fmt.Fprintf(s, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, left-6, y, number(lang, hi*uint64(i)/4, 0))
+		fmt.Fprintf(s, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle" class="tick">%s</text>`, left-6, y, number(lang, v, 0))
+		if hi-v < step {
+			break
+		}
 	}
 	slot := plotW / float64(max(len(cats), 1))
 	for i, c := range cats {
@@ -106,24 +164,50 @@ func columnChart(lang string, band uint64, id, titleText, desc string, cats []st
 }
 
 // barChart is a horizontal bar chart: one row per group, either the series
-// side by side (grouped) or end to end (stacked), with a legend.
+// side by side (grouped) or end to end (stacked), with a legend. The label
+// column is as wide as the longest label (at most 40 % of the chart; longer
+// labels wrap), the legend wraps onto as many lines as it needs.
 func barChart(lang string, band uint64, id, titleText, desc string, groups, series []string, vals [][]uint64, stacked bool) string {
 	s := &svgBuilder{lang: lang, band: band}
-	const top, left, right, legendH = 30, 250, 90, 24
-	rowH := 18 * len(series)
-	if stacked {
-		rowH = 22
+	const top, right, margin = 30, 90, 10
+	labelW := 0.0
+	for _, g := range groups {
+		labelW = max(labelW, textWidth(g, fontSize))
 	}
-	rowH += 14
-	h := top + legendH + rowH*len(groups) + 10
+	labelW = min(labelW, 0.4*chartW)
+	left := margin + labelW + 8
+	// Legend: items left to right from the margin, wrapping.
+	type item struct{ x, y float64 }
+	var legend []item
+	x, y := float64(margin), float64(top)
+	for _, name := range series {
+		w := 16 + textWidth(name, fontSize) + 14
+		if x > margin && x+w > chartW-margin {
+			x, y = margin, y+18
+		}
+		legend = append(legend, item{x, y})
+		x += w
+	}
+	legendH := y - top + 24
+	barsH := 18 * len(series)
+	if stacked {
+		barsH = 22
+	}
+	var labels [][]string
+	var rowH []int
+	h := top + int(legendH)
+	for _, g := range groups {
+		l := wrap(g, labelW, fontSize)
+		labels = append(labels, l)
+		rowH = append(rowH, max(barsH, lineH*len(l))+14)
+		h += rowH[len(rowH)-1]
+	}
+	h += 10
 	s.open(id, h, titleText, desc)
-	fmt.Fprintf(s, `<text x="10" y="18" font-weight="bold">%s</text>`, esc(titleText))
-	// Legend.
-	x := float64(left)
+	fmt.Fprintf(s, `<text x="%d" y="18" font-weight="bold">%s</text>`, margin, esc(titleText))
 	for j, name := range series {
-		fmt.Fprintf(s, `<rect x="%.1f" y="%d" width="12" height="12" fill="%s"/><text x="%.1f" y="%d">%s</text>`,
-			x, top, palette[j%len(palette)], x+16, top+10, esc(name))
-		x += 24 + 7.5*float64(len([]rune(name)))
+		fmt.Fprintf(s, `<g class="legend"><rect x="%.1f" y="%.1f" width="12" height="12" fill="%s"/><text x="%.1f" y="%.1f">%s</text></g>`,
+			legend[j].x, legend[j].y, palette[j%len(palette)], legend[j].x+16, legend[j].y+10, esc(name))
 	}
 	var hi uint64
 	for _, row := range vals {
@@ -138,13 +222,14 @@ func barChart(lang string, band uint64, id, titleText, desc string, groups, seri
 		}
 		hi = max(hi, sum)
 	}
-	hi = niceMax(hi)
-	plotW := float64(chartW - left - right)
-	y0 := top + legendH
+	hi, _ = niceScale(hi)
+	plotW := chartW - left - right
+	y = float64(top) + legendH
 	for i, g := range groups {
-		y := float64(y0 + rowH*i)
-		fmt.Fprintf(s, `<text x="%d" y="%.1f" text-anchor="end" dominant-baseline="middle">%s</text>`, left-8, y+float64(rowH-14)/2, esc(g))
-		x := float64(left)
+		lines := labels[i]
+		mid := y + float64(barsH)/2
+		s.multiline(left-8, mid-float64(lineH*(len(lines)-1))/2, "end", lines)
+		x := left
 		var total uint64
 		for j, v := range vals[i] {
 			sv, banded := s.shown(v)
@@ -160,12 +245,13 @@ func barChart(lang string, band uint64, id, titleText, desc string, groups, seri
 				continue
 			}
 			by := y + float64(18*j)
-			s.bar(float64(left), by, max(w, 0), 16, color, banded, tip)
-			fmt.Fprintf(s, `<text x="%.1f" y="%.1f" dominant-baseline="middle">%s</text>`, float64(left)+w+4, by+8, number(lang, v, band))
+			s.bar(left, by, max(w, 0), 16, color, banded, tip)
+			fmt.Fprintf(s, `<text x="%.1f" y="%.1f" dominant-baseline="middle">%s</text>`, left+w+4, by+8, number(lang, v, band))
 		}
 		if stacked {
 			fmt.Fprintf(s, `<text x="%.1f" y="%.1f" dominant-baseline="middle">%s</text>`, x+4, y+10, number(lang, total, band))
 		}
+		y += float64(rowH[i])
 	}
 	s.close()
 	return s.String()

@@ -127,7 +127,7 @@ var text = map[string]label{
 	"basis_rule":          {"期間は発生日時（occurred_at、日本時間）による。", "Entries belong to the period by occurred_at, in Japan time (+09:00)."},
 	"band":                {"1以上%d未満の数は「%d未満」と表示する（報告の JSON は正確な数を持つ）。", "Counts above 0 and below %d are shown as \"<%d\" (report.json holds the exact figures)."},
 	"charts":              {"図", "Charts"},
-	"chart.monthly":       {"月別の記録件数", "Entries per month"},
+	"chart.monthly":       {"各月に発生した記録の件数", "Entries per month"},
 	"chart.monthly.desc":  {"対象期間の各月に発生した記録の件数の棒グラフ。", "Bar chart of the number of entries that occurred in each month of the period."},
 	"chart.measures":      {"措置：事前承認と緊急（事後通知）", "Measures: approved in advance vs emergency"},
 	"chart.measures.desc": {"措置の種類ごとに、事前承認を得て実施した件数と緊急に実施した件数を並べた横棒グラフ。", "Grouped horizontal bars: per measure type, measures approved in advance and emergency measures."},

@@ -30,14 +30,16 @@ func (o RenderOptions) lang() (string, error) {
 
 // view is what both renderings show, already in the chosen language.
 type view struct {
-	Lang, Title, Period, Recompute, BasisRule, BandNote string
-	Input                                               [][2]string
-	Checkpoint                                          string
-	Charts                                              []template.HTML
-	Tables                                              []tableView
-	Rules                                               *rulesView
-	Integrity, Generated                                string
-	T                                                   map[string]string
+	Lang, Title, Period, BasisRule, BandNote string
+	Recompute                                template.HTML // with the command as <code>
+	Sep                                      string        // between sentences: a space in English, none in Japanese
+	Input                                    [][2]string
+	Checkpoint                               string
+	Charts                                   []template.HTML
+	Tables                                   []tableView
+	Rules                                    *rulesView
+	Integrity, Generated                     string
+	T                                        map[string]string
 }
 
 type tableView struct {
@@ -62,8 +64,11 @@ func newView(r *Report, o RenderOptions) (*view, error) {
 		return nil, err
 	}
 	v := &view{Lang: lang, Title: title(lang, r.Period), Period: periodText(r.Period),
-		Recompute: tr(lang, "recompute"), BasisRule: tr(lang, "basis_rule"), Checkpoint: r.Log.Checkpoint,
+		Recompute: codeSpans(tr(lang, "recompute")), BasisRule: tr(lang, "basis_rule"), Checkpoint: r.Log.Checkpoint,
 		Generated: tr(lang, "generated"), T: map[string]string{}}
+	if lang == LangEN {
+		v.Sep = " "
+	}
 	for k := range text {
 		v.T[k] = tr(lang, k)
 	}
@@ -138,7 +143,7 @@ func Markdown(r *Report, o RenderOptions) ([]byte, error) {
 	}
 	var b bytes.Buffer
 	fmt.Fprintf(&b, "# %s\n\n", v.Title)
-	fmt.Fprintf(&b, "%s %s\n\n", v.Recompute, v.BasisRule)
+	fmt.Fprintf(&b, "%s%s%s\n\n", tr(v.Lang, "recompute"), v.Sep, v.BasisRule)
 	if v.BandNote != "" {
 		fmt.Fprintf(&b, "%s\n\n", v.BandNote)
 	}
@@ -177,6 +182,25 @@ func Markdown(r *Report, o RenderOptions) ([]byte, error) {
 	}
 	fmt.Fprintf(&b, "\n## %s\n\n%s\n\n%s:\n\n```\n%s```\n\n---\n%s\n", v.T["integrity"], v.Integrity, v.T["checkpoint"], v.Checkpoint, v.Generated)
 	return b.Bytes(), nil
+}
+
+// codeSpans renders a label for HTML: the text escaped, each `…` span (a
+// command, in Markdown's notation, which the Markdown rendering keeps) as
+// <code>…</code>, so no backtick shows on the page.
+func codeSpans(s string) template.HTML {
+	parts := strings.Split(s, "`")
+	var b strings.Builder
+	for i, p := range parts {
+		if i%2 == 1 && i < len(parts)-1 {
+			b.WriteString("<code>" + template.HTMLEscapeString(p) + "</code>")
+			continue
+		}
+		if i%2 == 1 {
+			b.WriteString(template.HTMLEscapeString("`"))
+		}
+		b.WriteString(template.HTMLEscapeString(p))
+	}
+	return template.HTML(b.String())
 }
 
 // mdCell keeps a value inside its Markdown table cell.

@@ -19,6 +19,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/acdledger/acdledger/internal/jsonmsg"
 )
 
 // Format and SchemaVersion identify report.json; a reader refuses any other.
@@ -174,7 +176,7 @@ func Parse(data []byte) (*Report, error) {
 	dec.DisallowUnknownFields()
 	var r Report
 	if err := dec.Decode(&r); err != nil {
-		return nil, bad("%v", err)
+		return nil, bad("%v", jsonmsg.Describe(err))
 	}
 	if dec.More() {
 		return nil, bad("trailing data after the report")
@@ -236,5 +238,5 @@ func Parse(data []byte) (*Report, error) {
 }
 
 func compareViolations(a, b ViolationRef) int {
-	return cmp.Or(cmp.Compare(a.Index, b.Index), cmp.Compare(a.Rule, b.Rule), cmp.Compare(a.EntryID, b.EntryID), cmp.Compare(a.Case, b.Case))
+	return cmp.Or(cmp.Compare(a.Index, b.Index), compareRuleIDs(a.Rule, b.Rule), cmp.Compare(a.EntryID, b.EntryID), cmp.Compare(a.Case, b.Case))
 }

@@ -1,7 +1,10 @@
 package report
 
 import (
+	"cmp"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/acdledger/acdledger/specs"
 )
@@ -122,7 +125,11 @@ func (t *tally) table() Table {
 			extra = append(extra, k)
 		}
 	}
-	slices.Sort(extra)
+	if t.spec.id == TViolations {
+		slices.SortFunc(extra, compareRuleIDs) // R1, R2, … R12, not R1, R12, R2
+	} else {
+		slices.Sort(extra)
+	}
 	for _, k := range append(slices.Clone(t.spec.rows), extra...) {
 		vals := map[string]uint64{}
 		for i, c := range t.spec.columns {
@@ -131,4 +138,20 @@ func (t *tally) table() Table {
 		out.Rows = append(out.Rows, Row{Key: k, Values: vals})
 	}
 	return out
+}
+
+// compareRuleIDs orders rule ids by their number (R2 before R12); an id
+// without one sorts after those with one, in byte order.
+func compareRuleIDs(a, b string) int {
+	na, ea := strconv.Atoi(strings.TrimPrefix(a, "R"))
+	nb, eb := strconv.Atoi(strings.TrimPrefix(b, "R"))
+	switch {
+	case ea == nil && eb == nil:
+		return cmp.Or(cmp.Compare(na, nb), cmp.Compare(a, b))
+	case ea == nil:
+		return -1
+	case eb == nil:
+		return 1
+	}
+	return cmp.Compare(a, b)
 }

@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/acdledger/acdledger/internal/jsonmsg"
 	"github.com/acdledger/acdledger/specs"
 )
 
@@ -108,7 +109,7 @@ func decodeConfig(raw []byte, c *Config) error {
 	dec := json.NewDecoder(bytes.NewReader(raw))
 	var keys map[string]json.RawMessage
 	if err := dec.Decode(&keys); err != nil {
-		return fmt.Errorf("not a JSON object: %v", err)
+		return fmt.Errorf("not a JSON object: %v", jsonmsg.Describe(err))
 	}
 	if keys == nil {
 		return errors.New("not a JSON object")
@@ -136,7 +137,7 @@ func decodeConfig(raw []byte, c *Config) error {
 		d := json.NewDecoder(bytes.NewReader(keys[k]))
 		d.DisallowUnknownFields()
 		if err := d.Decode(nv.Interface()); err != nil {
-			return fmt.Errorf("key %q: %v", k, err)
+			return fmt.Errorf("key %q: %v", k, jsonmsg.Describe(err))
 		}
 		f.Set(nv.Elem())
 	}

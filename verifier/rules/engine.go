@@ -195,6 +195,24 @@ func tm(s string) time.Time {
 
 func ts(t time.Time) string { return t.Format(time.RFC3339) }
 
+// span says how long it is from a to b. time.Time.Sub saturates at about
+// 292 years (2562047h47m16.854775807s) and an entry may carry any date of
+// years 1 to 9999, so a long span is counted in days from the Unix seconds.
+func span(a, b time.Time) string {
+	secs := b.Unix() - a.Unix()
+	if secs < 0 {
+		return "-" + span(b, a)
+	}
+	if secs < 2*86400 {
+		return b.Sub(a).String()
+	}
+	days, rest := secs/86400, time.Duration(secs%86400)*time.Second
+	if rest == 0 {
+		return fmt.Sprintf("%d days", days)
+	}
+	return fmt.Sprintf("%d days %s", days, rest)
+}
+
 // Add runs the rules on the entry at index, which must follow the entries
 // given before it in log order. R15 (time.recorded) needs to know when the
 // entry was logged: use AddCovered when that is known.
@@ -246,7 +264,7 @@ func (e *Engine) AddCovered(index uint64, entry *specs.Entry, cov Coverage) []Vi
 	c.refs(doc)
 	c.recorded(cov)
 	c.nainai(doc)
-	walkEssential(doc, nil, c)
+	walkEssential(doc, "body", "", c)
 	switch entry.Kind {
 	case "agreement.concluded", "agreement.amended":
 		c.agreement(&b)
@@ -438,18 +456,16 @@ func sortedKeys(m map[string]any) []string {
 
 // walkEssential finds ESSENTIAL_CONTENT counted above zero or listed in a
 // categories array, anywhere in the body (so kinds added later are covered).
-func walkEssential(v any, path []string, c *checker) {
-	p := "body"
-	if len(path) > 0 {
-		p = "body." + strings.Join(path, ".")
-	}
+// p is the path so far in the one notation every message uses, a.b[1]; key
+// is the last object key on it (a categories array is known by its key).
+func walkEssential(v any, p, key string, c *checker) {
 	switch v := v.(type) {
 	case []any:
 		for i, x := range v {
-			if s, ok := x.(string); ok && s == "ESSENTIAL_CONTENT" && len(path) > 0 && path[len(path)-1] == "categories" {
+			if s, ok := x.(string); ok && s == "ESSENTIAL_CONTENT" && key == "categories" {
 				c.report(EssentialContent, "%s[%d] provides ESSENTIAL_CONTENT, the essential content of communications", p, i)
 			}
-			walkEssential(x, append(slices.Clip(path), strconv.Itoa(i)), c)
+			walkEssential(x, fmt.Sprintf("%s[%d]", p, i), "", c)
 		}
 	case map[string]any:
 		if v["category"] == "ESSENTIAL_CONTENT" {
@@ -460,7 +476,7 @@ func walkEssential(v any, path []string, c *checker) {
 			}
 		}
 		for _, k := range sortedKeys(v) {
-			walkEssential(v[k], append(slices.Clip(path), k), c)
+			walkEssential(v[k], p+"."+k, k, c)
 		}
 	}
 }
@@ -666,7 +682,7 @@ func (c *checker) batch(b *body) {
 		c.report(SelectionBalance, "window ends at %s, before it starts at %s", ts(wEnd), ts(wStart))
 	}
 	if within := c.e.cfg.SelectionDeleteWithin.D(); !del.IsZero() && !wEnd.IsZero() && del.Sub(wEnd) > within {
-		c.report(SelectionBalance, "unselected data deleted at %s, %s after the window ended; the limit is %s", ts(del), del.Sub(wEnd), within)
+		c.report(SelectionBalance, "unselected data deleted at %s, %s after the window ended; the limit is %s", ts(del), span(wEnd, del), within)
 	}
 	if a := st.Acquisitions[b.Acquisition]; a != nil {
 		for i, r := range b.Counts {

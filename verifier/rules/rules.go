@@ -32,7 +32,11 @@ const (
 )
 
 // RuleInfo names one rule: its id (R1…), its short name and a one-line title.
-type RuleInfo struct{ ID, Name, Title string }
+type RuleInfo struct {
+	ID    string `json:"id"`
+	Name  string `json:"name"`
+	Title string `json:"title"`
+}
 
 var ruleTable = []RuleInfo{
 	{AcquisitionAuthorised, "acquisition.authorised", "an acquisition starts under an approval decided before it, or a consent agreement, within its period and for its channel"},

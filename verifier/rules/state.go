@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+
+	"github.com/acdledger/acdledger/internal/jsonmsg"
 )
 
 // stateVersion is the version of the MarshalState format.
@@ -43,7 +45,7 @@ func RestoreEngine(cfg Config, data []byte) (*Engine, error) {
 	dec.DisallowUnknownFields()
 	var s savedState
 	if err := dec.Decode(&s); err != nil {
-		return nil, fmt.Errorf("rules state: %v", err)
+		return nil, fmt.Errorf("rules state: %w", jsonmsg.Describe(err))
 	}
 	if dec.More() {
 		return nil, errors.New("rules state: trailing data")

@@ -59,11 +59,26 @@ func (t Trust) origin() string {
 // RFC 6962). Surrounding whitespace is ignored, so the key may be read
 // straight from a file.
 func ParseVerifierKey(vkey string) (note.Verifier, error) {
-	v, err := fnote.NewVerifier(strings.TrimSpace(vkey))
+	vkey = strings.TrimSpace(vkey)
+	v, err := fnote.NewVerifier(vkey)
 	if err != nil {
-		return nil, fmt.Errorf("tlog: bad verifier key: %v", err)
+		return nil, fmt.Errorf("tlog: %s", VerifierKeyProblem(vkey))
 	}
 	return v, nil
+}
+
+// VerifierKeyProblem says why text, which did not parse as a verifier key,
+// is not one, without echoing it: the file given by mistake may be the
+// private key (the note library's own errors quote the whole key, and speak
+// of a "verifier id").
+func VerifierKeyProblem(text string) string {
+	switch {
+	case strings.HasPrefix(text, "PRIVATE+KEY+"):
+		return "this is a private signing key (PRIVATE+KEY+…), not a verifier key: give the public .vkey file made with it"
+	case strings.Count(text, "+") < 2 || strings.ContainsAny(text, " \t\n{}\""):
+		return "not a signed-note verifier key: want one line NAME+HASH+KEY (e.g. log.example/acd+1a2b3c4d+AQ…)"
+	}
+	return "not a valid signed-note verifier key: its name, key hash or base64 key part is malformed (want NAME+HASH+KEY)"
 }
 
 // Checkpoint is a verified checkpoint. Raw keeps the signed note exactly as

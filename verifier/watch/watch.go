@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/acdledger/acdledger/internal/atomicfile"
+	"github.com/acdledger/acdledger/internal/jsonmsg"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/verifier/rules"
 	"github.com/acdledger/acdledger/verifier/tlog"
@@ -147,7 +148,7 @@ func (w *Watcher) load(raw []byte) error {
 	var s stateFile
 	s.Admission = specs.NewLogState()
 	if err := dec.Decode(&s); err != nil {
-		return err
+		return jsonmsg.Describe(err)
 	}
 	if s.Version != stateVersion {
 		return fmt.Errorf("version %d, want %d (saved by another acdledger: delete it to replay the log from its start)", s.Version, stateVersion)

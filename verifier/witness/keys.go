@@ -12,6 +12,7 @@ import (
 	"unicode"
 	"unicode/utf8"
 
+	"github.com/acdledger/acdledger/verifier/tlog"
 	fnote "github.com/transparency-dev/formats/note"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -86,7 +87,7 @@ func ParseLogKeys(vkeys ...string) (map[string][]note.Verifier, error) {
 		k = strings.TrimSpace(k)
 		v, err := fnote.NewVerifier(k)
 		if err != nil {
-			return nil, fmt.Errorf("witness: bad log verifier key %q: %v", k, err)
+			return nil, fmt.Errorf("witness: log key: %s", tlog.VerifierKeyProblem(k))
 		}
 		logs[v.Name()] = append(logs[v.Name()], v)
 	}
