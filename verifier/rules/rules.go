@@ -31,29 +31,41 @@ const (
 	RecordTime            = "R15"
 )
 
-// RuleInfo names one rule: its id (R1…), its short name and a one-line title.
+// RuleInfo names one rule: its id (R1…), its short name and a one-line title,
+// and the version of its check. Version changes whenever what the rule
+// finds on some log changes, so that evidence and compliance statements can
+// name the exact check they apply (issue: oversight evidence).
 type RuleInfo struct {
-	ID    string `json:"id"`
-	Name  string `json:"name"`
-	Title string `json:"title"`
+	ID      string `json:"id"`
+	Name    string `json:"name"`
+	Title   string `json:"title"`
+	Version int    `json:"version"`
+}
+
+// Info returns the rule with this id or name, and whether there is one.
+func Info(idOrName string) (RuleInfo, bool) {
+	if r := lookup(idOrName); r != nil {
+		return *r, true
+	}
+	return RuleInfo{}, false
 }
 
 var ruleTable = []RuleInfo{
-	{AcquisitionAuthorised, "acquisition.authorised", "an acquisition starts under an approval decided before it, or a consent agreement, within its period and for its channel"},
-	{AcquisitionStop, "acquisition.stopped-in-time", "an acquisition stops by the end of its approval (as extended) or agreement"},
-	{MeasureAuthorised, "measure.authorised", "a measure has an approval decided before its start, or is an emergency measure"},
-	{EmergencyNotice, "measure.emergency-notice", "an emergency measure is notified to the commission within the configured time"},
-	{MeasureAbroad, "measure.abroad", "a measure abroad is a police measure of an allowed agency, after consulting the Minister for Foreign Affairs"},
-	{MeasureSDFOrder, "measure.sdf-order", "an SDF protection measure follows a Prime Minister's order"},
-	{NoNaiNai, "direction.nainai", "no entry names the direction NAINAI (内内)"},
-	{DirectionChannel, "direction.channel", "directions match the channel: agreements incoming only, transit transit only, 32 incoming, 33 outgoing"},
-	{SelectionBalance, "selection.balance", "a selection batch balances (n_in = n_selected + n_deleted, counts add up) and deletes the rest promptly"},
-	{EssentialContent, "content.essential", "no ESSENTIAL_CONTENT is counted or provided"},
-	{RetentionDeadline, "retention.deadline", "selected data is deleted by its retention deadline"},
-	{ForeignProvision, "provision.foreign", "a provision to a foreign government is de-identified (and approved, if configured)"},
-	{OversightResponse, "oversight.response", "every demand and recommendation gets a response by its due date"},
-	{LogReferences, "log.refs", "refs name earlier entries only, body references are listed in refs, ids are not reused"},
-	{RecordTime, "time.recorded", "occurred_at is not after the covering checkpoint was seen, nor further before it than the record lag"},
+	{AcquisitionAuthorised, "acquisition.authorised", "an acquisition starts under an approval decided before it, or a consent agreement, within its period and for its channel", 1},
+	{AcquisitionStop, "acquisition.stopped-in-time", "an acquisition stops by the end of its approval (as extended) or agreement", 1},
+	{MeasureAuthorised, "measure.authorised", "a measure has an approval decided before its start, or is an emergency measure", 1},
+	{EmergencyNotice, "measure.emergency-notice", "an emergency measure is notified to the commission within the configured time", 1},
+	{MeasureAbroad, "measure.abroad", "a measure abroad is a police measure of an allowed agency, after consulting the Minister for Foreign Affairs", 1},
+	{MeasureSDFOrder, "measure.sdf-order", "an SDF protection measure follows a Prime Minister's order", 1},
+	{NoNaiNai, "direction.nainai", "no entry names the direction NAINAI (内内)", 1},
+	{DirectionChannel, "direction.channel", "directions match the channel: agreements incoming only, transit transit only, 32 incoming, 33 outgoing", 1},
+	{SelectionBalance, "selection.balance", "a selection batch balances (n_in = n_selected + n_deleted, counts add up) and deletes the rest promptly", 1},
+	{EssentialContent, "content.essential", "no ESSENTIAL_CONTENT is counted or provided", 1},
+	{RetentionDeadline, "retention.deadline", "selected data is deleted by its retention deadline", 1},
+	{ForeignProvision, "provision.foreign", "a provision to a foreign government is de-identified (and approved, if configured)", 1},
+	{OversightResponse, "oversight.response", "every demand and recommendation gets a response by its due date", 1},
+	{LogReferences, "log.refs", "refs name earlier entries only, body references are listed in refs, ids are not reused", 1},
+	{RecordTime, "time.recorded", "occurred_at is not after the covering checkpoint was seen, nor further before it than the record lag", 1},
 }
 
 // Rules lists every rule, in id order.
