@@ -2,7 +2,11 @@ package submit
 
 import (
 	"context"
+	"encoding/json"
+	"slices"
 	"sync"
+
+	"github.com/acdledger/acdledger/specs"
 )
 
 // order remembers which of a client's entries are still in flight, by the
@@ -11,43 +15,80 @@ import (
 // one refused as early — its predecessor has not reached the server within
 // the server's reorder wait, because the machine or the network is slow —
 // although that predecessor is on its way from this very client. Such an
-// entry is not wrong, only early: it is sent again once every entry
-// started before it has been answered (specs/http-api.md, "Ordering").
+// entry is not wrong, only early: it is sent again once the entries it
+// follows that this client started before it (its agency's, and those it
+// refers to) have been answered (specs/http-api.md, "Ordering"). Waiting on
+// those alone, not on every earlier entry, keeps one slow agency from
+// holding up the others.
 type order struct {
 	mu      sync.Mutex
 	next    uint64
-	pending map[uint64]chan struct{}
+	pending map[uint64]*inFlight
+}
+
+type inFlight struct {
+	agency, id string
+	done       chan struct{}
+}
+
+// follows is what an entry may wait for: its agency and the ids it names.
+type follows struct {
+	agency string
+	id     string
+	refs   []string
+}
+
+// followsOf reads what an envelope's entry follows; an envelope it cannot
+// read follows nothing (the server will say what is wrong with it).
+func followsOf(envelope []byte) follows {
+	env, err := specs.ReadEnvelope(envelope)
+	if err != nil {
+		return follows{}
+	}
+	var h struct {
+		ID     string   `json:"id"`
+		Agency string   `json:"agency"`
+		Refs   []string `json:"refs"`
+	}
+	if json.Unmarshal(env.Payload, &h) != nil {
+		return follows{}
+	}
+	return follows{agency: h.Agency, id: h.ID, refs: h.Refs}
 }
 
 // start registers an entry about to be sent; done must be called once it
 // has its answer, whatever the answer.
-func (o *order) start() (ticket uint64, done func()) {
+func (o *order) start(f follows) (ticket uint64, done func()) {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	if o.pending == nil {
-		o.pending = map[uint64]chan struct{}{}
+		o.pending = map[uint64]*inFlight{}
 	}
 	ticket = o.next
 	o.next++
-	ch := make(chan struct{})
-	o.pending[ticket] = ch
+	e := &inFlight{agency: f.agency, id: f.id, done: make(chan struct{})}
+	o.pending[ticket] = e
 	return ticket, func() {
 		o.mu.Lock()
 		delete(o.pending, ticket)
 		o.mu.Unlock()
-		close(ch)
+		close(e.done)
 	}
 }
 
-// waitEarlier waits until every entry started before ticket has been
-// answered. It reports whether there was any to wait for: if not, a
-// refusal is the entry's own.
-func (o *order) waitEarlier(ctx context.Context, ticket uint64) (bool, error) {
+// waitEarlier waits until every entry started before ticket that the
+// entry follows (same agency, or named in its refs) has been answered. It
+// reports whether there was any to wait for: if not, a refusal is the
+// entry's own.
+func (o *order) waitEarlier(ctx context.Context, ticket uint64, f follows) (bool, error) {
+	if f.agency == "" {
+		return false, nil
+	}
 	o.mu.Lock()
 	var earlier []chan struct{}
-	for t, ch := range o.pending {
-		if t < ticket {
-			earlier = append(earlier, ch)
+	for t, e := range o.pending {
+		if t < ticket && (e.agency == f.agency || slices.Contains(f.refs, e.id)) {
+			earlier = append(earlier, e.done)
 		}
 	}
 	o.mu.Unlock()
@@ -65,5 +106,5 @@ func (o *order) waitEarlier(ctx context.Context, ticket uint64) (bool, error) {
 // entries it follows: a seq ahead of the agency's, or a ref not yet in the
 // log.
 func early(e *RefusedError) bool {
-	return e.Code == "seq.order" || e.Code == "refs.unknown"
+	return e.Code == specs.RuleSeq || e.Code == specs.RuleRefUnknown
 }

@@ -115,10 +115,12 @@ func (e *netError) Unwrap() error { return e.err }
 // NetAttempts and Attempts; the errors are then *UnreachableError or
 // *BusyError. A refusal is a *RefusedError — except that an entry refused
 // as early (seq.order, refs.unknown) while entries this client started
-// before it are still in flight is sent again once they are answered: it
-// may only have overtaken them.
+// before it and that it follows (its agency's, or those its refs name) are
+// still in flight is sent again once they are answered: it may only have
+// overtaken them.
 func (c *Client) Add(ctx context.Context, envelope []byte, wait bool) (*server.AddResponse, error) {
-	ticket, done := c.order.start()
+	f := followsOf(envelope)
+	ticket, done := c.order.start(f)
 	defer done()
 	u := c.addURL
 	if !wait {
@@ -140,7 +142,7 @@ func (c *Client) Add(ctx context.Context, envelope []byte, wait bool) (*server.A
 			if !early(refused) {
 				return nil, err
 			}
-			waited, werr := c.order.waitEarlier(ctx, ticket)
+			waited, werr := c.order.waitEarlier(ctx, ticket, f)
 			if werr != nil {
 				return nil, werr
 			}
