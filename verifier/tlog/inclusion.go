@@ -3,6 +3,7 @@ package tlog
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 
 	"github.com/transparency-dev/merkle/proof"
@@ -63,8 +64,21 @@ func (s *Source) Leaves(ctx context.Context, cp *Checkpoint, from, to uint64, fn
 	if to > cp.Size {
 		return fmt.Errorf("tlog: leaves up to %d are outside tree of size %d", to, cp.Size)
 	}
-	return s.leaves(ctx, from, to, fn)
+	// Bundles are read as the tree of cp.Size has them (the last one may be
+	// partial), and reading stops at to.
+	err := s.leaves(ctx, from, cp.Size, func(i uint64, leaf []byte) error {
+		if i >= to {
+			return errStop
+		}
+		return fn(i, leaf)
+	})
+	if errors.Is(err, errStop) {
+		return nil
+	}
+	return err
 }
+
+var errStop = errors.New("stop")
 
 // RangeRight returns the compact range of the leaves [end, cp.Size): the
 // hashes that, appended to the leaves [0, end), rebuild cp's root (see
