@@ -12,6 +12,7 @@ import (
 	"github.com/acdledger/acdledger/internal/progress"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/verifier"
+	"github.com/acdledger/acdledger/verifier/evidence"
 	"github.com/acdledger/acdledger/verifier/rules"
 	"github.com/acdledger/acdledger/verifier/sealed"
 	"github.com/spf13/cobra"
@@ -19,7 +20,7 @@ import (
 
 func newAudit() *cobra.Command {
 	var pins pinFlags
-	var logLoc, rulesConfig, asOf, identity string
+	var logLoc, rulesConfig, asOf, identity, evidenceDir string
 	var asJSON, noRules bool
 	cmd := &cobra.Command{
 		Use:   "audit --log DIR|URL --vkey FILE --registry FILE",
@@ -56,12 +57,14 @@ bar is shown on a terminal.`,
 				return err
 			}
 			opts := verifier.AuditOptions{}
+			var col *evidence.Collector
 			if !noRules {
 				cfg, err := loadRulesConfig(rulesConfig)
 				if err != nil {
 					return err
 				}
 				opts.Rules = rules.New(cfg)
+				col = evidence.NewCollector(cfg)
 				if asOf != "" {
 					if opts.RulesAsOf, err = time.Parse(time.RFC3339, asOf); err != nil {
 						return usage(fmt.Errorf("--as-of: %w", err))
@@ -86,12 +89,32 @@ bar is shown on a terminal.`,
 					}
 				}
 			}
+			if evidenceDir != "" {
+				if col == nil {
+					col = evidence.NewCollector(rules.DefaultConfig())
+				}
+				// The packages are proven against the checkpoint replayed.
+				if opts.Checkpoint, err = src.Checkpoint(cmd.Context(), p.Trust); err != nil {
+					return classify(fmt.Errorf("log %s: %w", src, err))
+				}
+				col.Hook(&opts)
+			}
 			bar := progress.Stderr("auditing entries")
 			opts.Progress = bar.Update
 			r, err := p.Audit(cmd.Context(), src, opts)
 			bar.Finish()
 			if err != nil {
 				return classify(fmt.Errorf("log %s: %w", src, err))
+			}
+			var written *evidence.Written
+			if evidenceDir != "" && col.Len() > 0 {
+				var asOfT = opts.RulesAsOf
+				if r.Rules != nil {
+					asOfT = r.Rules.AsOf
+				}
+				if written, err = col.Write(cmd.Context(), src, p, opts.Checkpoint, asOfT, evidenceDir); err != nil {
+					return usage(fmt.Errorf("--evidence: %w", err))
+				}
 			}
 			var sealedOut *sealedChecks
 			if checker != nil {
@@ -100,14 +123,21 @@ bar is shown on a terminal.`,
 			if asJSON {
 				if err := printJSON(cmd.OutOrStdout(), struct {
 					*verifier.AuditReport
-					Sealed *sealedChecks `json:"commission_only,omitempty"`
-				}{r, sealedOut}); err != nil {
+					Sealed   *sealedChecks     `json:"commission_only,omitempty"`
+					Evidence *evidence.Written `json:"evidence,omitempty"`
+				}{r, sealedOut, written}); err != nil {
 					return err
 				}
 			} else {
 				printAudit(cmd.OutOrStdout(), r)
 				if sealedOut != nil {
 					printSealedChecks(cmd.OutOrStdout(), sealedOut)
+				}
+				if written != nil {
+					fmt.Fprintf(cmd.OutOrStdout(), "\nevidence: %d packages written to %s (check them with acdledger verify evidence)\n", len(written.Paths), evidenceDir)
+					for _, u := range written.Unprovable {
+						fmt.Fprintf(cmd.OutOrStdout(), "  not provable from this checkpoint, no package: %s\n", u)
+					}
 				}
 			}
 			var problems []string
@@ -132,6 +162,7 @@ bar is shown on a terminal.`,
 	cmd.Flags().BoolVar(&noRules, "no-rules", false, "skip the compliance rules (integrity and admission only)")
 	cmd.Flags().StringVar(&rulesConfig, "rules-config", "", "the rules' durations and switches (JSON; default specs/rules.default.json)")
 	cmd.Flags().StringVar(&asOf, "as-of", "", "judge deadlines as of this time (RFC 3339; default the newest witness cosignature, or now)")
+	cmd.Flags().StringVar(&evidenceDir, "evidence", "", "write one evidence package (specs/evidence.md) per violation and admission failure into this directory; never overwrites")
 	cmd.Flags().StringVar(&identity, "identity", "", "a commission member's age identity: also open every entry sealed to it and check its commitments (commission-only)")
 	cmd.MarkFlagRequired("log")
 	return cmd

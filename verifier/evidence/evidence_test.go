@@ -33,6 +33,8 @@ type fixture struct {
 	keyPins  *verifier.Pins // the log key only: no cosignature time
 	packages map[string][]byte
 	written  *evidence.Written
+	policy   string
+	registry []byte
 }
 
 func newFixture(t *testing.T) *fixture {
@@ -95,7 +97,8 @@ func newFixture(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pol, err := tlog.ParsePolicy([]byte("log " + l.Vkey + "\nwitness w1 " + cvkey + "\ngroup members 1 w1\nquorum members\n"))
+	policy := "log " + l.Vkey + "\nwitness w1 " + cvkey + "\ngroup members 1 w1\nquorum members\n"
+	pol, err := tlog.ParsePolicy([]byte(policy))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -126,7 +129,7 @@ func newFixture(t *testing.T) *fixture {
 		t.Fatal(err)
 	}
 	f := &fixture{pins: pins, keyPins: &verifier.Pins{Trust: tlog.Trust{Origin: cp.Origin, Verifier: lv}, Registry: reg},
-		packages: map[string][]byte{}, written: w}
+		packages: map[string][]byte{}, written: w, policy: policy, registry: kit.RegJSON}
 	for _, p := range w.Paths {
 		b, err := os.ReadFile(p)
 		if err != nil {
@@ -276,4 +279,49 @@ func TestEditedPackagesRefused(t *testing.T) {
 func digest(s string) (string, error) {
 	sum := sha256.Sum256([]byte(s))
 	return "sha256:" + hex.EncodeToString(sum[:]), nil
+}
+
+const vectorDir = "../../specs/vectors/evidence"
+
+// TestVectors checks the packages in specs/vectors/evidence against their
+// pins (policy, registry.json there), and that an edited one is refused.
+// ACDLEDGER_WRITE_VECTORS=1 writes them afresh from the fixture.
+func TestVectors(t *testing.T) {
+	if os.Getenv("ACDLEDGER_WRITE_VECTORS") == "1" {
+		f := newFixture(t)
+		os.RemoveAll(vectorDir)
+		if err := os.MkdirAll(vectorDir, 0o755); err != nil {
+			t.Fatal(err)
+		}
+		files := map[string][]byte{"policy": []byte(f.policy), "registry.json": f.registry}
+		for n, b := range f.packages {
+			files[n] = b
+		}
+		for n, b := range files {
+			if err := os.WriteFile(filepath.Join(vectorDir, n), b, 0o644); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	pins, err := verifier.LoadPolicyPins(filepath.Join(vectorDir, "policy"), filepath.Join(vectorDir, "registry.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob(filepath.Join(vectorDir, "*-*.json"))
+	if len(names) < 5 {
+		t.Fatalf("%d vectors in %s", len(names), vectorDir)
+	}
+	for _, n := range names {
+		raw, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := evidence.Verify(raw, pins); err != nil {
+			t.Errorf("%s: %v", n, err)
+		}
+		edited := edit(t, raw, func(e *specs.Evidence) { e.Finding.Reason = "edited" })
+		if _, err := evidence.Verify(edited, pins); !errors.Is(err, evidence.ErrNotProven) {
+			t.Errorf("%s edited: %v", n, err)
+		}
+	}
 }
