@@ -12,6 +12,7 @@ import (
 	"github.com/acdledger/acdledger/internal/progress"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/verifier"
+	"github.com/acdledger/acdledger/verifier/bundle"
 	"github.com/acdledger/acdledger/verifier/evidence"
 	"github.com/acdledger/acdledger/verifier/rules"
 	"github.com/acdledger/acdledger/verifier/sealed"
@@ -22,8 +23,9 @@ func newAudit() *cobra.Command {
 	var pins pinFlags
 	var logLoc, rulesConfig, asOf, identity, evidenceDir string
 	var asJSON, noRules bool
+	var bundles []string
 	cmd := &cobra.Command{
-		Use:   "audit --log DIR|URL --vkey FILE --registry FILE",
+		Use:   "audit --log DIR|URL|--bundle FILE… --vkey FILE --registry FILE",
 		Short: "Replay the whole log: tree, tiles, every signature, admission and compliance rule",
 		Long: `audit replays the log at its current checkpoint, trusting only the pinned keys:
 
@@ -45,13 +47,30 @@ func newAudit() *cobra.Command {
     checked against the commitments the agency signed (specs/sealed.md); a box
     that does not open or does not match is listed as the agency's misconduct.
 
+With --evidence DIR, each violation and admission failure is also written as an
+evidence package (specs/evidence.md) that verify evidence checks offline. With
+--bundle FILE… instead of --log, the audit reads a chain of range bundles (bundle
+export, specs/bundle.md) with no network: the same report as a full audit of the
+log up to the last bundle's end.
+
 It exits 1 naming the index and reason of every failure or violation. A progress
 bar is shown on a terminal.`,
 		Example: `  acdledger audit --log demo/log --vkey demo/log.vkey --registry demo/registry.json
   acdledger audit --log https://log.example/ --policy commission.policy --registry registry.json --json
-  acdledger audit --log demo/log --vkey demo/log.vkey --registry demo/registry.json --rules-config rules.json --as-of 2027-03-31T23:59:59+09:00`,
+  acdledger audit --log demo/log --vkey demo/log.vkey --registry demo/registry.json --rules-config rules.json --as-of 2027-03-31T23:59:59+09:00
+  acdledger audit --log ledger/log --policy policy --registry registry.json --evidence evidence
+  acdledger audit --bundle 2026-06.bundle --bundle 2026-07.bundle --policy policy --registry registry.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (logLoc == "") == (len(bundles) == 0) {
+				return usage(errors.New("give --log or --bundle, not both"))
+			}
+			if len(bundles) > 0 {
+				if identity != "" || evidenceDir != "" {
+					return usage(errors.New("--bundle goes without --identity and --evidence"))
+				}
+				return auditBundles(cmd, &pins, bundles, rulesConfig, asOf, noRules, asJSON)
+			}
 			p, src, err := pins.loadWithLog(logLoc)
 			if err != nil {
 				return err
@@ -164,8 +183,62 @@ bar is shown on a terminal.`,
 	cmd.Flags().StringVar(&asOf, "as-of", "", "judge deadlines as of this time (RFC 3339; default the newest witness cosignature, or now)")
 	cmd.Flags().StringVar(&evidenceDir, "evidence", "", "write one evidence package (specs/evidence.md) per violation and admission failure into this directory; never overwrites")
 	cmd.Flags().StringVar(&identity, "identity", "", "a commission member's age identity: also open every entry sealed to it and check its commitments (commission-only)")
-	cmd.MarkFlagRequired("log")
+	cmd.Flags().StringSliceVar(&bundles, "bundle", nil, "instead of --log: audit a chain of range bundles (bundle export), in order from index 0, with no network")
 	return cmd
+}
+
+// auditBundles audits a chain of bundles: the same report as a full audit
+// of the log up to the last bundle's end.
+func auditBundles(cmd *cobra.Command, pins *pinFlags, files []string, rulesConfig, asOf string, noRules, asJSON bool) error {
+	p, err := pins.load()
+	if err != nil {
+		return err
+	}
+	chain, err := readBundles(files)
+	if err != nil {
+		return err
+	}
+	opts := verifier.AuditOptions{}
+	if !noRules {
+		cfg, err := bundle.CheckSettings(chain)
+		if err != nil {
+			return failed(err)
+		}
+		if rulesConfig != "" {
+			if cfg, err = loadRulesConfig(rulesConfig); err != nil {
+				return err
+			}
+		}
+		opts.Rules = rules.New(cfg)
+		if asOf != "" {
+			if opts.RulesAsOf, err = time.Parse(time.RFC3339, asOf); err != nil {
+				return usage(fmt.Errorf("--as-of: %w", err))
+			}
+		}
+	}
+	r, err := bundle.Audit(chain, p, opts)
+	if err != nil {
+		return failed(err)
+	}
+	if asJSON {
+		if err := printJSON(cmd.OutOrStdout(), r); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(cmd.OutOrStdout(), "%d bundles, leaves [0, %d), each proven against its cosigned checkpoint and chained to the one before\n", len(chain), r.Size)
+		printAudit(cmd.OutOrStdout(), r)
+	}
+	var problems []string
+	if !r.OK() {
+		problems = append(problems, fmt.Sprintf("%d of %d entries break the admission rules", r.FailureCount, r.Entries))
+	}
+	if !r.Compliant() {
+		problems = append(problems, fmt.Sprintf("%d compliance rule violations", r.Rules.ViolationCount))
+	}
+	if len(problems) > 0 {
+		return failed(fmt.Errorf("audit failed: %s", strings.Join(problems, "; ")))
+	}
+	return nil
 }
 
 // sealedChecks is the outcome of the commission-only check C1.

@@ -88,3 +88,53 @@ func TestVerifyEvidenceVectors(t *testing.T) {
 	}
 	mustFail(t, 2, "no such file", append(append([]string{"verify", "evidence"}, pins...), filepath.Join(t.TempDir(), "none.json"))...)
 }
+
+// bundle export month by month, then audit --bundle with no log: the
+// verdict of audit --log; a missing month exits 1.
+func TestBundleCLI(t *testing.T) {
+	kit := testsign.New(t, testsign.Agency{ID: "npa", Role: "agency", Kinds: []string{"measure.executed"}})
+	police := map[string]any{"law": "police-duties-act", "article": "6-2"}
+	measure := func(id string, emergency bool) []byte {
+		body := map[string]any{"executor": "police", "measure": "police_measure", "target_location": "domestic", "mode": "direct",
+			"started_at": "2026-06-05T00:00:00+09:00", "ended_at": "2026-06-05T01:00:00+09:00", "outcome": "neutralized"}
+		if emergency {
+			body["emergency"] = true
+		}
+		return kit.Entry(t, "npa", id, "measure.executed", police, body, nil, nil)
+	}
+	l := testlog.New(t, "test.example/bundle-cli")
+	work := t.TempDir()
+	reg := filepath.Join(work, "registry.json")
+	os.WriteFile(reg, kit.RegJSON, 0o644)
+	pins := []string{"--vkey", l.VkeyFile, "--registry", reg}
+	l.Add(t, measure("M1", false), measure("M2", true))
+	june, july := filepath.Join(work, "2026-06.bundle"), filepath.Join(work, "2026-07.bundle")
+	must(t, append([]string{"bundle", "export", "--log", l.Dir, "--from", "0", "--out", june}, pins...)...)
+	l.Add(t, measure("M3", false))
+	must(t, append([]string{"bundle", "export", "--log", l.Dir, "--from", "2", "--out", july}, pins...)...)
+	mustFail(t, 2, "exists", append([]string{"bundle", "export", "--log", l.Dir, "--from", "2", "--out", july}, pins...)...)
+
+	asOf := []string{"--as-of", "2027-01-01T00:00:00Z", "--json"}
+	full := run(t, append(append([]string{"audit", "--log", l.Dir}, pins...), asOf...)...)
+	chain := run(t, append(append([]string{"audit", "--bundle", june, "--bundle", july}, pins...), asOf...)...)
+	if full.code != 1 || chain.code != 1 {
+		t.Fatalf("exit %d and %d\n%s\n%s", full.code, chain.code, full.stderr, chain.stderr)
+	}
+	verdict := func(stdout string) string {
+		var r struct {
+			Rules struct {
+				ViolationCount int `json:"violation_count"`
+				Violations     any `json:"violations"`
+			} `json:"rules"`
+			Size uint64 `json:"tree_size"`
+		}
+		json.Unmarshal([]byte(stdout), &r)
+		b, _ := json.Marshal(r)
+		return string(b)
+	}
+	if a, b := verdict(full.stdout), verdict(chain.stdout); a != b || !strings.Contains(a, `"violation_count":3`) {
+		t.Fatalf("full %s\nchain %s", a, b)
+	}
+	mustFail(t, 1, "bundle 1 starts at 2", append([]string{"audit", "--bundle", july}, pins...)...)
+	mustFail(t, 2, "not both", append([]string{"audit", "--bundle", july, "--log", l.Dir}, pins...)...)
+}
