@@ -60,6 +60,16 @@ func TestAuditEvidenceCLI(t *testing.T) {
 	if names, _ := filepath.Glob(filepath.Join(dir, "*.json")); len(names) != 2 {
 		t.Errorf("after a second audit: %v", names)
 	}
+	// watch --evidence writes the packages of what it has just found, in a
+	// line of its own.
+	wdir := filepath.Join(work, "watch-evidence")
+	r = run(t, "watch", "--once", "--log", l.Dir, "--vkey", l.VkeyFile, "--registry", reg, "--state", filepath.Join(work, "watch.state"), "--evidence", wdir)
+	if r.code != 0 || !strings.Contains(r.stdout, `"type":"evidence"`) || !strings.Contains(r.stdout, "violation-R3-0-MEAS.json") {
+		t.Fatalf("watch: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if names, _ := filepath.Glob(filepath.Join(wdir, "*.json")); len(names) != 1 {
+		t.Errorf("watch evidence: %v", names)
+	}
 	// Another log's key proves nothing.
 	other := testlog.New(t, "test.example/evidence-cli")
 	mustFail(t, 1, "do not prove their finding", "verify", "evidence", "--vkey", other.VkeyFile, "--registry", reg, out.Evidence.Paths[0])

@@ -77,6 +77,20 @@ func (c *Collector) Hook(opts *verifier.AuditOptions) {
 	}
 }
 
+// Keep drops the findings for which keep is false: a watcher writes
+// packages only for what it has just found. admission marks an admission
+// failure (rule is then the admission rule's name).
+func (c *Collector) Keep(keep func(rule string, index uint64, admission bool) bool) {
+	var kept []finding
+	for _, f := range c.findings {
+		if f.violation != nil && keep(f.violation.Rule, f.violation.Index, false) ||
+			f.failure != nil && keep(f.failure.Rule, f.failure.Index, true) {
+			kept = append(kept, f)
+		}
+	}
+	c.findings = kept
+}
+
 // Len is the number of findings collected.
 func (c *Collector) Len() int { return len(c.findings) }
 
