@@ -119,7 +119,8 @@ func TestBundleCLI(t *testing.T) {
 	pins := []string{"--vkey", l.VkeyFile, "--registry", reg}
 	l.Add(t, measure("M1", false), measure("M2", true))
 	june, july := filepath.Join(work, "2026-06.bundle"), filepath.Join(work, "2026-07.bundle")
-	must(t, append([]string{"bundle", "export", "--log", l.Dir, "--from", "0", "--out", june}, pins...)...)
+	exported := must(t, append([]string{"bundle", "export", "--log", l.Dir, "--from", "0", "--out", june, "--json"}, pins...)...)
+	checkSnake(t, "bundle export --json", oneJSON(t, "bundle export --json", exported))
 	l.Add(t, measure("M3", false))
 	must(t, append([]string{"bundle", "export", "--log", l.Dir, "--from", "2", "--out", july}, pins...)...)
 	mustFail(t, 2, "exists", append([]string{"bundle", "export", "--log", l.Dir, "--from", "2", "--out", july}, pins...)...)
