@@ -2,6 +2,9 @@ package bundle_test
 
 import (
 	"context"
+	"fmt"
+	"os"
+	"path/filepath"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -101,6 +104,9 @@ func TestChainEqualsFullAudit(t *testing.T) {
 	if c, err := bundle.CheckSettings(chain); err != nil || c.EmergencyNoticeWithin != cfg.EmergencyNoticeWithin {
 		t.Fatalf("settings: %v", err)
 	}
+	if os.Getenv("ACDLEDGER_WRITE_VECTORS") == "1" {
+		writeVectors(t, chain, l.Vkey, kit.RegJSON)
+	}
 
 	bad := func(what string, chain []*specs.Bundle, want string) {
 		t.Helper()
@@ -126,5 +132,60 @@ func TestChainEqualsFullAudit(t *testing.T) {
 	digest.RulesConfigDigest = "sha256:00"
 	if _, err := bundle.CheckSettings([]*specs.Bundle{&digest}); !errors.Is(err, bundle.ErrChain) {
 		t.Errorf("digest: %v", err)
+	}
+}
+
+const vectorDir = "../../specs/vectors/bundle"
+
+func writeVectors(t *testing.T, chain []*specs.Bundle, vkey string, reg []byte) {
+	os.RemoveAll(vectorDir)
+	if err := os.MkdirAll(vectorDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(vectorDir, "log.vkey"), []byte(vkey+"\n"), 0o644)
+	os.WriteFile(filepath.Join(vectorDir, "registry.json"), reg, 0o644)
+	for i, b := range chain {
+		raw, _ := b.Marshal()
+		os.WriteFile(filepath.Join(vectorDir, fmt.Sprintf("2026-%02d.bundle", 6+i)), raw, 0o644)
+	}
+}
+
+// TestVectors audits the chain in specs/vectors/bundle (three months of a
+// log with violations and one admission failure) with its pins, and
+// refuses it with a month missing.
+func TestVectors(t *testing.T) {
+	pins, err := verifier.LoadPins(filepath.Join(vectorDir, "log.vkey"), "", filepath.Join(vectorDir, "registry.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob(filepath.Join(vectorDir, "*.bundle"))
+	var chain []*specs.Bundle
+	for _, n := range names {
+		raw, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := specs.ParseBundle(raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		chain = append(chain, b)
+	}
+	if len(chain) != 3 {
+		t.Fatalf("%d bundles in %s", len(chain), vectorDir)
+	}
+	cfg, err := bundle.CheckSettings(chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := bundle.Audit(chain, pins, verifier.AuditOptions{Rules: rules.New(cfg), RulesAsOf: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Size != 5 || r.FailureCount != 1 || r.Rules.ViolationCount != 6 {
+		t.Fatalf("vector audit: size %d, %d failures, %d violations %+v", r.Size, r.FailureCount, r.Rules.ViolationCount, r.Rules.Violations)
+	}
+	if _, err := bundle.Audit(chain[1:], pins, verifier.AuditOptions{}); !errors.Is(err, bundle.ErrChain) {
+		t.Fatalf("chain without June: %v", err)
 	}
 }
