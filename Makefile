@@ -58,6 +58,8 @@ fuzz:
 	$(GO) test ./verifier/witness -run '^$$' -fuzz '^FuzzAddCheckpoint$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ledger/server -run '^$$' -fuzz '^FuzzAdd$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/report -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./verifier/evidence -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseBundle$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin demo

@@ -3,6 +3,8 @@ package specs_test
 import (
 	"bytes"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -157,6 +159,32 @@ func FuzzCanonical(f *testing.F) {
 		again, err := specs.Canonical(c)
 		if err != nil || !bytes.Equal(again, c) {
 			t.Fatalf("canonical form is not stable: %q → %q (%v)", c, again, err)
+		}
+	})
+}
+
+// FuzzParseBundle: the bundle reader never panics, and what it accepts has
+// as many leaves as its range says, and reads back the same.
+func FuzzParseBundle(f *testing.F) {
+	for _, n := range []string{"2026-06", "2026-07", "2026-08"} {
+		if raw, err := os.ReadFile(filepath.Join("vectors", "bundle", n+".bundle")); err == nil {
+			f.Add(raw)
+		}
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		b, err := specs.ParseBundle(raw)
+		if err != nil {
+			return
+		}
+		if uint64(len(b.Leaves)) != b.To-b.From {
+			t.Fatalf("%d leaves for [%d, %d)", len(b.Leaves), b.From, b.To)
+		}
+		again, err := b.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := specs.ParseBundle(again); err != nil {
+			t.Fatalf("a bundle's own output does not read back: %v", err)
 		}
 	})
 }

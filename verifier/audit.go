@@ -34,6 +34,14 @@ type AuditOptions struct {
 	// commits to, which may be smaller than the log's current one, instead
 	// of fetching the current checkpoint.
 	Checkpoint *tlog.Checkpoint
+
+	// OnViolation, if set, sees every violation, also those beyond
+	// MaxViolations; atEnd is set for those found by the final deadline
+	// check (no closing entry up to the checkpoint), not when an entry was
+	// read. OnFailure sees every admission failure. Evidence packages are
+	// built from these.
+	OnViolation func(v rules.Violation, atEnd bool)
+	OnFailure   func(f EntryFailure)
 }
 
 // AuditReport is the outcome of a full replay.
@@ -112,6 +120,35 @@ func (p *Pins) Audit(ctx context.Context, src *tlog.Source, opts AuditOptions) (
 			return nil, err
 		}
 	}
+	rp := p.NewReplay(cp, opts)
+	err := src.Replay(ctx, cp, tlog.ReplayOptions{Workers: opts.Workers}, func(i uint64, leaf []byte) error {
+		rp.Add(i, leaf)
+		return nil
+	})
+	if err != nil {
+		return rp.a.report, err
+	}
+	return rp.Finish(), nil
+}
+
+// Replay runs the admission and compliance checks of [Pins.Audit] over
+// leaves given in log order from index 0, with no tree to read: the same
+// code path for an audit and for an evidence package's leaves (the caller
+// has proven them against the checkpoint).
+type Replay struct {
+	a  *auditor
+	cp *tlog.Checkpoint
+}
+
+// NewReplay starts a replay of the tree of cp (already verified). Rules
+// and deadlines are as for Audit.
+func (p *Pins) NewReplay(cp *tlog.Checkpoint, opts AuditOptions) *Replay {
+	if opts.Workers <= 0 {
+		opts.Workers = runtime.GOMAXPROCS(0)
+	}
+	if opts.MaxFailures <= 0 {
+		opts.MaxFailures = 100
+	}
 	r := &AuditReport{
 		Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Hash), Cosigners: cp.Cosigners,
 		ByKind: map[string]uint64{}, ByAgency: map[string]*AgencySummary{}, Failures: []EntryFailure{},
@@ -131,27 +168,49 @@ func (p *Pins) Audit(ctx context.Context, src *tlog.Source, opts AuditOptions) (
 		}
 		r.Rules = &RulesReport{AsOf: asOf.UTC(), CoveredBy: by.UTC(), Rules: rules.Rules(), ByRule: map[string]uint64{}, Violations: []rules.Violation{}}
 	}
-	err := src.Replay(ctx, cp, tlog.ReplayOptions{Workers: opts.Workers}, func(i uint64, leaf []byte) error {
-		a.batch = append(a.batch, leaf)
-		if len(a.batch) == cap(a.batch) || i+1 == cp.Size {
-			a.flush(i + 1 - uint64(len(a.batch)))
+	return &Replay{a: a, cp: cp}
+}
+
+// Add checks the leaf at index i, which must be the next one.
+func (rp *Replay) Add(i uint64, leaf []byte) {
+	a := rp.a
+	a.batch = append(a.batch, leaf)
+	if len(a.batch) == cap(a.batch) || i+1 == rp.cp.Size {
+		a.flush(i + 1 - uint64(len(a.batch)))
+	}
+}
+
+// Finish checks what is left and, if every leaf of the tree was added,
+// the deadlines; it returns the report. Without every leaf, TreeVerified is
+// false and no deadline is judged (a shorter range cannot show a closing
+// entry absent).
+func (rp *Replay) Finish() *AuditReport {
+	a := rp.a
+	if len(a.batch) > 0 {
+		a.flush(a.report.Entries)
+	}
+	r := a.report
+	if r.Entries != rp.cp.Size {
+		if r.Rules != nil {
+			rules.SortViolations(r.Rules.Violations)
 		}
-		return nil
-	})
-	if err != nil {
-		return r, err
+		return r
 	}
 	r.TreeVerified = true
-	if opts.Rules != nil {
-		a.violations(opts.Rules.Finish(r.Rules.AsOf))
+	if a.opts.Rules != nil {
+		a.atEnd = true
+		a.violations(a.opts.Rules.Finish(r.Rules.AsOf))
 		rules.SortViolations(r.Rules.Violations)
 	}
-	return r, nil
+	return r
 }
 
 func (a *auditor) violations(vs []rules.Violation) {
 	rr := a.report.Rules
 	for _, v := range vs {
+		if a.opts.OnViolation != nil {
+			a.opts.OnViolation(v, a.atEnd)
+		}
 		rr.ViolationCount++
 		rr.ByRule[v.Rule]++
 		if len(rr.Violations) < a.opts.MaxViolations {
@@ -168,6 +227,7 @@ type auditor struct {
 	report *AuditReport
 	state  *specs.LogState
 	batch  [][]byte
+	atEnd  bool // the final deadline check is running
 }
 
 const auditBatch = 1024
@@ -216,6 +276,9 @@ func (a *auditor) account(idx uint64, leaf []byte, adm *specs.Admitted, err erro
 		var v *specs.Violation
 		if errors.As(err, &v) {
 			f = EntryFailure{Index: idx, EntryID: v.EntryID, Field: v.Field, Rule: v.Rule, Message: v.Message}
+		}
+		if a.opts.OnFailure != nil {
+			a.opts.OnFailure(f)
 		}
 		if len(r.Failures) < a.opts.MaxFailures {
 			r.Failures = append(r.Failures, f)

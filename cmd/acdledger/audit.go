@@ -12,6 +12,8 @@ import (
 	"github.com/acdledger/acdledger/internal/progress"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/verifier"
+	"github.com/acdledger/acdledger/verifier/bundle"
+	"github.com/acdledger/acdledger/verifier/evidence"
 	"github.com/acdledger/acdledger/verifier/rules"
 	"github.com/acdledger/acdledger/verifier/sealed"
 	"github.com/spf13/cobra"
@@ -19,10 +21,11 @@ import (
 
 func newAudit() *cobra.Command {
 	var pins pinFlags
-	var logLoc, rulesConfig, asOf, identity string
+	var logLoc, rulesConfig, asOf, identity, evidenceDir string
 	var asJSON, noRules bool
+	var bundles []string
 	cmd := &cobra.Command{
-		Use:   "audit --log DIR|URL --vkey FILE --registry FILE",
+		Use:   "audit --log DIR|URL|--bundle FILE… --vkey FILE --registry FILE",
 		Short: "Replay the whole log: tree, tiles, every signature, admission and compliance rule",
 		Long: `audit replays the log at its current checkpoint, trusting only the pinned keys:
 
@@ -44,24 +47,43 @@ func newAudit() *cobra.Command {
     checked against the commitments the agency signed (specs/sealed.md); a box
     that does not open or does not match is listed as the agency's misconduct.
 
+With --evidence DIR, each violation and admission failure is also written as an
+evidence package (specs/evidence.md) that verify evidence checks offline. With
+--bundle FILE… instead of --log, the audit reads a chain of range bundles (bundle
+export, specs/bundle.md) with no network: the same report as a full audit of the
+log up to the last bundle's end.
+
 It exits 1 naming the index and reason of every failure or violation. A progress
 bar is shown on a terminal.`,
 		Example: `  acdledger audit --log demo/log --vkey demo/log.vkey --registry demo/registry.json
   acdledger audit --log https://log.example/ --policy commission.policy --registry registry.json --json
-  acdledger audit --log demo/log --vkey demo/log.vkey --registry demo/registry.json --rules-config rules.json --as-of 2027-03-31T23:59:59+09:00`,
+  acdledger audit --log demo/log --vkey demo/log.vkey --registry demo/registry.json --rules-config rules.json --as-of 2027-03-31T23:59:59+09:00
+  acdledger audit --log ledger/log --policy policy --registry registry.json --evidence evidence
+  acdledger audit --bundle 2026-06.bundle --bundle 2026-07.bundle --policy policy --registry registry.json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if (logLoc == "") == (len(bundles) == 0) {
+				return usage(errors.New("give --log or --bundle, not both"))
+			}
+			if len(bundles) > 0 {
+				if identity != "" || evidenceDir != "" {
+					return usage(errors.New("--bundle goes without --identity and --evidence"))
+				}
+				return auditBundles(cmd, &pins, bundles, rulesConfig, asOf, noRules, asJSON)
+			}
 			p, src, err := pins.loadWithLog(logLoc)
 			if err != nil {
 				return err
 			}
 			opts := verifier.AuditOptions{}
+			var col *evidence.Collector
 			if !noRules {
 				cfg, err := loadRulesConfig(rulesConfig)
 				if err != nil {
 					return err
 				}
 				opts.Rules = rules.New(cfg)
+				col = evidence.NewCollector(cfg)
 				if asOf != "" {
 					if opts.RulesAsOf, err = time.Parse(time.RFC3339, asOf); err != nil {
 						return usage(fmt.Errorf("--as-of: %w", err))
@@ -86,12 +108,32 @@ bar is shown on a terminal.`,
 					}
 				}
 			}
+			if evidenceDir != "" {
+				if col == nil {
+					col = evidence.NewCollector(rules.DefaultConfig())
+				}
+				// The packages are proven against the checkpoint replayed.
+				if opts.Checkpoint, err = src.Checkpoint(cmd.Context(), p.Trust); err != nil {
+					return classify(fmt.Errorf("log %s: %w", src, err))
+				}
+				col.Hook(&opts)
+			}
 			bar := progress.Stderr("auditing entries")
 			opts.Progress = bar.Update
 			r, err := p.Audit(cmd.Context(), src, opts)
 			bar.Finish()
 			if err != nil {
 				return classify(fmt.Errorf("log %s: %w", src, err))
+			}
+			var written *evidence.Written
+			if evidenceDir != "" && col.Len() > 0 {
+				var asOfT = opts.RulesAsOf
+				if r.Rules != nil {
+					asOfT = r.Rules.AsOf
+				}
+				if written, err = col.Write(cmd.Context(), src, p, opts.Checkpoint, asOfT, evidenceDir); err != nil {
+					return usage(fmt.Errorf("--evidence: %w", err))
+				}
 			}
 			var sealedOut *sealedChecks
 			if checker != nil {
@@ -100,14 +142,21 @@ bar is shown on a terminal.`,
 			if asJSON {
 				if err := printJSON(cmd.OutOrStdout(), struct {
 					*verifier.AuditReport
-					Sealed *sealedChecks `json:"commission_only,omitempty"`
-				}{r, sealedOut}); err != nil {
+					Sealed   *sealedChecks     `json:"commission_only,omitempty"`
+					Evidence *evidence.Written `json:"evidence,omitempty"`
+				}{r, sealedOut, written}); err != nil {
 					return err
 				}
 			} else {
 				printAudit(cmd.OutOrStdout(), r)
 				if sealedOut != nil {
 					printSealedChecks(cmd.OutOrStdout(), sealedOut)
+				}
+				if written != nil {
+					fmt.Fprintf(cmd.OutOrStdout(), "\nevidence: %d packages written to %s (check them with acdledger verify evidence)\n", len(written.Paths), evidenceDir)
+					for _, u := range written.Unprovable {
+						fmt.Fprintf(cmd.OutOrStdout(), "  not provable from this checkpoint, no package: %s\n", u)
+					}
 				}
 			}
 			var problems []string
@@ -132,9 +181,64 @@ bar is shown on a terminal.`,
 	cmd.Flags().BoolVar(&noRules, "no-rules", false, "skip the compliance rules (integrity and admission only)")
 	cmd.Flags().StringVar(&rulesConfig, "rules-config", "", "the rules' durations and switches (JSON; default specs/rules.default.json)")
 	cmd.Flags().StringVar(&asOf, "as-of", "", "judge deadlines as of this time (RFC 3339; default the newest witness cosignature, or now)")
+	cmd.Flags().StringVar(&evidenceDir, "evidence", "", "write one evidence package (specs/evidence.md) per violation and admission failure into this directory; never overwrites")
 	cmd.Flags().StringVar(&identity, "identity", "", "a commission member's age identity: also open every entry sealed to it and check its commitments (commission-only)")
-	cmd.MarkFlagRequired("log")
+	cmd.Flags().StringSliceVar(&bundles, "bundle", nil, "instead of --log: audit a chain of range bundles (bundle export), in order from index 0, with no network")
 	return cmd
+}
+
+// auditBundles audits a chain of bundles: the same report as a full audit
+// of the log up to the last bundle's end.
+func auditBundles(cmd *cobra.Command, pins *pinFlags, files []string, rulesConfig, asOf string, noRules, asJSON bool) error {
+	p, err := pins.load()
+	if err != nil {
+		return err
+	}
+	chain, err := readBundles(files)
+	if err != nil {
+		return err
+	}
+	opts := verifier.AuditOptions{}
+	if !noRules {
+		cfg, err := bundle.CheckSettings(chain)
+		if err != nil {
+			return failed(err)
+		}
+		if rulesConfig != "" {
+			if cfg, err = loadRulesConfig(rulesConfig); err != nil {
+				return err
+			}
+		}
+		opts.Rules = rules.New(cfg)
+		if asOf != "" {
+			if opts.RulesAsOf, err = time.Parse(time.RFC3339, asOf); err != nil {
+				return usage(fmt.Errorf("--as-of: %w", err))
+			}
+		}
+	}
+	r, err := bundle.Audit(chain, p, opts)
+	if err != nil {
+		return failed(err)
+	}
+	if asJSON {
+		if err := printJSON(cmd.OutOrStdout(), r); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(cmd.OutOrStdout(), "%d bundles, leaves [0, %d), each proven against its cosigned checkpoint and chained to the one before\n", len(chain), r.Size)
+		printAudit(cmd.OutOrStdout(), r)
+	}
+	var problems []string
+	if !r.OK() {
+		problems = append(problems, fmt.Sprintf("%d of %d entries break the admission rules", r.FailureCount, r.Entries))
+	}
+	if !r.Compliant() {
+		problems = append(problems, fmt.Sprintf("%d compliance rule violations", r.Rules.ViolationCount))
+	}
+	if len(problems) > 0 {
+		return failed(fmt.Errorf("audit failed: %s", strings.Join(problems, "; ")))
+	}
+	return nil
 }
 
 // sealedChecks is the outcome of the commission-only check C1.

@@ -263,8 +263,20 @@ func TestEndToEnd(t *testing.T) {
 
 	t.Run("rollback", func(t *testing.T) {
 		r := mustFail(t, 1, "ROLLBACK", "verify", "consistency", "--log", filepath.Join(atPart1, "log"), "--vkey", vkey, "--state", state, "--evidence", evidence)
-		if _, err := os.Stat(filepath.Join(evidence, "trusted.checkpoint")); err != nil {
-			t.Fatalf("no evidence written: %v\n%s", err, r.stderr)
+		if ev, _ := filepath.Glob(filepath.Join(evidence, "rollback-*.json")); len(ev) != 1 {
+			t.Fatalf("no evidence written: %v\n%s", ev, r.stderr)
+		}
+		// A second incident in the same directory is kept beside the
+		// first, and --json names it.
+		r = run(t, "verify", "consistency", "--log", filepath.Join(atPart1, "log"), "--vkey", vkey, "--state", state, "--evidence", evidence, "--json")
+		var out struct {
+			Status   string   `json:"status"`
+			Evidence []string `json:"evidence"`
+		}
+		checkSnake(t, "consistency --json rollback", oneJSON(t, "consistency --json rollback", r.stdout))
+		json.Unmarshal([]byte(r.stdout), &out)
+		if ev, _ := filepath.Glob(filepath.Join(evidence, "rollback-*.json")); r.code != 1 || out.Status != "rollback" || len(out.Evidence) != 1 || len(ev) != 2 {
+			t.Fatalf("second rollback: exit %d %+v %v\n%s", r.code, out, ev, r.stdout)
 		}
 	})
 
@@ -289,10 +301,13 @@ func TestEndToEnd(t *testing.T) {
 		if now, _ := os.ReadFile(forkState); !bytes.Equal(now, saved) {
 			t.Fatal("state file changed although the check failed")
 		}
-		for _, f := range []string{"trusted.checkpoint", "current.checkpoint"} {
-			if _, err := os.Stat(filepath.Join(work, "fork-evidence", f)); err != nil {
-				t.Fatalf("fork evidence: %v", err)
-			}
+		ev, _ := filepath.Glob(filepath.Join(work, "fork-evidence", "fork-*.json"))
+		if len(ev) != 1 {
+			t.Fatalf("fork evidence: %v", ev)
+		}
+		// The package proves the fork to anyone with the log's key.
+		if out := must(t, "verify", "evidence", "--vkey", vkey, ev[0]); !strings.Contains(out, "PROVEN") || !strings.Contains(out, "fork") {
+			t.Errorf("verify evidence: %s", out)
 		}
 	})
 

@@ -66,7 +66,7 @@ verifier key (and origin) and, where entries are checked, the agency registry.
 
 Exit codes: 0 verified, 1 verification failed, 2 usage or input error.`,
 	}
-	cmd.AddCommand(newVerifyReceipt(), newVerifyConsistency(), newVerifyDisclosure())
+	cmd.AddCommand(newVerifyReceipt(), newVerifyConsistency(), newVerifyDisclosure(), newVerifyEvidence())
 	return cmd
 }
 
@@ -191,6 +191,24 @@ type consistencyOutput struct {
 	ProofHashes int      `json:"proof_hashes"`
 	State       string   `json:"state"`
 	Evidence    []string `json:"evidence,omitempty"`
+	// Message is the incident (fork, rollback, inconsistent), if any.
+	Message string `json:"message,omitempty"`
+}
+
+// incidentStatus names the incident an error of CheckConsistency is, or "".
+func incidentStatus(err error) string {
+	var fork *tlog.ForkError
+	var rb *tlog.RollbackError
+	var inc *tlog.InconsistentError
+	switch {
+	case errors.As(err, &fork):
+		return "fork"
+	case errors.As(err, &rb):
+		return "rollback"
+	case errors.As(err, &inc):
+		return "inconsistent"
+	}
+	return ""
 }
 
 func newVerifyConsistency() *cobra.Command {
@@ -234,6 +252,13 @@ on first use and saved.`,
 				case len(files) > 0:
 					err = fmt.Errorf("%w\nevidence written: %s", err, strings.Join(files, ", "))
 				}
+				if status := incidentStatus(err); asJSON && status != "" {
+					out := consistencyOutput{Status: status, Log: src.String(), Origin: p.Trust.Verifier.Name(), State: state, Evidence: files, Message: err.Error()}
+					if trusted != nil {
+						out.Origin, out.TrustedSize = trusted.Origin, trusted.Size
+					}
+					printJSON(cmd.OutOrStdout(), out)
+				}
 				return failed(err)
 			}
 			if err := tlog.SaveState(state, res.Current); err != nil {
@@ -268,7 +293,7 @@ on first use and saved.`,
 	f := cmd.Flags()
 	f.StringVar(&logLoc, "log", "", "the log: a tlog-tiles directory or http(s) URL")
 	f.StringVar(&state, "state", "", "the auditor's state file (last trusted checkpoint)")
-	f.StringVar(&evidence, "evidence", "evidence", "where to write both checkpoints on a fork, rollback or failed proof")
+	f.StringVar(&evidence, "evidence", "evidence", "directory for the evidence package (specs/evidence.md) of a fork, rollback or failed proof; one file per incident, never overwritten")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
 	cmd.MarkFlagRequired("log")
 	cmd.MarkFlagRequired("state")

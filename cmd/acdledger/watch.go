@@ -1,15 +1,21 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
 	"github.com/acdledger/acdledger/internal/progress"
+	"github.com/acdledger/acdledger/verifier"
+	"github.com/acdledger/acdledger/verifier/evidence"
+	"github.com/acdledger/acdledger/verifier/rules"
+	"github.com/acdledger/acdledger/verifier/tlog"
 	"github.com/acdledger/acdledger/verifier/watch"
 	"github.com/spf13/cobra"
 )
@@ -73,8 +79,21 @@ checkpoint and exits (for tests and cron).`,
 			}
 			enc := json.NewEncoder(cmd.OutOrStdout())
 			var emitErr error
+			// Findings of the current poll, for --evidence.
+			type key struct {
+				rule      string
+				index     uint64
+				admission bool
+			}
+			found := map[key]bool{}
 			opts := watch.Options{Trust: p.Trust, Registry: p.Registry, Rules: cfg, State: state, Evidence: evidence,
 				Emit: func(ev watch.Event) {
+					switch {
+					case ev.Type == watch.TypeViolation && ev.Index != nil:
+						found[key{ev.Rule, *ev.Index, false}] = true
+					case ev.Type == watch.TypeAlarm && ev.Alarm == watch.AlarmAdmission && ev.Index != nil:
+						found[key{ev.Rule, *ev.Index, true}] = true
+					}
 					if err := enc.Encode(ev); err != nil && emitErr == nil {
 						emitErr = err
 					}
@@ -100,6 +119,24 @@ checkpoint and exits (for tests and cron).`,
 			defer stop()
 			for {
 				alarm, err := w.Poll(ctx)
+				if evidence != "" && len(found) > 0 {
+					// A package is proven by an audit's replay against a
+					// cosigned checkpoint, not by the watcher's state.
+					ev := watch.Event{Type: watch.TypeEvidence, Seen: time.Now().UTC()}
+					written, werr := writeEvidenceFor(ctx, p, src, cfg, evidence, func(rule string, index uint64, adm bool) bool {
+						return found[key{rule, index, adm}]
+					})
+					if werr != nil {
+						ev.Reason = "evidence not written: " + werr.Error()
+					} else {
+						ev.Evidence = written.Paths
+						if len(written.Unprovable) > 0 {
+							ev.Reason = "not provable: " + strings.Join(written.Unprovable, "; ")
+						}
+					}
+					opts.Emit(ev)
+					clear(found)
+				}
 				if emitErr != nil {
 					return emitErr
 				}
@@ -126,10 +163,28 @@ checkpoint and exits (for tests and cron).`,
 	f.StringVar(&logLoc, "log", "", "the log: a tlog-tiles directory or http(s) URL")
 	f.StringVar(&state, "state", "", "the watcher's state file (created on first use)")
 	f.StringVar(&rulesConfig, "rules-config", "", "the rules' durations and switches (JSON; default specs/rules.default.json)")
-	f.StringVar(&evidence, "evidence", "", "directory for the signed checkpoints of a fork, rollback or inconsistency")
+	f.StringVar(&evidence, "evidence", "", "directory for evidence packages (specs/evidence.md): a fork, rollback or inconsistency, and each violation and admission alarm")
 	f.DurationVar(&interval, "interval", 5*time.Second, "time between polls")
 	f.BoolVar(&once, "once", false, "process the current checkpoint and exit")
 	cmd.MarkFlagRequired("log")
 	cmd.MarkFlagRequired("state")
 	return cmd
+}
+
+// writeEvidenceFor replays the log at its current checkpoint as audit does
+// and writes the packages of the findings keep selects.
+func writeEvidenceFor(ctx context.Context, p *verifier.Pins, src *tlog.Source, cfg rules.Config, dir string, keep func(string, uint64, bool) bool) (*evidence.Written, error) {
+	cp, err := src.Checkpoint(ctx, p.Trust)
+	if err != nil {
+		return nil, err
+	}
+	col := evidence.NewCollector(cfg)
+	opts := verifier.AuditOptions{Rules: rules.New(cfg), Checkpoint: cp}
+	col.Hook(&opts)
+	r, err := p.Audit(ctx, src, opts)
+	if err != nil {
+		return nil, err
+	}
+	col.Keep(keep)
+	return col.Write(ctx, src, p, cp, r.Rules.AsOf, dir)
 }

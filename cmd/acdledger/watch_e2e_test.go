@@ -148,7 +148,7 @@ func TestWatch(t *testing.T) {
 		if now, _ := os.ReadFile(state); !bytes.Equal(now, saved) {
 			t.Fatal("state changed after an alarm")
 		}
-		if ev, _ := filepath.Glob(filepath.Join(work, "evidence", "rollback-*", "trusted.checkpoint")); len(ev) != 1 {
+		if ev, _ := filepath.Glob(filepath.Join(work, "evidence", "rollback-*", "rollback-*.json")); len(ev) != 1 {
 			t.Fatalf("evidence: %v", ev)
 		}
 	})

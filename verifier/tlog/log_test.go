@@ -17,6 +17,7 @@ import (
 	"github.com/transparency-dev/tessera/storage/posix"
 	"golang.org/x/mod/sumdb/note"
 
+	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/verifier/tlog"
 )
 
@@ -309,15 +310,20 @@ func TestMisbehaviour(t *testing.T) {
 		// offline, signatures and all.
 		dir := filepath.Join(t.TempDir(), "evidence")
 		paths, werr := tlog.WriteEvidence(dir, fmt.Errorf("audit: %w", err))
-		if werr != nil || len(paths) != 3 {
+		if werr != nil || len(paths) != 1 {
 			t.Fatalf("WriteEvidence: %v, %v", paths, werr)
 		}
-		tr, cu := readCheckpoint(t, dir, tlog.EvidenceTrusted, k), readCheckpoint(t, dir, tlog.EvidenceCurrent, k)
+		tr, cu, _ := readEvidence(t, paths[0], "fork", k)
 		if !errors.As(tlog.CompareCheckpoints(tr, cu, nil), &fork) {
 			t.Error("evidence files do not show the fork")
 		}
-		if _, err := tlog.WriteEvidence(dir, err); err == nil {
-			t.Error("WriteEvidence overwrote earlier evidence")
+		// A second incident in the same directory is kept beside the first.
+		again, werr := tlog.WriteEvidence(dir, err)
+		if werr != nil || len(again) != 1 || again[0] == paths[0] {
+			t.Fatalf("second incident: %v, %v", again, werr)
+		}
+		if first, _ := os.ReadFile(paths[0]); !strings.Contains(string(first), `"kind": "fork"`) {
+			t.Error("first incident lost")
 		}
 	})
 
@@ -353,32 +359,41 @@ func TestMisbehaviour(t *testing.T) {
 		}
 		dir := t.TempDir()
 		paths, werr := tlog.WriteEvidence(dir, err)
-		if werr != nil || len(paths) != 4 {
+		if werr != nil || len(paths) != 1 {
 			t.Fatalf("WriteEvidence: %v, %v", paths, werr)
 		}
-		text, _ := os.ReadFile(filepath.Join(dir, tlog.EvidenceProof))
-		p, perr := tlog.ParseProof(text)
-		if perr != nil {
-			t.Fatal(perr)
-		}
-		tr, cu := readCheckpoint(t, dir, tlog.EvidenceTrusted, k), readCheckpoint(t, dir, tlog.EvidenceCurrent, k)
+		tr, cu, p := readEvidence(t, paths[0], "inconsistent", k)
 		if !errors.As(tlog.CompareCheckpoints(tr, cu, p), &inc) {
 			t.Error("evidence files do not show the inconsistency")
 		}
 	})
 }
 
-func readCheckpoint(t *testing.T, dir, name string, k testKey) *tlog.Checkpoint {
+// readEvidence reads an incident package back and verifies both checkpoints.
+func readEvidence(t *testing.T, path, kind string, k testKey) (trusted, current *tlog.Checkpoint, proof [][]byte) {
 	t.Helper()
-	raw, err := os.ReadFile(filepath.Join(dir, name))
+	raw, err := os.ReadFile(path)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cp, err := tlog.VerifyCheckpoint(raw, k.trust)
-	if err != nil {
+	e, err := specs.ParseEvidence(raw)
+	if err != nil || e.Kind != kind {
+		t.Fatalf("evidence %s: %v %+v", path, err, e)
+	}
+	if trusted, err = tlog.VerifyCheckpoint([]byte(e.Trusted), k.trust); err != nil {
 		t.Fatal(err)
 	}
-	return cp
+	if current, err = tlog.VerifyCheckpoint([]byte(e.Checkpoint), k.trust); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range e.Proof {
+		b, err := base64.StdEncoding.DecodeString(h)
+		if err != nil {
+			t.Fatal(err)
+		}
+		proof = append(proof, b)
+	}
+	return trusted, current, proof
 }
 
 func b64(h []byte) string { return base64.StdEncoding.EncodeToString(h) }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/acdledger/acdledger/internal/atomicfile"
+	"github.com/acdledger/acdledger/specs"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -47,52 +48,64 @@ func SaveState(path string, cp *Checkpoint) error {
 	return nil
 }
 
-// Names of the files written by [WriteEvidence].
-const (
-	EvidenceTrusted = "trusted.checkpoint"
-	EvidenceCurrent = "current.checkpoint"
-	EvidenceProof   = "proof"
-	EvidenceSummary = "summary.txt"
-)
-
 // WriteEvidence writes the checkpoints carried by a [*ForkError],
-// [*RollbackError] or [*InconsistentError] (possibly wrapped) into dir, so an
-// auditor can hand them over: the two signed notes verbatim, the consistency
-// proof if there is one (see [FormatProof]), and the error message. It
-// returns the paths written. Existing files are never overwritten, since
-// they may be earlier evidence; use a fresh directory for each incident.
+// [*RollbackError] or [*InconsistentError] (possibly wrapped) into dir as
+// one evidence package (specs/evidence.md, kind fork, rollback or
+// inconsistent): both signed notes verbatim, the consistency proof if there
+// is one, and the error message as the finding's reason. It returns the
+// path written. Existing files are never overwritten, since they may be
+// earlier evidence: a second incident gets the next free name.
 func WriteEvidence(dir string, err error) ([]string, error) {
 	var ev evidence
 	if !errors.As(err, &ev) {
 		return nil, fmt.Errorf("tlog: no checkpoint evidence in error: %v", err)
 	}
 	trusted, current, p := ev.evidence()
-	files := []struct {
-		name string
-		data []byte
-	}{
-		{EvidenceTrusted, trusted.Raw},
-		{EvidenceCurrent, current.Raw},
-		{EvidenceSummary, []byte(err.Error() + "\n")},
+	kind := specs.EvidenceInconsistent
+	var fork *ForkError
+	var rb *RollbackError
+	switch {
+	case errors.As(err, &fork):
+		kind = specs.EvidenceFork
+	case errors.As(err, &rb):
+		kind = specs.EvidenceRollback
 	}
-	if len(p) > 0 {
-		files = append(files, struct {
-			name string
-			data []byte
-		}{EvidenceProof, FormatProof(p)})
+	e := &specs.Evidence{Format: specs.EvidenceFormat, Kind: kind, Checkpoint: string(current.Raw), Trusted: string(trusted.Raw),
+		Finding: specs.EvidenceFinding{Index: current.Size, Reason: err.Error()}}
+	for _, h := range p {
+		e.Proof = append(e.Proof, b64(h))
+	}
+	path, werr := WriteEvidenceFile(dir, fmt.Sprintf("%s-%d-%x", kind, current.Size, current.Hash[:6]), e)
+	if werr != nil {
+		return nil, werr
+	}
+	return []string{path}, nil
+}
+
+// WriteEvidenceFile writes e as dir/base.json, or base-2.json, base-3.json…
+// if that name is taken: evidence is never overwritten.
+func WriteEvidenceFile(dir, base string, e *specs.Evidence) (string, error) {
+	data, err := e.Marshal()
+	if err != nil {
+		return "", fmt.Errorf("tlog: evidence: %w", err)
 	}
 	if err := os.MkdirAll(dir, 0o700); err != nil {
-		return nil, fmt.Errorf("tlog: evidence: %w", err)
+		return "", fmt.Errorf("tlog: evidence: %w", err)
 	}
-	var paths []string
-	for _, f := range files {
-		path := filepath.Join(dir, f.name)
-		if err := atomicfile.WriteNew(path, f.data, 0o600); err != nil {
-			return paths, fmt.Errorf("tlog: evidence: %w", err)
+	for n := 1; ; n++ {
+		name := base + ".json"
+		if n > 1 {
+			name = fmt.Sprintf("%s-%d.json", base, n)
 		}
-		paths = append(paths, path)
+		path := filepath.Join(dir, name)
+		err := atomicfile.WriteNew(path, data, 0o600)
+		if err == nil {
+			return path, nil
+		}
+		if !errors.Is(err, fs.ErrExist) || n >= 10000 {
+			return "", fmt.Errorf("tlog: evidence: %w", err)
+		}
 	}
-	return paths, nil
 }
 
 // FormatProof renders proof hashes as text, one base64 hash per line, the

@@ -34,6 +34,10 @@ const (
 	TypeViolation  = "violation"
 	TypeAlarm      = "alarm"
 	TypeCheckpoint = "checkpoint"
+	// TypeEvidence lists the evidence packages (specs/evidence.md) written
+	// for the violations and admission alarms just reported (watch
+	// --evidence); Reason names those no package can prove.
+	TypeEvidence = "evidence"
 
 	AlarmFork         = "fork"         // two trees of one size
 	AlarmRollback     = "rollback"     // a smaller tree than trusted
