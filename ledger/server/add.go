@@ -95,7 +95,7 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 	// while no checkpoint can be published (witnesses below quorum).
 	if !wait {
 		if idx, id, ok, err := s.l.Sequenced(ctx, body); err != nil {
-			if errors.Is(err, ledger.ErrInFlight) {
+			if errors.Is(err, ledger.ErrInFlight) && s.l.Healthy() == nil {
 				s.inFlight(w, err)
 				return
 			}
@@ -108,7 +108,9 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 	}
 	// A retry of an envelope already in the log gets its original receipt.
 	if rec, ok, err := s.l.Existing(ctx, body); err != nil {
-		if errors.Is(err, ledger.ErrInFlight) {
+		// An entry whose write failed stays "in flight" until the ledger
+		// recovers and reads the log again: say what is wrong instead.
+		if errors.Is(err, ledger.ErrInFlight) && s.l.Healthy() == nil {
 			s.inFlight(w, err)
 			return
 		}
@@ -181,6 +183,11 @@ func (s *Server) refuse(w http.ResponseWriter, status int, e ErrorResponse) {
 // integration pushback is one: the log is busy, nothing is lost.
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	w.Header().Set("Retry-After", "1")
+	if errors.Is(err, ledger.ErrInFlight) {
+		if herr := s.l.Healthy(); herr != nil {
+			err = herr
+		}
+	}
 	if errors.Is(err, ledger.ErrPushback) {
 		s.refuse(w, http.StatusServiceUnavailable, ErrorResponse{Code: "pushback", Message: s.l.PublicError(err)})
 		return
