@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acdledger/acdledger/internal/secretfile"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/specs/tlogproof"
 	"github.com/acdledger/acdledger/verifier/tlog"
@@ -47,6 +48,13 @@ type Options struct {
 	// default 8192). Tessera's own limit is set well above it.
 	PushbackLimit uint64
 	Logger        *slog.Logger // for the shared admission state's warnings (default slog.Default())
+
+	// KeyPassphrase, when set, decrypts an encrypted log.key, and log.key
+	// must then be encrypted unless UnencryptedKey (the commands'
+	// --unencrypted-key). Without it a plain log.key is read as is (Go
+	// callers, tests) and an encrypted one cannot be opened.
+	KeyPassphrase  func() ([]byte, error)
+	UnencryptedKey bool
 }
 
 func (o Options) withDefaults() Options {
@@ -155,6 +163,13 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	skey, err := os.ReadFile(filepath.Join(dir, SignerFile))
 	if err != nil {
 		return nil, fmt.Errorf("not a ledger directory (run acdledger init): %w", err)
+	}
+	pass := opts.KeyPassphrase
+	if pass == nil {
+		pass = func() ([]byte, error) { return nil, errors.New("no passphrase given to open it") }
+	}
+	if skey, err = secretfile.Open(filepath.Join(dir, SignerFile), skey, pass, opts.KeyPassphrase == nil || opts.UnencryptedKey, "--unencrypted-key"); err != nil {
+		return nil, err
 	}
 	signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
 	if err != nil {

@@ -22,6 +22,7 @@ import (
 func newAudit() *cobra.Command {
 	var pins pinFlags
 	var logLoc, rulesConfig, asOf, identity string
+	var unencrypted bool
 	var asJSON, noRules bool
 	cmd := &cobra.Command{
 		Use:   "audit --log DIR|URL --vkey FILE --registry FILE",
@@ -75,7 +76,7 @@ bar is shown on a terminal.`,
 			var checker *sealed.Checker
 			var findings []*sealed.Finding
 			if identity != "" {
-				ids, err := sealed.LoadIdentities(identity)
+				ids, err := loadIdentities(identity, unencrypted)
 				if err != nil {
 					return usage(err)
 				}
@@ -138,6 +139,7 @@ bar is shown on a terminal.`,
 	cmd.Flags().BoolVar(&noRules, "no-rules", false, "skip the compliance rules (integrity and admission only)")
 	cmd.Flags().StringVar(&rulesConfig, "rules-config", "", "the rules' durations and switches (JSON; default specs/rules.default.json)")
 	cmd.Flags().StringVar(&asOf, "as-of", "", "judge deadlines as of this time (RFC 3339; default the newest witness cosignature, or now)")
+	addUnencryptedFlag(cmd, &unencrypted, "with --identity: use an age identity file that is not encrypted (refused otherwise)")
 	cmd.Flags().StringVar(&identity, "identity", "", "a commission member's age identity: also open every entry sealed to it and check its commitments (commission-only)")
 	cmd.MarkFlagRequired("log")
 	return cmd
