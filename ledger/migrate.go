@@ -33,6 +33,12 @@ type MigrateResult struct {
 // size and root. The source is locked meanwhile, so nothing is appended to
 // it during the copy.
 func Migrate(ctx context.Context, srcDir, dstDir string, st Storage) (*MigrateResult, error) {
+	return MigrateWith(ctx, srcDir, dstDir, st, Options{})
+}
+
+// MigrateWith is Migrate opening the target with opts (its key passphrase:
+// log.key is copied as it is, encrypted or not).
+func MigrateWith(ctx context.Context, srcDir, dstDir string, st Storage, opts Options) (*MigrateResult, error) {
 	if st.Driver != DriverAWS {
 		return nil, fmt.Errorf("migrate: the target must be aws storage, not %q", st.Driver)
 	}
@@ -121,7 +127,7 @@ func Migrate(ctx context.Context, srcDir, dstDir string, st Storage) (*MigrateRe
 		return nil, err
 	}
 
-	l, err := Open(ctx, dstDir, Options{})
+	l, err := Open(ctx, dstDir, Options{KeyPassphrase: opts.KeyPassphrase, UnencryptedKey: opts.UnencryptedKey})
 	if err != nil {
 		return nil, fmt.Errorf("opening the migrated log: %w", err)
 	}

@@ -12,7 +12,7 @@ import (
 
 func newMigrate() *cobra.Command {
 	var from, to, dir string
-	var asJSON bool
+	var asJSON, unencrypted bool
 	var sf storageFlags
 	cmd := &cobra.Command{
 		Use:   "migrate --from posix:DIR --to aws --ledger NEWDIR [--s3-… --mysql-dsn …]",
@@ -55,7 +55,7 @@ as it is. Serve the target with 'acdledger serve --ledger NEWDIR'.
 			if err := st.Validate(); err != nil {
 				return usage(err)
 			}
-			res, err := ledger.Migrate(context.Background(), srcDir, dir, st)
+			res, err := ledger.MigrateWith(context.Background(), srcDir, dir, st, ledger.Options{KeyPassphrase: keyPassphrase, UnencryptedKey: unencrypted})
 			if err != nil {
 				return failed(err)
 			}
@@ -71,6 +71,7 @@ as it is. Serve the target with 'acdledger serve --ledger NEWDIR'.
 	f.StringVar(&to, "to", ledger.DriverAWS, "target storage driver: aws")
 	f.StringVar(&dir, "ledger", "", "target frontend's configuration directory to create")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	addUnencryptedFlag(cmd, &unencrypted, "use a log.key that is not encrypted with a passphrase (refused otherwise)")
 	sf.register(cmd, "")
 	return cmd
 }
