@@ -24,7 +24,7 @@ type openedEntry struct {
 
 // openFlags are what a commission member gives to open an entry.
 type openFlags struct {
-	pins     pinFlags
+	pins        pinFlags
 	logLoc      string
 	identity    string
 	unencrypted bool
