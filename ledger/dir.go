@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"github.com/acdledger/acdledger/internal/atomicfile"
+	"github.com/acdledger/acdledger/internal/secretfile"
 	"os"
 	"path/filepath"
 	"strings"
@@ -38,6 +39,13 @@ func Init(dir, origin string, registry []byte) (vkey string, err error) {
 // driver the directory is one frontend's configuration (keys, registry,
 // StorageFile); copy it to start more frontends of the same log.
 func InitStorage(dir, origin string, registry []byte, st Storage) (vkey string, err error) {
+	return InitEncrypted(dir, origin, registry, st, nil)
+}
+
+// InitEncrypted is InitStorage with log.key encrypted to passphrase
+// (internal/secretfile: an age file, as `age -p -a` writes); with a nil
+// passphrase the key is written in the clear.
+func InitEncrypted(dir, origin string, registry []byte, st Storage, passphrase []byte) (vkey string, err error) {
 	if err := st.Validate(); err != nil {
 		return "", err
 	}
@@ -64,7 +72,13 @@ func InitStorage(dir, origin string, registry []byte, st Storage) (vkey string, 
 	if err != nil {
 		return "", err
 	}
-	if err := atomicfile.Write(filepath.Join(dir, SignerFile), []byte(skey+"\n"), 0o600); err != nil {
+	keyText := []byte(skey + "\n")
+	if passphrase != nil {
+		if keyText, err = secretfile.Seal(keyText, passphrase); err != nil {
+			return "", err
+		}
+	}
+	if err := atomicfile.Write(filepath.Join(dir, SignerFile), keyText, 0o600); err != nil {
 		return "", err
 	}
 	if err := atomicfile.Write(filepath.Join(dir, VerifierFile), []byte(vkey+"\n"), 0o644); err != nil {

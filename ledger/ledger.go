@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -12,8 +13,10 @@ import (
 	"sync"
 	"time"
 
+	"github.com/acdledger/acdledger/internal/secretfile"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/specs/tlogproof"
+	"github.com/acdledger/acdledger/verifier/tlog"
 	"github.com/transparency-dev/formats/log"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
@@ -45,6 +48,13 @@ type Options struct {
 	// default 8192). Tessera's own limit is set well above it.
 	PushbackLimit uint64
 	Logger        *slog.Logger // for the shared admission state's warnings (default slog.Default())
+
+	// KeyPassphrase, when set, decrypts an encrypted log.key, and log.key
+	// must then be encrypted unless UnencryptedKey (the commands'
+	// --unencrypted-key). Without it a plain log.key is read as is (Go
+	// callers, tests) and an encrypted one cannot be opened.
+	KeyPassphrase  func() ([]byte, error)
+	UnencryptedKey bool
 }
 
 func (o Options) withDefaults() Options {
@@ -96,6 +106,13 @@ type Ledger struct {
 	proofs    map[uint64]*client.ProofBuilder // by tree size: receipts for one checkpoint share fetched tiles
 	lastCP    *log.Checkpoint                 // the last checkpoint verified for a receipt
 	lastCPRaw []byte
+
+	logDir     string          // the POSIX log directory ("" for AWS): for temp-file sweeps and path-free messages
+	witnesses  *witnessMonitor // nil without a witness policy (or on the AWS driver)
+	log        *slog.Logger
+	bg         context.Context // lives until Close: the recovery loop's
+	recovering bool            // a recovery loop runs (l.mu)
+	recoveries uint64          // times admission resumed after a storage failure (l.mu)
 }
 
 // Open opens a ledger directory made by Init, takes its lock and rebuilds
@@ -147,6 +164,13 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	if err != nil {
 		return nil, fmt.Errorf("not a ledger directory (run acdledger init): %w", err)
 	}
+	pass := opts.KeyPassphrase
+	if pass == nil {
+		pass = func() ([]byte, error) { return nil, errors.New("no passphrase given to open it") }
+	}
+	if skey, err = secretfile.Open(filepath.Join(dir, SignerFile), skey, pass, opts.KeyPassphrase == nil || opts.UnencryptedKey, "--unencrypted-key"); err != nil {
+		return nil, err
+	}
 	signer, err := note.NewSigner(strings.TrimSpace(string(skey)))
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", SignerFile, err)
@@ -169,7 +193,28 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		return openAWS(ctx, dir, opts, lock, signer, cfg, st)
 	}
 	verifier, reg := cfg.verifier, cfg.registry
-	driver, err := posix.New(ctx, posix.Config{Path: filepath.Join(dir, LogDir)})
+	logDir := filepath.Join(dir, LogDir)
+	// Stray temp files of a write that failed before (see sweepTemp) go
+	// before anything else reads or publishes the directory.
+	sweepTemp(logDir, 0, opts.Logger)
+	var mon *witnessMonitor
+	var group tessera.WitnessGroup
+	var policy *tlog.Policy
+	republish := false
+	if len(opts.WitnessPolicy) > 0 {
+		if group, policy, err = witnessGroup(opts.WitnessPolicy, verifier); err != nil {
+			return nil, fmt.Errorf("witness policy: %w", err)
+		}
+		mon = newWitnessMonitor(policy, opts.Logger)
+		if republish, err = republishUncosigned(logDir, policy); err != nil {
+			return nil, err
+		}
+	}
+	pcfg := posix.Config{Path: logDir}
+	if mon != nil {
+		pcfg.HTTPClient = mon.client()
+	}
+	driver, err := posix.New(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening the Tessera POSIX log: %w", err)
 	}
@@ -183,12 +228,7 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		WithBatching(2*opts.BatchMaxSize, opts.BatchMaxAge).
 		WithCheckpointInterval(opts.CheckpointInterval).
 		WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
-	if len(opts.WitnessPolicy) > 0 {
-		group, err := witnessGroup(opts.WitnessPolicy, verifier)
-		if err != nil {
-			cancel()
-			return nil, fmt.Errorf("witness policy: %w", err)
-		}
+	if mon != nil {
 		aopts = aopts.WithWitnesses(group, &tessera.WitnessOptions{Timeout: opts.WitnessTimeout})
 	}
 	appender, shutdown, reader, err := tessera.NewAppender(bg, driver, aopts)
@@ -201,7 +241,6 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		}
 		return nil, fmt.Errorf("starting the Tessera appender: %w", err)
 	}
-	logDir := filepath.Join(dir, LogDir)
 	l := &Ledger{
 		dir: dir, origin: signer.Name(), registry: reg, verifier: verifier, storage: Storage{Driver: DriverPOSIX},
 		readRes: func(_ context.Context, name string) ([]byte, error) {
@@ -212,6 +251,7 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		state:   specs.NewLogState(),
 		changed: make(chan struct{}), advanced: map[agencySeq]chan struct{}{},
 		proofs: map[uint64]*client.ProofBuilder{},
+		logDir: logDir, witnesses: mon, log: opts.Logger, bg: bg,
 	}
 	if err := l.restore(ctx); err != nil {
 		cancel()
@@ -219,6 +259,9 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	}
 	l.seq = newSequencer(appender.Add, int(opts.BatchMaxSize), l.fail)
 	go l.seq.run(bg)
+	if republish {
+		l.awaitCosigned(ctx, policy, 3*cmp.Or(opts.WitnessTimeout, tessera.DefaultWitnessTimeout))
+	}
 	return l, nil
 }
 
@@ -299,7 +342,7 @@ func (l *Ledger) admit(ctx context.Context, admitted []*specs.Admitted) (out []*
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.broken != nil {
-		return nil, notEarly, fmt.Errorf("ledger stopped admitting after a storage failure; reopen it to recover: %w", l.broken)
+		return nil, notEarly, fmt.Errorf("ledger stopped admitting after a storage failure; it resumes by itself once the storage takes writes again (retry shortly): %w", l.broken)
 	}
 	if err := l.state.AdmitBatch(admitted); err != nil {
 		if len(admitted) == 1 {
@@ -338,6 +381,7 @@ func (l *Ledger) fail(err error) {
 	defer l.mu.Unlock()
 	if l.broken == nil {
 		l.broken = err
+		l.startRecovery()
 	}
 }
 
@@ -455,6 +499,7 @@ func (l *Ledger) Close(ctx context.Context) error {
 	l.seq.drain()
 	err := l.shutdown(ctx)
 	l.cancel()
+	sweepTemp(l.logDir, 0, l.log) // Tessera has stopped writing
 	if l.shared != nil {
 		l.shared.db.Close()
 	}

@@ -33,8 +33,10 @@ type MigrateResult struct {
 // continues) and a checkpoint is published, which must match the source's
 // size and root. The source is locked meanwhile, so nothing is appended to
 // it during the copy.
-// progress, if not nil, is called with the entries copied so far.
-func Migrate(ctx context.Context, srcDir, dstDir string, st Storage, progress func(done, total uint64)) (*MigrateResult, error) {
+// opts are those the target is opened with (its key passphrase: log.key
+// is copied as it is, encrypted or not); progress, if not nil, is called
+// with the entries copied so far.
+func Migrate(ctx context.Context, srcDir, dstDir string, st Storage, opts Options, progress func(done, total uint64)) (*MigrateResult, error) {
 	if st.Driver != DriverAWS {
 		return nil, fmt.Errorf("migrate: the target must be aws storage, not %q", st.Driver)
 	}
@@ -136,7 +138,7 @@ func Migrate(ctx context.Context, srcDir, dstDir string, st Storage, progress fu
 		return nil, err
 	}
 
-	l, err := Open(ctx, dstDir, Options{})
+	l, err := Open(ctx, dstDir, Options{KeyPassphrase: opts.KeyPassphrase, UnencryptedKey: opts.UnencryptedKey})
 	if err != nil {
 		return nil, fmt.Errorf("opening the migrated log: %w", err)
 	}

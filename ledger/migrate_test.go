@@ -57,7 +57,7 @@ func TestMigrateToAWS(t *testing.T) {
 	}
 
 	dst := filepath.Join(t.TempDir(), "frontend")
-	res, err := ledger.Migrate(ctx, src, dst, storagetest.AWSStorage(t), nil)
+	res, err := ledger.Migrate(ctx, src, dst, storagetest.AWSStorage(t), ledger.Options{}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -65,7 +65,7 @@ func TestMigrateToAWS(t *testing.T) {
 		t.Fatalf("migrated size %d root %x, source %d %x", res.Size, res.Root, srcCP.Size, srcCP.Hash)
 	}
 	// Migrating into a directory that already holds a ledger is refused.
-	if _, err := ledger.Migrate(ctx, src, dst, storagetest.AWSStorage(t), nil); err == nil {
+	if _, err := ledger.Migrate(ctx, src, dst, storagetest.AWSStorage(t), ledger.Options{}, nil); err == nil {
 		t.Fatal("a second migration into the same directory was accepted")
 	}
 

@@ -73,7 +73,7 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 		WithPushback(uint(opts.PushbackLimit)+1<<16).
 		WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
 	if len(opts.WitnessPolicy) > 0 {
-		group, err := witnessGroup(opts.WitnessPolicy, verifier)
+		group, _, err := witnessGroup(opts.WitnessPolicy, verifier)
 		if err != nil {
 			cancel()
 			sh.db.Close()

@@ -22,17 +22,17 @@ import (
 // operator's extra rules: every witness has an http(s) URL (the log must
 // reach it; auditors' copies may omit URLs), and the log line pins this
 // log's key.
-func witnessGroup(policy []byte, logKey note.Verifier) (tessera.WitnessGroup, error) {
+func witnessGroup(policy []byte, logKey note.Verifier) (tessera.WitnessGroup, *tlog.Policy, error) {
 	p, err := tlog.ParsePolicy(policy)
 	if err != nil {
-		return tessera.WitnessGroup{}, err
+		return tessera.WitnessGroup{}, nil, err
 	}
 	if err := p.RequireWitnessURLs(logKey); err != nil {
-		return tessera.WitnessGroup{}, err
+		return tessera.WitnessGroup{}, nil, err
 	}
 	g, err := tessera.NewWitnessGroupFromPolicy(policy)
 	if err != nil {
-		return tessera.WitnessGroup{}, fmt.Errorf("Tessera's policy reader: %w", err)
+		return tessera.WitnessGroup{}, nil, fmt.Errorf("Tessera's policy reader: %w", err)
 	}
-	return g, nil
+	return g, p, nil
 }

@@ -27,6 +27,7 @@ type appendResult struct {
 
 func newAppend() *cobra.Command {
 	var dir, server, receipts, key, registry string
+	var unencrypted bool
 	var asJSON, noWait bool
 	var parallel int
 	cmd := &cobra.Command{
@@ -98,7 +99,7 @@ instance); running it again later with --receipts fetches the receipts.`,
 					return err
 				}
 			default:
-				l, err := ledger.Open(ctx, dir, ledger.Options{})
+				l, err := ledger.Open(ctx, dir, ledger.Options{KeyPassphrase: keyPassphrase, UnencryptedKey: unencrypted})
 				if err != nil {
 					return usage(err)
 				}
@@ -128,6 +129,7 @@ instance); running it again later with --receipts fetches the receipts.`,
 		},
 	}
 	f := cmd.Flags()
+	addUnencryptedFlag(cmd, &unencrypted, "with --ledger: use a log.key that is not encrypted with a passphrase (refused otherwise)")
 	f.StringVar(&dir, "ledger", "", "ledger directory (from init), appended to in this process")
 	f.StringVar(&server, "server", "", "URL of an 'acdledger serve' to post to instead")
 	f.StringVar(&receipts, "receipts", "", "write each entry's receipt into this directory")

@@ -22,6 +22,7 @@ import (
 func newAudit() *cobra.Command {
 	var pins pinFlags
 	var logLoc, rulesConfig, asOf, identity, evidenceDir string
+	var unencrypted bool
 	var asJSON, noRules bool
 	var bundles []string
 	cmd := &cobra.Command{
@@ -95,7 +96,7 @@ bar is shown on a terminal.`,
 			var checker *sealed.Checker
 			var findings []*sealed.Finding
 			if identity != "" {
-				ids, err := sealed.LoadIdentities(identity)
+				ids, err := loadIdentities(identity, unencrypted)
 				if err != nil {
 					return usage(err)
 				}
@@ -182,6 +183,7 @@ bar is shown on a terminal.`,
 	cmd.Flags().StringVar(&rulesConfig, "rules-config", "", "the rules' durations and switches (JSON; default specs/rules.default.json)")
 	cmd.Flags().StringVar(&asOf, "as-of", "", "judge deadlines as of this time (RFC 3339; default the newest witness cosignature, or now)")
 	cmd.Flags().StringVar(&evidenceDir, "evidence", "", "write one evidence package (specs/evidence.md) per violation and admission failure into this directory; never overwrites")
+	addUnencryptedFlag(cmd, &unencrypted, "with --identity: use an age identity file that is not encrypted (refused otherwise)")
 	cmd.Flags().StringVar(&identity, "identity", "", "a commission member's age identity: also open every entry sealed to it and check its commitments (commission-only)")
 	cmd.Flags().StringSliceVar(&bundles, "bundle", nil, "instead of --log: audit a chain of range bundles (bundle export), in order from index 0, with no network")
 	return cmd

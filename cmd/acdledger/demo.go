@@ -111,7 +111,7 @@ func generateDemo(cmd *cobra.Command, out string, cfg activity.Config, parts int
 		if _, err := reg.Add(a.ID, a.Name, a.Role, a.Kinds, s.PublicKey()); err != nil {
 			return err
 		}
-		recipient, err := writeAgeIdentity(filepath.Join(out, "keys", a.ID+".age"))
+		recipient, err := writeAgeIdentity(filepath.Join(out, "keys", a.ID+".age"), pass)
 		if err != nil {
 			return usage(err)
 		}
@@ -119,7 +119,7 @@ func generateDemo(cmd *cobra.Command, out string, cfg activity.Config, parts int
 			return err
 		}
 	}
-	if err := addDemoMembers(reg, filepath.Join(out, "keys"), cfg); err != nil {
+	if err := addDemoMembers(reg, filepath.Join(out, "keys"), cfg, pass); err != nil {
 		return err
 	}
 	regJSON, err := reg.Marshal()
@@ -163,11 +163,11 @@ func generateDemo(cmd *cobra.Command, out string, cfg activity.Config, parts int
 // addDemoMembers registers three commission members, valid from a month
 // before the activity starts; member-3 rotates its key halfway through, so
 // the demo log holds entries sealed to both of its keys.
-func addDemoMembers(reg *specs.Registry, keys string, cfg activity.Config) error {
+func addDemoMembers(reg *specs.Registry, keys string, cfg activity.Config, pass []byte) error {
 	from := cfg.Start.AddDate(0, -1, 0)
 	for i := 1; i <= 3; i++ {
 		id := fmt.Sprintf("member-%d", i)
-		r, err := writeAgeIdentity(filepath.Join(keys, id+".age"))
+		r, err := writeAgeIdentity(filepath.Join(keys, id+".age"), pass)
 		if err != nil {
 			return usage(err)
 		}
@@ -175,7 +175,7 @@ func addDemoMembers(reg *specs.Registry, keys string, cfg activity.Config) error
 			return err
 		}
 	}
-	r, err := writeAgeIdentity(filepath.Join(keys, "member-3.rotated.age"))
+	r, err := writeAgeIdentity(filepath.Join(keys, "member-3.rotated.age"), pass)
 	if err != nil {
 		return usage(err)
 	}

@@ -35,6 +35,8 @@ func TestMain(m *testing.M) {
 		fmt.Fprintf(os.Stderr, "building acdledger: %v\n%s", err, out)
 		os.Exit(1)
 	}
+	// Child processes (serve, witness serve) read the key passphrase too.
+	os.Setenv("ACDLEDGER_KEY_PASSPHRASE", "test-passphrase")
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)

@@ -10,6 +10,7 @@ import (
 
 func newInit() *cobra.Command {
 	var dir, origin, registry string
+	var unencrypted bool
 	var sf storageFlags
 	cmd := &cobra.Command{
 		Use:   "init --dir DIR --origin ORIGIN --registry FILE",
@@ -17,7 +18,9 @@ func newInit() *cobra.Command {
 		Long: `init creates a ledger directory:
 
   DIR/log/           the transparency log (C2SP tlog-tiles), to publish as static files
-  DIR/log.key        the operator's checkpoint signing key (mode 0600; keep it secret)
+  DIR/log.key        the operator's checkpoint signing key (mode 0600), encrypted with a
+                     passphrase from $ACDLEDGER_KEY_PASSPHRASE or a prompt (an age
+                     passphrase file; --unencrypted-key writes it in the clear)
   DIR/log.vkey       the checkpoint verifier key: auditors pin this
   DIR/registry.json  the agency registry: which agency may append which kinds with which keys
 
@@ -46,7 +49,11 @@ more frontends of the same log (docs/deploy.md).
 			if st.Driver != ledger.DriverAWS && sf.anySet() {
 				return usage(fmt.Errorf("the --s3-… and --mysql-dsn flags need --storage aws"))
 			}
-			vkey, err := ledger.InitStorage(dir, origin, reg, st)
+			pass, err := newKeyPassphrase(unencrypted)
+			if err != nil {
+				return usage(err)
+			}
+			vkey, err := ledger.InitEncrypted(dir, origin, reg, st, pass)
 			if err != nil {
 				return usage(err)
 			}
@@ -57,6 +64,7 @@ more frontends of the same log (docs/deploy.md).
 	cmd.Flags().StringVar(&dir, "dir", "", "ledger directory to create")
 	cmd.Flags().StringVar(&origin, "origin", "", "log origin, e.g. log.cyber-oversight.example/acd")
 	cmd.Flags().StringVar(&registry, "registry", "", "agency registry JSON (specs/registry.md); see 'acdledger keygen --registry'")
+	addUnencryptedFlag(cmd, &unencrypted, "write log.key in the clear (it is encrypted with the key passphrase otherwise)")
 	sf.register(cmd, "storage")
 	for _, f := range []string{"dir", "origin", "registry"} {
 		cmd.MarkFlagRequired(f)

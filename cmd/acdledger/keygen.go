@@ -7,7 +7,6 @@ import (
 	"strings"
 	"time"
 
-	"filippo.io/age"
 	"github.com/acdledger/acdledger/internal/atomicfile"
 
 	"github.com/acdledger/acdledger/ledger/agencykey"
@@ -18,15 +17,20 @@ import (
 
 func newKeygen() *cobra.Command {
 	var agency, member, out, algorithm, registry, name, role, kinds, validFrom string
+	var unencrypted bool
 	cmd := &cobra.Command{
 		Use:   "keygen (--agency ID | --member ID) --out BASE",
 		Short: "Make an agency's keys, or a commission member's sealing identity (and register them)",
 		Long: `keygen --agency makes an agency's keys: BASE.key, the signing key encrypted with a
 passphrase (from $` + agencykey.PassphraseEnv + ` or a prompt; mode 0600), BASE.pub, its public key, and
-BASE.age, the agency's age identity (mode 0600), so it can read back the sealed
-fields of its own entries (specs/sealed.md).
+BASE.age, the agency's age identity (mode 0600, encrypted with the same
+passphrase), so it can read back the sealed fields of its own entries
+(specs/sealed.md).
 
-keygen --member makes a commission member's age identity, BASE.age: every sealed
+keygen --member makes a commission member's age identity, BASE.age (mode 0600),
+encrypted with a passphrase (from $` + agencykey.PassphraseEnv + ` or a prompt) as
+age's passphrase-protected identity file, which age -d -i BASE.age also reads;
+--unencrypted-key writes it in the clear instead. Every sealed
 entry is encrypted to the members the registry lists at its occurred_at. Running
 it again for the same member with a new --out is a key rotation: the old
 recipient is closed at --valid-from, entries from then on are sealed to the new
@@ -45,7 +49,14 @@ with role "commission" may append ` + strings.Join(sortedMapKeys(specs.Commissio
 				return usage(err)
 			}
 			if member != "" {
-				return memberKeygen(cmd, member, name, out, registry, validFrom)
+				pass, err := newKeyPassphrase(unencrypted)
+				if err != nil {
+					return usage(err)
+				}
+				return memberKeygen(cmd, member, name, out, registry, validFrom, pass)
+			}
+			if unencrypted {
+				return usage(errors.New("--unencrypted-key goes with --member: an agency's signing key is always encrypted"))
 			}
 			pass, err := agencykey.Passphrase(true)
 			if err != nil {
@@ -58,7 +69,7 @@ with role "commission" may append ` + strings.Join(sortedMapKeys(specs.Commissio
 			if err := agencykey.WriteFiles(out, privPEM, pubPEM); err != nil {
 				return usage(existsHint(err, out+".key"))
 			}
-			recipient, err := writeAgeIdentity(out + ".age")
+			recipient, err := writeAgeIdentity(out+".age", pass)
 			if err != nil {
 				return usage(err)
 			}
@@ -82,6 +93,7 @@ with role "commission" may append ` + strings.Join(sortedMapKeys(specs.Commissio
 	f.StringVar(&registry, "registry", "", "also add the public key to this registry file")
 	f.StringVar(&name, "name", "", "agency's full name, for a new registry entry")
 	f.StringVar(&role, "role", "agency", "registry role: agency or commission")
+	addUnencryptedFlag(cmd, &unencrypted, "with --member: write the age identity in the clear (it is encrypted with the key passphrase otherwise)")
 	f.StringVar(&kinds, "kinds", "all", "comma-separated kinds the agency may append; 'all' = every kind its role allows")
 	cmd.MarkFlagsOneRequired("agency", "member")
 	cmd.MarkFlagsMutuallyExclusive("agency", "member")
@@ -109,22 +121,7 @@ func writeRegistry(path string, reg *specs.Registry) error {
 	return atomicfile.Write(path, out, 0o644)
 }
 
-// writeAgeIdentity makes a new age X25519 identity in a new file (mode
-// 0600, in age-keygen's format) and returns its recipient.
-func writeAgeIdentity(path string) (string, error) {
-	id, err := age.GenerateX25519Identity()
-	if err != nil {
-		return "", err
-	}
-	r := id.Recipient().String()
-	text := fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", time.Now().UTC().Format(time.RFC3339), r, id)
-	if err := atomicfile.WriteNew(path, []byte(text), 0o600); err != nil {
-		return "", fmt.Errorf("writing age identity: %w", err)
-	}
-	return r, nil
-}
-
-func memberKeygen(cmd *cobra.Command, member, name, out, registry, validFrom string) error {
+func memberKeygen(cmd *cobra.Command, member, name, out, registry, validFrom string, pass []byte) error {
 	from := time.Now().UTC().Truncate(time.Second)
 	if validFrom != "" {
 		var err error
@@ -139,7 +136,7 @@ func memberKeygen(cmd *cobra.Command, member, name, out, registry, validFrom str
 	if err != nil {
 		return usage(err)
 	}
-	recipient, err := writeAgeIdentity(out + ".age")
+	recipient, err := writeAgeIdentity(out+".age", pass)
 	if err != nil {
 		return usage(existsHint(err, out+".age"))
 	}

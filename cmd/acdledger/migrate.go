@@ -13,7 +13,7 @@ import (
 
 func newMigrate() *cobra.Command {
 	var from, to, dir string
-	var asJSON bool
+	var asJSON, unencrypted bool
 	var sf storageFlags
 	cmd := &cobra.Command{
 		Use:   "migrate --from posix:DIR --to aws --ledger NEWDIR [--s3-… --mysql-dsn …]",
@@ -57,7 +57,7 @@ as it is. Serve the target with 'acdledger serve --ledger NEWDIR'.
 				return usage(err)
 			}
 			bar := progress.Stderr("copying entries")
-			res, err := ledger.Migrate(context.Background(), srcDir, dir, st, bar.Update)
+			res, err := ledger.Migrate(context.Background(), srcDir, dir, st, ledger.Options{KeyPassphrase: keyPassphrase, UnencryptedKey: unencrypted}, bar.Update)
 			bar.Finish()
 			if err != nil {
 				return failed(err)
@@ -74,6 +74,7 @@ as it is. Serve the target with 'acdledger serve --ledger NEWDIR'.
 	f.StringVar(&to, "to", ledger.DriverAWS, "target storage driver: aws")
 	f.StringVar(&dir, "ledger", "", "target frontend's configuration directory to create")
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	addUnencryptedFlag(cmd, &unencrypted, "use a log.key that is not encrypted with a passphrase (refused otherwise)")
 	sf.register(cmd, "")
 	return cmd
 }

@@ -111,7 +111,7 @@ func TestReceiptOfTheLargestEnvelope(t *testing.T) {
 	if err := os.WriteFile(overFile, over, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	mustFail(t, 1, "rule "+specs.RuleSize, "append", "--ledger", dir, overFile)
+	mustFail(t, 1, "rule "+specs.RuleSize, "append", "--ledger", dir, "--unencrypted-key", overFile) // made by ledger.Init: log.key in the clear
 	if hashDir(t, logDir) != before {
 		t.Fatal("the log changed after 'acdledger append' refused an envelope")
 	}

@@ -24,9 +24,10 @@ type openedEntry struct {
 
 // openFlags are what a commission member gives to open an entry.
 type openFlags struct {
-	pins     pinFlags
-	logLoc   string
-	identity string
+	pins        pinFlags
+	logLoc      string
+	identity    string
+	unencrypted bool
 }
 
 func (o *openFlags) add(cmd *cobra.Command) {
@@ -34,6 +35,7 @@ func (o *openFlags) add(cmd *cobra.Command) {
 	f := cmd.Flags()
 	f.StringVar(&o.logLoc, "log", "", "the log: a tlog-tiles directory or http(s) URL")
 	f.StringVar(&o.identity, "identity", "", "the member's age identity file (from keygen --member)")
+	addUnencryptedFlag(cmd, &o.unencrypted, "use an age identity file that is not encrypted with a passphrase (refused otherwise)")
 	cmd.MarkFlagRequired("log")
 	cmd.MarkFlagRequired("identity")
 }
@@ -42,7 +44,7 @@ func (o *openFlags) add(cmd *cobra.Command) {
 // proves it like a receipt, and opens its box. A box that breaks its
 // commitments is reported as the agency's misconduct, with the index.
 func (o *openFlags) open(ctx context.Context, ref string) (*openedEntry, error) {
-	ids, err := sealed.LoadIdentities(o.identity)
+	ids, err := loadIdentities(o.identity, o.unencrypted)
 	if err != nil {
 		return nil, usage(err)
 	}

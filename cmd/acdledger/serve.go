@@ -16,6 +16,7 @@ import (
 
 func newServe() *cobra.Command {
 	var dir, addr, logFormat, policy string
+	var unencrypted bool
 	var maxInFlight int
 	var sf storageFlags
 	var batchAge, cpInterval, waitTimeout, reorderWait time.Duration
@@ -86,7 +87,8 @@ Appends get 503 + Retry-After while the log integrates a burst (pushback).
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
-			opts := ledger.Options{BatchMaxAge: batchAge, CheckpointInterval: cpInterval, Logger: logger}
+			opts := ledger.Options{BatchMaxAge: batchAge, CheckpointInterval: cpInterval, Logger: logger,
+				KeyPassphrase: keyPassphrase, UnencryptedKey: unencrypted}
 			if opts.Storage, err = sf.forDir(dir); err != nil {
 				return usage(err)
 			}
@@ -120,6 +122,7 @@ Appends get 503 + Retry-After while the log integrates a burst (pushback).
 		},
 	}
 	f := cmd.Flags()
+	addUnencryptedFlag(cmd, &unencrypted, "use a log.key that is not encrypted with a passphrase (refused otherwise)")
 	f.StringVar(&dir, "ledger", "", "ledger directory (from init)")
 	f.StringVar(&addr, "listen", "127.0.0.1:8080", "address to listen on (port 0: any free port, printed on stdout)")
 	f.IntVar(&maxInFlight, "max-in-flight", 4096, "concurrent appends before new ones get 503 + Retry-After")

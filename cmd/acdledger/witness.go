@@ -44,6 +44,7 @@ are C2SP tlog-cosignature v1, so the log's Tessera witness client talks to it di
 
 func newWitnessKeygen() *cobra.Command {
 	var name, out string
+	var unencrypted bool
 	cmd := &cobra.Command{
 		Use:   "keygen --name NAME --out BASE",
 		Short: "Make a witness key pair",
@@ -69,7 +70,11 @@ Neither file is ever overwritten.`,
 			if err := prepareOut(out); err != nil {
 				return usage(err)
 			}
-			if err := atomicfile.WriteNew(out+".key", []byte(skey+"\n"), 0o600); err != nil {
+			pass, err := newKeyPassphrase(unencrypted)
+			if err != nil {
+				return usage(err)
+			}
+			if err := sealNew(out+".key", []byte(skey+"\n"), pass); err != nil {
 				return usage(existsHint(err, out+".key"))
 			}
 			if err := atomicfile.WriteNew(out+".vkey", []byte(vkey+"\n"), 0o644); err != nil {
@@ -82,6 +87,7 @@ Neither file is ever overwritten.`,
 	f := cmd.Flags()
 	f.StringVar(&name, "name", "", "the witness's key name, e.g. w1.commission.example (no spaces or '+')")
 	f.StringVar(&out, "out", "", "file name base: writes BASE.key and BASE.vkey")
+	addUnencryptedFlag(cmd, &unencrypted, "write BASE.key in the clear (it is encrypted with the key passphrase otherwise)")
 	cmd.MarkFlagRequired("name")
 	cmd.MarkFlagRequired("out")
 	return cmd
@@ -89,6 +95,7 @@ Neither file is ever overwritten.`,
 
 func newWitnessServe() *cobra.Command {
 	var keyFile, stateDir, addr, logFormat string
+	var unencrypted bool
 	var logKeys []string
 	var maxBody int64
 	cmd := &cobra.Command{
@@ -143,10 +150,15 @@ Logs are structured (log/slog) on stderr. SIGTERM or SIGINT stops it gracefully.
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 			defer stop()
 
-			cfg, err := witness.ConfigFromFiles(keyFile, stateDir, logKeys...)
+			skey, err := readSecret(keyFile, unencrypted)
+			if err != nil {
+				return usage(fmt.Errorf("witness key: %w", err))
+			}
+			logs, err := witness.ReadLogKeyFiles(logKeys...)
 			if err != nil {
 				return usage(err)
 			}
+			cfg := witness.Config{Key: string(skey), StateDir: stateDir, Logs: logs}
 			cfg.Logger, cfg.MaxBodySize = logger, maxBody
 			w, err := witness.New(cfg)
 			if errors.Is(err, witness.ErrBadState) {
@@ -183,7 +195,8 @@ Logs are structured (log/slog) on stderr. SIGTERM or SIGINT stops it gracefully.
 		},
 	}
 	f := cmd.Flags()
-	f.StringVar(&keyFile, "key", "", "the witness's private key file (from witness keygen)")
+	f.StringVar(&keyFile, "key", "", "the witness's private key file (from witness keygen), encrypted with the key passphrase")
+	addUnencryptedFlag(cmd, &unencrypted, "use a witness key file that is not encrypted (refused otherwise)")
 	f.StringVar(&stateDir, "state", "", "state directory: the latest cosigned checkpoint of each log (created if missing)")
 	f.StringArrayVar(&logKeys, "log-vkey", nil, "file with a log's checkpoint verifier key; repeat for more logs")
 	f.StringVar(&addr, "listen", "127.0.0.1:8081", "address to listen on (port 0: any free port, printed on stdout)")

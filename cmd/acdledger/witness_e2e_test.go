@@ -4,9 +4,12 @@ import (
 	"bufio"
 	"context"
 	"fmt"
+	"io"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"syscall"
 	"testing"
@@ -110,6 +113,35 @@ func TestWitnessQuorum(t *testing.T) {
 	if got := published(); got != before {
 		t.Fatalf("published size %d → %d without the quorum", before, got)
 	}
+	// /healthz says so and names the two missing witnesses; the metrics
+	// count their failures.
+	status, body := waitHealth(t, url, func(code int, body string) bool {
+		return code == http.StatusServiceUnavailable && strings.Contains(body, "member2, member3")
+	})
+	if !strings.Contains(body, "witness quorum lost") || strings.Contains(body, "member1") {
+		t.Fatalf("/healthz %d: %q", status, body)
+	}
+	metrics := get(t, url+"/metrics")
+	for _, want := range []string{`acdledger_degraded{reason="witness_quorum"} 1`, `acdledger_witness_up{witness="member1"} 1`,
+		`acdledger_witness_up{witness="member3"} 0`} {
+		if !strings.Contains(metrics, want) {
+			t.Fatalf("metrics lack %s", want)
+		}
+	}
+	if !regexp.MustCompile(`acdledger_witness_failures_total\{witness="member2"\} [1-9]`).MatchString(metrics) {
+		t.Fatal("metrics count no failure of member2")
+	}
+	// A ?wait=false retry of an entry the ledger holds is answered from the
+	// log (one answer, no retries by a client), though nothing publishes.
+	resp, err := http.Post(url+"/add?wait=false", "application/json", strings.NewReader(lines[0]))
+	if err != nil {
+		t.Fatal(err)
+	}
+	raw, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusAccepted || !strings.Contains(string(raw), `"existing":true`) {
+		t.Fatalf("?wait=false retry without quorum: %d %s", resp.StatusCode, raw)
+	}
 
 	// One returns (from its state): everything publishes and verifies.
 	ws[1].cmd, _ = child(t, "witness", "serve", "--key", ws[1].key+".key", "--state", ws[1].state, "--log-vkey", filepath.Join(led, "log.vkey"), "--listen", strings.TrimPrefix(ws[1].url, "http://"))
@@ -119,6 +151,7 @@ func TestWitnessQuorum(t *testing.T) {
 			t.Fatalf("after the quorum returned, published size %d, want %d", published(), want)
 		}
 	}
+	waitHealth(t, url, func(code int, body string) bool { return code == http.StatusOK })
 	for _, l := range lines {
 		res, err := c.Add(context.Background(), []byte(l), true)
 		if err != nil || !res.Existing {
@@ -151,6 +184,77 @@ func TestWitnessQuorum(t *testing.T) {
 	os.WriteFile(policyFile+".strict", []byte(strict), 0o644)
 	mustFail(t, 1, "lacks the witness quorum", "audit", "--log", url, "--policy", policyFile+".strict", "--registry", reg)
 
+	srv.Process.Signal(syscall.SIGTERM)
+	if err := srv.Wait(); err != nil {
+		t.Fatalf("serve did not stop cleanly: %v", err)
+	}
+}
+
+// waitHealth polls /healthz until ok says its answer is the one wanted
+// (the witnesses' state is learnt from the log's next attempt to publish).
+func waitHealth(t *testing.T, url string, ok func(code int, body string) bool) (int, string) {
+	t.Helper()
+	var code int
+	var body string
+	for deadline := time.Now().Add(60 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
+		resp, err := http.Get(url + "/healthz")
+		if err != nil {
+			t.Fatal(err)
+		}
+		raw, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if code, body = resp.StatusCode, string(raw); ok(code, body) {
+			return code, body
+		}
+	}
+	t.Fatalf("/healthz stays %d: %q", code, body)
+	return 0, ""
+}
+
+func get(t *testing.T, url string) string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	return string(raw)
+}
+
+// A witness policy turned on for a log that has entries gets the current
+// checkpoint cosigned at once, without a new entry: a retry of an earlier
+// entry then has a receipt that verifies against the policy.
+func TestPolicyOnExistingLog(t *testing.T) {
+	work := t.TempDir()
+	ag := filepath.Join(work, "agencies")
+	led := filepath.Join(work, "ledger")
+	reg := filepath.Join(ag, "registry.json")
+	must(t, "demo", "generate", "--out", ag, "--seed", "6", "--entries", "20", "--parts", "1")
+	must(t, "init", "--dir", led, "--origin", "later.acdledger.example/log", "--registry", reg)
+	must(t, "append", "--ledger", led, filepath.Join(ag, "part-1.dsse.jsonl"))
+	logVkey, _ := os.ReadFile(filepath.Join(led, "log.vkey"))
+	key := filepath.Join(work, "w1")
+	must(t, "witness", "keygen", "--name", "member1.commission.example", "--out", key)
+	vkey, _ := os.ReadFile(key + ".vkey")
+	_, wurl := child(t, "witness", "serve", "--key", key+".key", "--state", filepath.Join(work, "w1-state"), "--log-vkey", filepath.Join(led, "log.vkey"), "--listen", "127.0.0.1:0")
+	policyFile := filepath.Join(work, "policy")
+	os.WriteFile(policyFile, []byte("log "+strings.TrimSpace(string(logVkey))+"\nwitness member1 "+strings.TrimSpace(string(vkey))+" "+wurl+"\nquorum member1\n"), 0o644)
+	pins, err := verifier.LoadPolicyPins(policyFile, reg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, url := child(t, "serve", "--ledger", led, "--listen", "127.0.0.1:0", "--policy", policyFile)
+	data, _ := os.ReadFile(filepath.Join(ag, "part-1.dsse.jsonl"))
+	first := strings.SplitN(string(data), "\n", 2)[0]
+	c, _ := submit.New(url)
+	res, err := c.Add(context.Background(), []byte(first), true)
+	if err != nil || !res.Existing {
+		t.Fatalf("retry of a logged entry: %+v %v", res, err)
+	}
+	if _, err := pins.VerifyReceipt([]byte(res.Receipt), nil); err != nil {
+		t.Fatalf("the receipt of an earlier entry does not verify against the new policy: %v", err)
+	}
 	srv.Process.Signal(syscall.SIGTERM)
 	if err := srv.Wait(); err != nil {
 		t.Fatalf("serve did not stop cleanly: %v", err)

@@ -92,9 +92,26 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WaitTimeout)
 	defer cancel()
 
+	// A retry that wants no receipt is answered from the log at once, even
+	// while no checkpoint can be published (witnesses below quorum).
+	if !wait {
+		if idx, id, ok, err := s.l.Sequenced(ctx, body); err != nil {
+			if errors.Is(err, ledger.ErrInFlight) && s.l.Healthy() == nil {
+				s.inFlight(w, err)
+				return
+			}
+			s.fail(w, err)
+			return
+		} else if ok {
+			s.reply(w, http.StatusAccepted, AddResponse{Index: idx, EntryID: id, Existing: true})
+			return
+		}
+	}
 	// A retry of an envelope already in the log gets its original receipt.
 	if rec, ok, err := s.l.Existing(ctx, body); err != nil {
-		if errors.Is(err, ledger.ErrInFlight) {
+		// An entry whose write failed stays "in flight" until the ledger
+		// recovers and reads the log again: say what is wrong instead.
+		if errors.Is(err, ledger.ErrInFlight) && s.l.Healthy() == nil {
 			s.inFlight(w, err)
 			return
 		}
@@ -167,19 +184,25 @@ func (s *Server) refuse(w http.ResponseWriter, status int, e ErrorResponse) {
 // integration pushback is one: the log is busy, nothing is lost.
 func (s *Server) fail(w http.ResponseWriter, err error) {
 	w.Header().Set("Retry-After", "1")
+	if errors.Is(err, ledger.ErrInFlight) {
+		if herr := s.l.Healthy(); herr != nil {
+			err = herr
+		}
+	}
 	if errors.Is(err, ledger.ErrPushback) {
-		s.refuse(w, http.StatusServiceUnavailable, ErrorResponse{Code: "pushback", Message: err.Error()})
+		s.refuse(w, http.StatusServiceUnavailable, ErrorResponse{Code: "pushback", Message: s.l.PublicError(err)})
 		return
 	}
 	s.log.Error("append failed", "err", err)
-	s.reply(w, http.StatusServiceUnavailable, ErrorResponse{Code: "unavailable", Message: err.Error()})
+	// The full error (with its paths) is in the server's log only.
+	s.reply(w, http.StatusServiceUnavailable, ErrorResponse{Code: "unavailable", Message: s.l.PublicError(err)})
 }
 
 // inFlight says the entry, or one it follows, is being appended right now
 // (possibly through another frontend): the same envelope may be retried.
 func (s *Server) inFlight(w http.ResponseWriter, err error) {
 	w.Header().Set("Retry-After", "1")
-	s.refuse(w, http.StatusConflict, ErrorResponse{Code: "in-flight", Message: err.Error()})
+	s.refuse(w, http.StatusConflict, ErrorResponse{Code: "in-flight", Message: s.l.PublicError(err)})
 }
 
 func itoa(n uint64) string {

@@ -6,6 +6,7 @@ package server
 import (
 	"log/slog"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/acdledger/acdledger/ledger"
@@ -74,11 +75,55 @@ func (s *Server) HTTPServer(addr string) *http.Server {
 	}
 }
 
-func (s *Server) healthz(w http.ResponseWriter, _ *http.Request) {
-	if err := s.l.Healthy(); err != nil {
-		http.Error(w, "not admitting: "+err.Error(), http.StatusServiceUnavailable)
+// healthz is one line per finding: "ok", or why the ledger is degraded.
+// 503 when it does not admit (a storage failure, retried by itself) or when
+// its witnesses cannot meet the quorum (entries are sequenced but no new
+// checkpoint is published, so no receipt is handed out); 200 with the
+// finding when a witness fails but the quorum is still met. No line names
+// a server path. ?format=json gives the same as JSON.
+func (s *Server) healthz(w http.ResponseWriter, r *http.Request) {
+	h := s.l.Health()
+	var lines []string
+	status := http.StatusOK
+	if h.Admitting != nil {
+		status = http.StatusServiceUnavailable
+		lines = append(lines, "not admitting: "+h.Admitting.Error())
+	}
+	if len(h.Failing) > 0 {
+		why := "witnesses failing (quorum still met): "
+		if h.QuorumLost {
+			status = http.StatusServiceUnavailable
+			why = "witness quorum lost, no checkpoint is published; failing: "
+		}
+		lines = append(lines, "degraded: "+why+strings.Join(h.Failing, ", "))
+	}
+	if r.URL.Query().Get("format") == "json" {
+		st := "ok"
+		if status != http.StatusOK {
+			st = "unavailable"
+		} else if len(lines) > 0 {
+			st = "degraded"
+		}
+		w.Header().Set("Cache-Control", "no-store")
+		s.reply(w, status, HealthResponse{Status: st, Problems: lines, Storage: h.Storage, QuorumLost: h.QuorumLost,
+			Failing: h.Failing, Witnesses: h.Witnesses})
 		return
 	}
+	if len(lines) == 0 {
+		lines = []string{"ok"}
+	}
 	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-	w.Write([]byte("ok\n"))
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	w.Write([]byte(strings.Join(lines, "\n") + "\n"))
+}
+
+// HealthResponse is GET /healthz?format=json.
+type HealthResponse struct {
+	Status     string                `json:"status"`             // ok, degraded (200) or unavailable (503)
+	Problems   []string              `json:"problems,omitempty"` // the text answer's lines
+	Storage    string                `json:"storage_failure,omitempty"`
+	QuorumLost bool                  `json:"quorum_lost,omitempty"`
+	Failing    []string              `json:"failing_witnesses,omitempty"`
+	Witnesses  []ledger.WitnessState `json:"witnesses,omitempty"`
 }
