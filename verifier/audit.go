@@ -19,6 +19,10 @@ type AuditOptions struct {
 	MaxFailures int                               // entry failures listed in the report (default 100; all are counted)
 	Progress    func(done, total uint64)          // called as entries are checked
 	OnEntry     func(i uint64, a *specs.Admitted) // optional: every admitted entry, in log order
+	// OnFailure, if set, sees every leaf that fails admission, in log
+	// order, with its bytes (e.g. for the report's integrity tables, which
+	// class a rogue leaf by what it claims to be).
+	OnFailure func(i uint64, leaf []byte, err error)
 
 	// Rules, if set, runs the compliance rules (specs/rules.md) over every
 	// entry whose agency signature verifies, admitted or not (so a log
@@ -219,6 +223,9 @@ func (a *auditor) account(idx uint64, leaf []byte, adm *specs.Admitted, err erro
 		}
 		if len(r.Failures) < a.opts.MaxFailures {
 			r.Failures = append(r.Failures, f)
+		}
+		if a.opts.OnFailure != nil {
+			a.opts.OnFailure(idx, leaf, err)
 		}
 		// Record what the leaf claims so one bad entry does not make every
 		// later entry of its agency fail the seq rule as well.
