@@ -53,6 +53,9 @@ type AuditReport struct {
 	FailureCount uint64                    `json:"failure_count"`
 	Failures     []EntryFailure            `json:"failures"`
 	Rules        *RulesReport              `json:"rules,omitempty"`
+	// AdmissionState is the admission state after the last leaf (each
+	// agency's seq, every id seen): what a compliance statement digests.
+	AdmissionState *specs.LogState `json:"-"`
 }
 
 // RulesReport is the outcome of the compliance rules over the log.
@@ -146,6 +149,7 @@ func (p *Pins) Audit(ctx context.Context, src *tlog.Source, opts AuditOptions) (
 		return r, err
 	}
 	r.TreeVerified = true
+	r.AdmissionState = a.state
 	if opts.Rules != nil {
 		a.violations(opts.Rules.Finish(r.Rules.AsOf))
 		rules.SortViolations(r.Rules.Violations)
