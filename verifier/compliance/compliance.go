@@ -255,8 +255,13 @@ func ParsePolicy(text string) (*Policy, error) {
 	return p, nil
 }
 
-// ErrQuorum marks a statement without enough valid member signatures.
-var ErrQuorum = errors.New("compliance statement quorum")
+// ErrQuorum marks a statement without enough valid member signatures;
+// ErrSignature one with a member's signature that does not verify (an
+// altered statement).
+var (
+	ErrQuorum    = errors.New("compliance statement quorum")
+	ErrSignature = errors.New("compliance statement signature")
+)
 
 // Verify opens a signed statement: at least p.Quorum of its members'
 // signatures must verify. It returns the statement and the names of the
@@ -265,6 +270,10 @@ func Verify(msg []byte, p *Policy) (*Statement, []string, error) {
 	n, err := note.Open(msg, note.VerifierList(p.Members...))
 	if err != nil {
 		var u *note.UnverifiedNoteError
+		var bad *note.InvalidSignatureError
+		if errors.As(err, &bad) {
+			return nil, nil, fmt.Errorf("%w: %v: the statement is not what the member signed", ErrSignature, err)
+		}
 		if errors.As(err, &u) {
 			return nil, nil, fmt.Errorf("%w: no signature by a member of the policy verifies", ErrQuorum)
 		}
