@@ -263,3 +263,18 @@ func FuzzParseText(f *testing.F) {
 		}
 	})
 }
+
+// specs/compliance.md shows the vector as it is.
+func TestSpecShowsVector(t *testing.T) {
+	doc, err := os.ReadFile("../../specs/compliance.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	vec, err := os.ReadFile("../../specs/vectors/compliance/statement.note")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Contains(doc, append(append([]byte("```\n"), vec...), "```"...)) {
+		t.Fatal("specs/compliance.md does not show specs/vectors/compliance/statement.note")
+	}
+}
