@@ -166,15 +166,22 @@ the file as compliance/<tree size>.note in the log directory.`,
 
 func newComplianceVerify() *cobra.Command {
 	var vkeys []string
-	var policyFile string
+	var policyFile, logLoc, rulesConfig string
+	var logPins pinFlags
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "verify FILE (--vkey MEMBER.vkey ... | --policy MEMBERS)",
 		Short: "Check a compliance statement's member signatures (a k-of-n quorum with --policy)",
 		Long: `verify reads a compliance statement strictly and checks its signatures: with
 --vkey (repeatable) every given member must have signed; with --policy, a file
-of "member <vkey>" lines and one "quorum <k>" line, at least k of them. Exit 0
-when the quorum is met, 1 when not, 2 for an unreadable file or bad keys.`,
+of "member <vkey>" lines and one "quorum <k>" line, at least k of them.
+
+With --log (and the log's pins --log-vkey or --log-policy, and --registry), it
+also replays the log to the statement's tree, as the member did (the log must be
+that tree or provably extend it), and compares every line: rules, config
+(--rules-config, default the engine's defaults), the counts and the state
+digest. Exit 0 when the quorum is met (and the replay agrees), 1 when not,
+2 for an unreadable file or bad keys.`,
 		Example: `  acdledger compliance verify ledger/log/compliance/1234.note --policy members.txt --json`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -214,6 +221,35 @@ when the quorum is met, 1 when not, 2 for an unreadable file or bad keys.`,
 			if errors.Is(err, compliance.ErrMalformed) {
 				return usage(fmt.Errorf("%s: %w", args[0], err))
 			}
+			if err == nil && logLoc != "" {
+				cfg, cerr := loadRulesConfig(rulesConfig)
+				if cerr != nil {
+					return usage(cerr)
+				}
+				raw := specs.RulesDefaultConfig
+				if rulesConfig != "" {
+					if raw, cerr = os.ReadFile(rulesConfig); cerr != nil {
+						return usage(cerr)
+					}
+				}
+				lp, src, lerr := logPins.loadWithLog(logLoc)
+				if lerr != nil {
+					return lerr
+				}
+				bar := progress.Stderr("replaying the log")
+				ms, rerr := compliance.Recheck(cmd.Context(), lp, src, st, compliance.Options{Config: cfg, ConfigRaw: raw, Progress: bar.Update})
+				bar.Finish()
+				if rerr != nil {
+					return classify(fmt.Errorf("log %s: %w", src, rerr))
+				}
+				if len(ms) > 0 {
+					var lines []string
+					for _, m := range ms {
+						lines = append(lines, fmt.Sprintf("%s: statement says %s, replay gives %s", m.Field, m.Statement, m.Replay))
+					}
+					err = fmt.Errorf("the replay does not agree: %s", strings.Join(lines, "; "))
+				}
+			}
 			w := cmd.OutOrStdout()
 			if asJSON {
 				res := struct {
@@ -247,5 +283,11 @@ when the quorum is met, 1 when not, 2 for an unreadable file or bad keys.`,
 	f.StringArrayVar(&vkeys, "vkey", nil, "a member's verifier key file (repeatable; all must have signed)")
 	f.StringVar(&policyFile, "policy", "", `members policy file: "member <vkey>" lines and "quorum <k>"`)
 	f.BoolVar(&asJSON, "json", false, "print the result as JSON")
+	f.StringVar(&logLoc, "log", "", "also replay this log (tlog-tiles directory or URL) and compare every line")
+	f.StringVar(&logPins.vkey, "log-vkey", "", "with --log: the log's checkpoint verifier key file")
+	f.StringVar(&logPins.policy, "log-policy", "", "with --log: the log's witness policy file (instead of --log-vkey)")
+	f.StringVar(&logPins.origin, "log-origin", "", "with --log: the log's origin (default: the key's name)")
+	f.StringVar(&logPins.registry, "registry", "", "with --log: the agency registry")
+	f.StringVar(&rulesConfig, "rules-config", "", "with --log: the rules configuration the statement names (default: the engine's defaults)")
 	return cmd
 }

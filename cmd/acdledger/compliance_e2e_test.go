@@ -56,6 +56,14 @@ func TestComplianceCLI(t *testing.T) {
 	}
 	must(t, "compliance", "verify", file, "--vkey", filepath.Join(work, "m1.vkey"), "--vkey", filepath.Join(work, "m2.vkey"))
 
+	// Anyone holding the log replays it and gets the same statement; with
+	// another configuration the config line differs.
+	logArgs := []string{"--log", filepath.Join(led, "log"), "--log-vkey", filepath.Join(led, "log.vkey"), "--registry", reg}
+	must(t, append([]string{"compliance", "verify", file, "--policy", policy}, logArgs...)...)
+	cfg := filepath.Join(work, "rules.json")
+	os.WriteFile(cfg, []byte(`{"clock_skew": "10m"}`), 0o644)
+	mustFail(t, 1, "config: statement says sha256:", append([]string{"compliance", "verify", file, "--policy", policy, "--rules-config", cfg}, logArgs...)...)
+
 	oneFile := filepath.Join(work, "one.note")
 	os.WriteFile(oneFile, one, 0o644)
 	mustFail(t, 1, "1 of the policy's members signed", "compliance", "verify", oneFile, "--policy", policy)

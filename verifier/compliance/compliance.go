@@ -322,3 +322,48 @@ func Merge(msgs ...[]byte) ([]byte, error) {
 	}
 	return []byte(string(text) + "\n\n" + strings.Join(sigs, "\n") + "\n"), nil
 }
+
+// Mismatch is one line of a statement that a replay does not give.
+type Mismatch struct {
+	Field     string `json:"field"`
+	Statement string `json:"statement"`
+	Replay    string `json:"replay"`
+}
+
+// Recheck replays the log to the statement's tree and compares every line:
+// the log's current checkpoint (verified against pins) must be that tree
+// or provably extend it (a consistency proof), the leaves must hash to the
+// statement's root, and the rules (run with opts.Config, as of the
+// statement's as-of) must give the same rules list, configuration digest,
+// counts and state digest. A contradicting log is an error; differing
+// figures are listed.
+func Recheck(ctx context.Context, pins *verifier.Pins, src *tlog.Source, st *Statement, opts Options) ([]Mismatch, error) {
+	cp := &tlog.Checkpoint{Origin: st.Origin, Size: st.Size, Hash: st.Root}
+	cur, err := src.Checkpoint(ctx, pins.Trust)
+	if err != nil {
+		return nil, err
+	}
+	if cur.Origin != st.Origin {
+		return nil, fmt.Errorf("the statement is about log %s, the pinned log is %s", st.Origin, cur.Origin)
+	}
+	if _, err := src.CheckConsistency(ctx, pins.Trust, cp); err != nil {
+		return nil, fmt.Errorf("the log contradicts the statement's tree (size %d): %w", st.Size, err)
+	}
+	opts.AsOf = st.AsOf
+	got, err := Make(ctx, pins, src, cp, opts)
+	if err != nil {
+		return nil, err
+	}
+	var out []Mismatch
+	for _, f := range []struct{ field, a, b string }{
+		{"rules", st.Rules, got.Rules}, {"config", st.Config, got.Config},
+		{"violations", strconv.FormatUint(st.Violations, 10), strconv.FormatUint(got.Violations, 10)},
+		{"admission-failures", strconv.FormatUint(st.AdmissionFailures, 10), strconv.FormatUint(got.AdmissionFailures, 10)},
+		{"state", st.State, got.State},
+	} {
+		if f.a != f.b {
+			out = append(out, Mismatch{f.field, f.a, f.b})
+		}
+	}
+	return out, nil
+}

@@ -3,20 +3,24 @@ package compliance_test
 import (
 	"bytes"
 	"context"
+	"crypto/ed25519"
+	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/acdledger/acdledger/internal/testkit"
+	"github.com/acdledger/acdledger/internal/activity"
 	"github.com/acdledger/acdledger/internal/testlog"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/verifier"
 	"github.com/acdledger/acdledger/verifier/compliance"
 	"github.com/acdledger/acdledger/verifier/rules"
 	"github.com/acdledger/acdledger/verifier/tlog"
+	"github.com/secure-systems-lab/go-securesystemslib/dsse"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -39,41 +43,103 @@ func member(t testing.TB, name string, seed byte) (note.Signer, note.Verifier, s
 }
 
 type fixture struct {
-	pins *verifier.Pins
-	src  *tlog.Source
-	log  *testlog.Log
-	k    *testkit.Kit
+	pins   *verifier.Pins
+	src    *tlog.Source
+	log    *testlog.Log
+	keys   map[string]ed25519.PrivateKey
+	keyIDs map[string]string
+	seq    map[string]float64
+	n      int
 }
 
-// newFixture is a real Tessera log with two inspections, a measure that
+// sign signs a payload as its agency does (DSSE PAE, Ed25519). The
+// verifier's tests may not use the writing side's key code.
+func (f *fixture) sign(t testing.TB, agency string, payload []byte) []byte {
+	t.Helper()
+	env, err := specs.EnvelopeJSON(payload, f.keyIDs[agency], ed25519.Sign(f.keys[agency], dsse.PAE(specs.PayloadType, payload)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return env
+}
+
+// entry makes the agency's next entry.
+func (f *fixture) entry(t testing.TB, agency, kind string, legal map[string]any, refs []string, body map[string]any) []byte {
+	f.n++
+	f.seq[agency]++
+	raw, err := json.Marshal(map[string]any{"id": fmt.Sprintf("TEST-%d", f.n), "kind": kind, "schema": specs.EntrySchemaVersion,
+		"agency": agency, "seq": f.seq[agency], "occurred_at": "2026-06-01T10:00:00+09:00", "case": "CASE-T", "legal_basis": legal,
+		"refs": refs, "body": body})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f.sign(t, agency, raw)
+}
+
+// inspection is a harmless entry of the commission.
+func (f *fixture) inspection(t testing.TB, refs ...string) []byte {
+	if refs == nil {
+		refs = []string{}
+	}
+	return f.entry(t, "commission", "inspection", map[string]any{"law": "acd-act", "article": "63", "paragraph": "1"}, refs,
+		map[string]any{"paragraph": "1", "target_agency": "nco", "period_from": "2026-04-01T00:00:00+09:00", "period_until": "2026-05-31T00:00:00+09:00", "findings": 0})
+}
+
+// newFixture is a real Tessera log with generated activity, a measure that
 // has neither approval nor emergency (an R3 violation) and a leaf whose
 // ref names no entry (an admission failure).
 func newFixture(t *testing.T) *fixture {
-	k := testkit.New(t)
-	l := testlog.New(t, "compliance.example/log")
-	leaves := [][]byte{k.Signed(t, "commission"), k.Signed(t, "commission")}
-	m := k.Entry("npa")
-	m["kind"] = "measure.executed"
-	m["body"] = map[string]any{"executor": "police", "measure": "police_measure", "target_location": "domestic", "mode": "direct",
-		"started_at": "2026-06-01T10:00:00+09:00", "ended_at": "2026-06-01T11:00:00+09:00", "outcome": "no_effect"}
-	leaves = append(leaves, k.Sign(t, "npa", m))
-	bad := k.Entry("commission")
-	bad["refs"] = []string{"NO-SUCH-ENTRY"}
-	leaves = append(leaves, k.SignAsIs(t, "commission", bad))
-	l.Add(t, leaves...)
-	reg := filepath.Join(t.TempDir(), "registry.json")
-	if err := os.WriteFile(reg, k.RegJSON, 0o644); err != nil {
-		t.Fatal(err)
+	f := &fixture{keys: map[string]ed25519.PrivateKey{}, keyIDs: map[string]string{}, seq: map[string]float64{}}
+	reg := &specs.Registry{}
+	for i, a := range activity.Agencies() {
+		k := ed25519.NewKeyFromSeed(bytes.Repeat([]byte{byte(i + 1)}, ed25519.SeedSize))
+		id, err := reg.Add(a.ID, a.Name, a.Role, a.Kinds, k.Public())
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.keys[a.ID], f.keyIDs[a.ID] = k, id
 	}
-	pins, err := verifier.LoadPins(l.VkeyFile, "", reg)
+	es, err := activity.Generate(activity.Config{Seed: 3, Entries: 40, Start: time.Date(2026, 4, 1, 0, 0, 0, 0, time.UTC), End: time.Date(2026, 8, 1, 0, 0, 0, 0, time.UTC)})
 	if err != nil {
 		t.Fatal(err)
 	}
-	src, err := tlog.Open(l.Dir)
+	var leaves [][]byte
+	for _, e := range es {
+		var m struct{ Seq float64 }
+		json.Unmarshal(e.Public(), &m)
+		f.seq[e.Agency] = m.Seq
+		leaves = append(leaves, f.sign(t, e.Agency, e.Public()))
+	}
+	leaves = append(leaves, f.entry(t, "mpd", "measure.executed", map[string]any{"law": "police-duties-act", "article": "6-2"}, []string{},
+		map[string]any{"executor": "police", "measure": "police_measure", "target_location": "domestic", "mode": "direct",
+			"started_at": "2026-06-01T10:00:00+09:00", "ended_at": "2026-06-01T11:00:00+09:00", "outcome": "no_effect"}))
+	leaves = append(leaves, f.inspection(t, "NO-SUCH-ENTRY"))
+	f.log = testlog.New(t, "compliance.example/log")
+	f.log.Add(t, leaves...)
+	raw, err := reg.Marshal()
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &fixture{pins: pins, src: src, log: l, k: k}
+	regFile := filepath.Join(t.TempDir(), "registry.json")
+	if err := os.WriteFile(regFile, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if f.pins, err = verifier.LoadPins(f.log.VkeyFile, "", regFile); err != nil {
+		t.Fatal(err)
+	}
+	if f.src, err = tlog.Open(f.log.Dir); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// audit is what acdledger audit finds, for comparison.
+func (f *fixture) audit(t *testing.T) *verifier.AuditReport {
+	r, err := f.pins.Audit(context.Background(), f.src, verifier.AuditOptions{Rules: rules.New(rules.DefaultConfig()), RulesAsOf: asOf})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return r
 }
 
 var asOf = time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC)
@@ -97,9 +163,11 @@ func (f *fixture) statement(t *testing.T) *compliance.Statement {
 func TestStatementSignedByQuorum(t *testing.T) {
 	f := newFixture(t)
 	st := f.statement(t)
-	// Two violations: R3 of the measure, and R14 of the refused leaf (the
-	// rules judge every leaf whose signature verifies, as audit does).
-	if st.Size != 4 || st.Violations != 2 || st.AdmissionFailures != 1 || st.Origin != "compliance.example/log" {
+	// The counts are audit's: the R3 measure and the refused leaf among
+	// them (the rules judge every leaf whose signature verifies).
+	ar := f.audit(t)
+	if st.Size != ar.Size || st.Violations != ar.Rules.ViolationCount || st.AdmissionFailures != 1 || ar.FailureCount != 1 ||
+		st.Violations < 2 || st.Origin != "compliance.example/log" {
 		t.Fatalf("statement %+v", st)
 	}
 	if !strings.HasPrefix(st.Rules, "R1@1,R2@1,") || !strings.HasSuffix(st.Rules, ",R15@1") || st.Config != compliance.ConfigDigest(specs.RulesDefaultConfig) {
@@ -128,14 +196,14 @@ func TestStatementSignedByQuorum(t *testing.T) {
 	}
 	two := &compliance.Policy{Members: []note.Verifier{v1, v2, v3}, Quorum: 2}
 	got, signers, err := compliance.Verify(both, two)
-	if err != nil || got.Violations != 2 || strings.Join(signers, " ") != "commission.example/member-1 commission.example/member-2" {
+	if err != nil || got.Violations != st.Violations || strings.Join(signers, " ") != "commission.example/member-1 commission.example/member-2" {
 		t.Fatalf("2 of 3: %v %v %+v", err, signers, got)
 	}
 	if _, _, err := compliance.Verify(m1, two); !errors.Is(err, compliance.ErrQuorum) || !strings.Contains(err.Error(), "1 of the policy's members signed") {
 		t.Fatalf("1 of 3 with quorum 2: %v", err)
 	}
 	// An edited figure breaks every signature.
-	edited := bytes.Replace(both, []byte("violations 2\n"), []byte("violations 0\n"), 1)
+	edited := bytes.Replace(both, fmt.Appendf(nil, "violations %d\n", st.Violations), []byte("violations 0\n"), 1)
 	if _, _, err := compliance.Verify(edited, two); !errors.Is(err, compliance.ErrSignature) {
 		t.Fatalf("edited statement: %v", err)
 	}
@@ -147,10 +215,31 @@ func TestStatementSignedByQuorum(t *testing.T) {
 		t.Fatalf("merging another statement: %v", err)
 	}
 
-	// A grown log gives another state.
-	f.log.Add(t, f.k.Signed(t, "commission"))
-	if grown := f.statement(t); grown.State == st.State || grown.Size != 5 {
+	// A replay by anyone gives the same statement; one that says otherwise
+	// is named line by line; a root the log never had is refused.
+	ctx := context.Background()
+	opts := compliance.Options{Config: rules.DefaultConfig(), ConfigRaw: specs.RulesDefaultConfig}
+	if ms, err := compliance.Recheck(ctx, f.pins, f.src, st, opts); err != nil || len(ms) != 0 {
+		t.Fatalf("recheck: %v %+v", err, ms)
+	}
+	lie := *st
+	lie.Violations, lie.State = 0, compliance.StateDigest(nil, nil)
+	if ms, err := compliance.Recheck(ctx, f.pins, f.src, &lie, opts); err != nil || len(ms) != 2 || ms[0].Field != "violations" || ms[1].Field != "state" {
+		t.Fatalf("recheck of a false statement: %v %+v", err, ms)
+	}
+	fork := *st
+	fork.Root = bytes.Repeat([]byte{1}, 32)
+	if _, err := compliance.Recheck(ctx, f.pins, f.src, &fork, opts); err == nil || !strings.Contains(err.Error(), "contradicts") {
+		t.Fatalf("recheck of another tree: %v", err)
+	}
+
+	// A grown log gives another state, and still rechecks the old statement.
+	f.log.Add(t, f.inspection(t))
+	if grown := f.statement(t); grown.State == st.State || grown.Size != st.Size+1 {
 		t.Fatalf("grown log: %+v", grown)
+	}
+	if ms, err := compliance.Recheck(ctx, f.pins, f.src, st, opts); err != nil || len(ms) != 0 {
+		t.Fatalf("recheck after growth: %v %+v", err, ms)
 	}
 }
 
