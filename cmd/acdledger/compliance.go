@@ -164,6 +164,15 @@ the file as compliance/<tree size>.note in the log directory.`,
 	return cmd
 }
 
+// withVerifyCompliance adds "verify compliance", the same command as
+// "compliance verify", beside the other auditor checks under verify.
+func withVerifyCompliance(verify *cobra.Command) *cobra.Command {
+	c := newComplianceVerify()
+	c.Use = strings.Replace(c.Use, "verify", "compliance", 1)
+	verify.AddCommand(c)
+	return verify
+}
+
 func newComplianceVerify() *cobra.Command {
 	var vkeys []string
 	var policyFile, logLoc, rulesConfig string

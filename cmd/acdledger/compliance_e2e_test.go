@@ -54,7 +54,7 @@ func TestComplianceCLI(t *testing.T) {
 	if err := json.Unmarshal([]byte(must(t, "compliance", "verify", file, "--policy", policy, "--json")), &res); err != nil || !res.OK || len(res.Signers) != 2 || strconv.FormatUint(res.Statement.Size, 10) != size {
 		t.Fatalf("verify --json: %v %+v", err, res)
 	}
-	must(t, "compliance", "verify", file, "--vkey", filepath.Join(work, "m1.vkey"), "--vkey", filepath.Join(work, "m2.vkey"))
+	must(t, "verify", "compliance", file, "--vkey", filepath.Join(work, "m1.vkey"), "--vkey", filepath.Join(work, "m2.vkey"))
 
 	// Anyone holding the log replays it and gets the same statement; with
 	// another configuration the config line differs.
