@@ -19,6 +19,10 @@ type AuditOptions struct {
 	MaxFailures int                               // entry failures listed in the report (default 100; all are counted)
 	Progress    func(done, total uint64)          // called as entries are checked
 	OnEntry     func(i uint64, a *specs.Admitted) // optional: every admitted entry, in log order
+	// OnFailure, if set, sees every leaf that fails admission, in log
+	// order, with its bytes: evidence packages are built from it, and the
+	// report's integrity tables class a rogue leaf by what it claims to be.
+	OnFailure func(f EntryFailure, leaf []byte)
 
 	// Rules, if set, runs the compliance rules (specs/rules.md) over every
 	// entry whose agency signature verifies, admitted or not (so a log
@@ -38,10 +42,8 @@ type AuditOptions struct {
 	// OnViolation, if set, sees every violation, also those beyond
 	// MaxViolations; atEnd is set for those found by the final deadline
 	// check (no closing entry up to the checkpoint), not when an entry was
-	// read. OnFailure sees every admission failure. Evidence packages are
-	// built from these.
+	// read. Evidence packages are built from it and OnFailure.
 	OnViolation func(v rules.Violation, atEnd bool)
-	OnFailure   func(f EntryFailure)
 }
 
 // AuditReport is the outcome of a full replay.
@@ -57,6 +59,9 @@ type AuditReport struct {
 	FailureCount uint64                    `json:"failure_count"`
 	Failures     []EntryFailure            `json:"failures"`
 	Rules        *RulesReport              `json:"rules,omitempty"`
+	// AdmissionState is the admission state after the last leaf (each
+	// agency's seq, every id seen): what a compliance statement digests.
+	AdmissionState *specs.LogState `json:"-"`
 }
 
 // RulesReport is the outcome of the compliance rules over the log.
@@ -197,6 +202,7 @@ func (rp *Replay) Finish() *AuditReport {
 		return r
 	}
 	r.TreeVerified = true
+	r.AdmissionState = a.state
 	if a.opts.Rules != nil {
 		a.atEnd = true
 		a.violations(a.opts.Rules.Finish(r.Rules.AsOf))
@@ -278,7 +284,7 @@ func (a *auditor) account(idx uint64, leaf []byte, adm *specs.Admitted, err erro
 			f = EntryFailure{Index: idx, EntryID: v.EntryID, Field: v.Field, Rule: v.Rule, Message: v.Message}
 		}
 		if a.opts.OnFailure != nil {
-			a.opts.OnFailure(f)
+			a.opts.OnFailure(f, leaf)
 		}
 		if len(r.Failures) < a.opts.MaxFailures {
 			r.Failures = append(r.Failures, f)

@@ -172,10 +172,10 @@ func TestJSONOutputs(t *testing.T) {
 	t.Run("malformed report.json", func(t *testing.T) {
 		bad := filepath.Join(work, "bad-report.json")
 		raw, _ := os.ReadFile(filepath.Join(rep, "report.json"))
-		raw = bytes.Replace(raw, []byte(`"schema": 1`), []byte(`"schema": 1.5`), 1)
+		raw = bytes.Replace(raw, []byte(`"schema": 2`), []byte(`"schema": 2.5`), 1)
 		os.WriteFile(bad, raw, 0o644)
 		d := errDoc(t, "report verify malformed", run(t, append([]string{"report", "verify", "--json", bad}, pins...)...), 2)
-		if !strings.Contains(d.Error.Message, "field schema: number 1.5 is not an integer") {
+		if !strings.Contains(d.Error.Message, "field schema: number 2.5 is not an integer") {
 			t.Errorf("message %q", d.Error.Message)
 		}
 	})

@@ -52,6 +52,7 @@ func reportParameters(configFile string) (report.Parameters, error) {
 	return report.Parameters{
 		ImmediateDeletionSeconds: int64(cfg.SelectionDeleteWithin.D() / time.Second),
 		RetentionLimitSeconds:    int64(cfg.RetentionMax.D() / time.Second),
+		DeadlineGraceSeconds:     int64(cfg.MaxRecordLag.D() / time.Second),
 	}, nil
 }
 
@@ -179,6 +180,7 @@ func newReportAnnual() *cobra.Command {
 	var logLoc, out string
 	var year int
 	var calendar, asJSON bool
+	var grace time.Duration
 	cmd := &cobra.Command{
 		Use:   "annual --log DIR|URL --vkey FILE|--policy FILE --registry FILE --year YEAR --out DIR",
 		Short: "Compute the annual report over the log at its current checkpoint",
@@ -199,7 +201,14 @@ report; the command then exits 1 (after writing) so the failure is not missed.
 
 Deletions count as on time or late by the same limits the compliance rules use
 (selection_delete_within and retention_max of --rules-config, or the defaults in
-specs/rules.default.json), so the report and the rules never disagree.`,
+specs/rules.default.json), so the report and the rules never disagree.
+
+The rules judge deadlines as of the period's end plus --deadline-grace
+(default: max_record_lag of the rules configuration, the time the engine waits
+past a deadline for its closing entry), whatever the log holds: a deadline
+missed at the end of the year is reported even with no later entry. The
+report states that time (rules.as_of). A report made before then judges
+deadlines that have not passed yet; the command warns.`,
 		Example: `  acdledger report annual --log demo/log --vkey demo/log.vkey --registry demo/agencies/registry.json --year 2026 --out demo/report
   acdledger report annual --log https://log.example/acd --policy policy.txt --registry registry.json --year 2026 --lang en --band 10 --out report-2026`,
 		Args: cobra.NoArgs,
@@ -219,6 +228,12 @@ specs/rules.default.json), so the report and the rules never disagree.`,
 			params, err := reportParameters(rules.config)
 			if err != nil {
 				return usage(fmt.Errorf("rules config: %w", err))
+			}
+			if cmd.Flags().Changed("deadline-grace") {
+				if grace < 0 {
+					return usage(fmt.Errorf("--deadline-grace %s is negative", grace))
+				}
+				params.DeadlineGraceSeconds = int64(grace / time.Second)
 			}
 			run, rulesID, err := rules.runner()
 			if err != nil {
@@ -259,6 +274,9 @@ specs/rules.default.json), so the report and the rules never disagree.`,
 				fmt.Fprintf(w, "\nbound to %s\n", r.Log)
 				if r.Rules != nil {
 					fmt.Fprintf(w, "rules (config %s, as of %s): %d violations in the period\n", r.Rules.Config, r.Rules.AsOf, len(r.Rules.Violations))
+					if at, err := time.Parse(time.RFC3339, r.Rules.AsOf); err == nil && time.Now().Before(at) {
+						fmt.Fprintf(cmd.ErrOrStderr(), "warning: deadlines are judged as of %s, which has not come yet: entries that close them may still be logged\n", r.Rules.AsOf)
+					}
 				}
 				for _, f := range files {
 					fmt.Fprintf(w, "wrote %s\n", f)
@@ -277,6 +295,7 @@ specs/rules.default.json), so the report and the rules never disagree.`,
 	f.StringVar(&logLoc, "log", "", "the log: a tlog-tiles directory or http(s) URL")
 	f.IntVar(&year, "year", 0, "the fiscal year (its first calendar year: 2026 is April 2026 to March 2027)")
 	f.BoolVar(&calendar, "calendar", false, "report the calendar year (January to December) instead of the fiscal year")
+	f.DurationVar(&grace, "deadline-grace", 0, "judge deadlines as of the period's end plus this (default: the rules' max_record_lag)")
 	f.StringVar(&out, "out", "", "directory to write report.json, report.md and report.html into")
 	f.BoolVar(&asJSON, "json", false, "print what was computed and written as JSON")
 	cmd.MarkFlagRequired("log")

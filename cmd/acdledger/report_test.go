@@ -109,8 +109,8 @@ func TestReportCLI(t *testing.T) {
 		mustFail(t, 2, "--year", append([]string{"report", "annual", "--year", "0", "--out", work}, pins...)...)
 		mustFail(t, 2, "rules config", append([]string{"report", "annual", "--year", "2026", "--rules-config", reg, "--out", work}, pins...)...)
 		junk := filepath.Join(work, "junk.json")
-		os.WriteFile(junk, []byte(`{"format":"acdledger-annual-report","schema":2}`), 0o644)
-		mustFail(t, 2, "malformed report: schema 2", append([]string{"report", "verify", junk}, pins...)...)
+		os.WriteFile(junk, []byte(`{"format":"acdledger-annual-report","schema":3}`), 0o644)
+		mustFail(t, 2, "malformed report: schema 3", append([]string{"report", "verify", junk}, pins...)...)
 		unknown := editReport(t, reportJSON, func(doc map[string]any) { doc["tables"].([]any)[0].(map[string]any)["extra"] = 1 })
 		mustFail(t, 2, `unknown field "extra"`, append([]string{"report", "verify", unknown}, pins...)...)
 		// A checkpoint note the pinned key did not sign.

@@ -72,7 +72,7 @@ func (c *Collector) Hook(opts *verifier.AuditOptions) {
 	opts.OnViolation = func(v rules.Violation, atEnd bool) {
 		c.findings = append(c.findings, finding{violation: &v, atEnd: atEnd})
 	}
-	opts.OnFailure = func(f verifier.EntryFailure) {
+	opts.OnFailure = func(f verifier.EntryFailure, _ []byte) {
 		c.findings = append(c.findings, finding{failure: &f})
 	}
 }
@@ -254,7 +254,7 @@ func Verify(raw []byte, p *verifier.Pins) (*Verdict, error) {
 	var vs []seen
 	var fs []verifier.EntryFailure
 	opts.OnViolation = func(x rules.Violation, atEnd bool) { vs = append(vs, seen{x, atEnd}) }
-	opts.OnFailure = func(f verifier.EntryFailure) { fs = append(fs, f) }
+	opts.OnFailure = func(f verifier.EntryFailure, _ []byte) { fs = append(fs, f) }
 	f := e.Finding
 	if e.Kind == specs.EvidenceViolation {
 		cfg, err := checkRule(e, cp, v)

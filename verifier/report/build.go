@@ -67,7 +67,8 @@ func BuildAt(ctx context.Context, pins *verifier.Pins, src *tlog.Source, cp *tlo
 	}
 	ar, err := pins.Audit(ctx, src, verifier.AuditOptions{
 		Workers: opts.Workers, Progress: opts.Progress, Checkpoint: cp,
-		OnEntry: func(i uint64, a *specs.Admitted) { b.Add(i, a.Entry) },
+		OnEntry:   func(i uint64, a *specs.Admitted) { b.Add(i, a.Entry) },
+		OnFailure: func(f verifier.EntryFailure, leaf []byte) { b.AddFailure(f.Index, leaf) },
 	})
 	if err != nil {
 		return nil, err
@@ -94,9 +95,16 @@ type Builder struct {
 	inPeriod    []uint64 // bitset by leaf index
 	entries     uint64
 	first, last uint64
-	latest      time.Time
 	violations  []ViolationRef
+	byRuleEntry map[ruleEntry]int // → position in violations
+	failures    uint64            // leaves given to AddFailure
 	err         error
+}
+
+// ruleEntry is what a violation is counted by: one rule, one entry.
+type ruleEntry struct {
+	rule  string
+	index uint64
 }
 
 // NewBuilder starts a report for opts.Period.
@@ -108,14 +116,14 @@ func NewBuilder(opts Options) (*Builder, error) {
 	if opts.Period != want {
 		return nil, fmt.Errorf("period %s–%s is not the %s year %d (%s–%s)", opts.Period.From, opts.Period.Until, want.Basis, want.Year, want.From, want.Until)
 	}
-	if opts.Parameters.ImmediateDeletionSeconds < 0 || opts.Parameters.RetentionLimitSeconds < 0 {
+	if opts.Parameters.ImmediateDeletionSeconds < 0 || opts.Parameters.RetentionLimitSeconds < 0 || opts.Parameters.DeadlineGraceSeconds < 0 {
 		return nil, fmt.Errorf("parameters: negative duration")
 	}
 	b := &Builder{opts: opts, tallies: map[string]*tally{},
 		requestRow: map[string]string{}, measureType: map[string]string{}, acqChannel: map[string]string{},
-		agreeSector: map[string]string{}, actionKind: map[string]string{}}
+		agreeSector: map[string]string{}, actionKind: map[string]string{}, byRuleEntry: map[ruleEntry]int{}}
 	b.from, b.until = want.bounds()
-	specsList := tableSpecs(want)
+	specsList := append(tableSpecs(want), integritySpecs()...)
 	if opts.Rules != nil {
 		specsList = append(specsList, violationsSpec)
 	}
@@ -179,9 +187,6 @@ func (b *Builder) Add(index uint64, e *specs.Entry) {
 		return
 	}
 	at := e.Occurred()
-	if at.After(b.latest) {
-		b.latest = at
-	}
 	in := !at.Before(b.from) && at.Before(b.until)
 	b.remember(e, &bd)
 	if in {
@@ -359,32 +364,41 @@ func (b *Builder) isInPeriod(index uint64) bool {
 	return w < uint64(len(b.inPeriod)) && b.inPeriod[w]&(1<<(index%64)) != 0
 }
 
-// keep lists a violation if its entry is in the period.
+// keep lists a violation if its entry is in the period. The engine may
+// report one rule several times for one entry (a measure breaking three
+// conditions of R3): that is one violation, counted once, with every
+// reason kept (sorted at Finish).
 func (b *Builder) keep(v Violation) {
-	if b.isInPeriod(v.Index) {
-		b.violations = append(b.violations, ViolationRef{Rule: v.Rule, Index: v.Index, EntryID: v.EntryID, Case: v.Case})
-		b.tallies[TViolations].add(v.Rule, "violations", 1)
+	if !b.isInPeriod(v.Index) {
+		return
 	}
+	k := ruleEntry{v.Rule, v.Index}
+	if i, ok := b.byRuleEntry[k]; ok {
+		b.violations[i].Reasons = append(b.violations[i].Reasons, v.Reason)
+		return
+	}
+	b.byRuleEntry[k] = len(b.violations)
+	b.violations = append(b.violations, ViolationRef{Rule: v.Rule, Index: v.Index, EntryID: v.EntryID, Case: v.Case, Reasons: []string{v.Reason}})
+	b.tallies[TViolations].add(v.Rule, "violations", 1)
 }
 
-// AsOf is the time deadline rules are evaluated at: the latest occurred_at
-// among the admitted entries, or the period's end if that is earlier (the
-// period's start for a log with no entries).
+// AsOf is the time deadline rules are evaluated at: the period's end plus
+// the deadline grace. It does not depend on what the log holds, so a
+// deadline missed at the end of the year is judged even when no later
+// entry exists (specs/report.md, "Rules").
 func (b *Builder) AsOf() time.Time {
-	switch {
-	case b.latest.IsZero():
-		return b.from
-	case b.latest.After(b.until):
-		return b.until
-	}
-	return b.latest
+	return b.until.Add(time.Duration(b.opts.Parameters.DeadlineGraceSeconds) * time.Second)
 }
 
 // Finish completes the report over the tree cp commits to; failures is the
-// number of its leaves that failed admission.
+// number of its leaves that failed admission, each of which must have been
+// given to AddFailure (the integrity tables account for every one).
 func (b *Builder) Finish(cp *tlog.Checkpoint, failures uint64) (*Report, error) {
 	if b.err != nil {
 		return nil, b.err
+	}
+	if failures != b.failures {
+		return nil, fmt.Errorf("%d leaves fail admission but %d were classed for the integrity tables", failures, b.failures)
 	}
 	r := &Report{
 		Format: Format, Schema: SchemaVersion, Period: b.opts.Period, Parameters: b.opts.Parameters,
@@ -402,6 +416,11 @@ func (b *Builder) Finish(cp *tlog.Checkpoint, failures uint64) (*Report, error) 
 		asOf := b.AsOf()
 		for _, v := range b.opts.Rules.Finish(asOf) {
 			b.keep(v)
+		}
+		for i := range b.violations {
+			// The engine's order of reasons is deterministic, but a
+			// verifier compares sets: keep them sorted.
+			slices.Sort(b.violations[i].Reasons)
 		}
 		slices.SortFunc(b.violations, compareViolations)
 		r.Rules = &Rules{Config: b.opts.RulesConfig, AsOf: asOf.In(JST).Format(time.RFC3339Nano), Violations: b.violations}

@@ -47,13 +47,22 @@ var tableLabels = map[string][2]label{
 	TMonthly:         {{"月別の記録件数", "Monthly activity"}, {"", ""}},
 	TEntriesByKind:   {{"記録の種類別件数", "Entries by kind"}, {"", ""}},
 	TEntriesByAgency: {{"機関別記録件数", "Entries by agency"}, {"", ""}},
-	TViolations:      {{"規則違反（規則別）", "Rule violations found, by rule"}, {"", ""}},
+	TViolations: {{"規則違反（規則別）", "Rule violations found, by rule"},
+		{"一つの記録が一つの規則に反する場合は、理由がいくつあっても1件と数える。", "An entry breaking one rule counts once, however many reasons it breaks it for."}},
+	TIntegrityByKind: {{"受理規則に反する葉（記録が称する種類別）", "Leaves failing admission, by the kind they claim"},
+		{"ログの運営者等が台帳を経ずに書き込んだ葉を含む。葉が称する内容は検証されておらず、他の集計には用いない。", "These may have been written around the ledger (e.g. by a log operator). What a leaf claims is unverified and used in no other figure."}},
+	TIntegrityDirections: {{"受理規則に反する葉（称する通信の方向別）", "Leaves failing admission, by the directions they name"},
+		{"内内は取得できないため、0でなければならない。", "Domestic-to-domestic (内内) may never be acquired: must be 0."}},
+	TIntegrityVolumes: {{"受理規則に反する選別の葉が称する件数（方向・種類別）", "Records claimed by selection batches failing admission, by direction and category"},
+		{"これらの件数は上の表の集計に含まれない。", "Not included in the selection figures above."}},
 }
 
 var columnLabels = map[string]label{
 	"requests": {"求め", "requests"}, "decided": {"決定", "decided"}, "approved": {"承認", "approved"},
 	"conditional": {"条件付承認", "conditional"}, "rejected": {"不承認", "rejected"}, "withdrawn": {"取下げ", "withdrawn"},
-	"executed": {"実施", "executed"}, "approved_in_advance": {"事前承認", "approved in advance"},
+	"failures": {"葉の数", "leaves"}, "naming_nainai": {"内内を称する", "naming NAINAI (内内)"},
+	"essential_content": {"本質的内容を計上", "counting essential content"},
+	"executed":          {"実施", "executed"}, "approved_in_advance": {"事前承認", "approved in advance"},
 	"emergency": {"緊急（事後通知）", "emergency"}, "without_authority": {"承認・緊急の別なし", "neither"},
 	"domestic_target": {"国内の対象", "domestic target"}, "foreign_target": {"国外の対象", "foreign target"},
 	"emergency_notices": {"事後通知", "emergency notices"}, "police": {"警察", "police"}, "sdf": {"自衛隊", "SDF"},
@@ -104,6 +113,8 @@ var rowLabels = map[string]label{
 	rowUnknownMeasure:     {"措置が見当たらない通知", "notice of an unknown measure"},
 	rowUnknownAcquisition: {"取得が見当たらないもの", "unknown acquisition"},
 	rowUnknownAgreement:   {"協定が見当たらないもの", "unknown agreement"},
+	rowUnreadable:         {"読めない葉", "unreadable leaf"},
+	rowUnknownKind:        {"不明な種類", "unknown kind"},
 }
 
 // text holds the page's fixed wording.
@@ -123,6 +134,8 @@ var text = map[string]label{
 	"parameters":          {"パラメータ", "Parameters"},
 	"immediate":           {"選別後の直ちに消去の期限", "Immediate deletion limit"},
 	"retention_limit":     {"保存期間の上限", "Retention limit"},
+	"deadline_grace":      {"期限の評価時点（期間末からの猶予）", "Deadlines judged this long after the period's end"},
+	"reasons":             {"理由", "reasons"},
 	"recompute":           {"各数値は、公開されたログから誰でも再計算できる（`acdledger report verify`）。各記録の公開部分（body）のみを用い、秘匿部分は用いない。", "Every figure can be recomputed by anyone from the published log (`acdledger report verify`). Only each entry's header and public body are read, never its sealed part."},
 	"basis_rule":          {"期間は発生日時（occurred_at、日本時間）による。", "Entries belong to the period by occurred_at, in Japan time (+09:00)."},
 	"band":                {"1以上%d未満の数は「%d未満」と表示する（報告の JSON は正確な数を持つ）。", "Counts above 0 and below %d are shown as \"<%d\" (report.json holds the exact figures)."},
@@ -182,7 +195,7 @@ func rowLabel(lang, table, key string) string {
 			return fmt.Sprintf("%d年%d月", t.Year(), int(t.Month()))
 		}
 	}
-	if l, ok := rowLabels[key]; ok && table != TEntriesByKind && table != TEntriesByAgency && table != TViolations {
+	if l, ok := rowLabels[key]; ok && table != TEntriesByKind && table != TEntriesByAgency && table != TViolations && table != TIntegrityByKind {
 		return l.in(lang)
 	}
 	return key

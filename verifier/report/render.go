@@ -95,6 +95,7 @@ func newView(r *Report, o RenderOptions) (*view, error) {
 		{tr(lang, "failures"), number(lang, r.Log.AdmissionFailures, 0)},
 		{tr(lang, "immediate"), secs(r.Parameters.ImmediateDeletionSeconds)},
 		{tr(lang, "retention_limit"), secs(r.Parameters.RetentionLimitSeconds)},
+		{tr(lang, "deadline_grace"), secs(r.Parameters.DeadlineGraceSeconds)},
 	}
 	for _, c := range charts(r, lang, o.Band) {
 		v.Charts = append(v.Charts, template.HTML(c)) // built from escaped text only
@@ -123,7 +124,7 @@ func newView(r *Report, o RenderOptions) (*view, error) {
 			rv.None = tr(lang, "rules.none")
 		}
 		for _, x := range r.Rules.Violations {
-			rv.List = append(rv.List, []string{x.Rule, fmt.Sprint(x.Index), x.EntryID, x.Case})
+			rv.List = append(rv.List, []string{x.Rule, fmt.Sprint(x.Index), x.EntryID, x.Case, strings.Join(x.Reasons, "; ")})
 		}
 		v.Rules = rv
 	}
@@ -174,9 +175,9 @@ func Markdown(r *Report, o RenderOptions) ([]byte, error) {
 		if v.Rules.None != "" {
 			fmt.Fprintf(&b, "\n%s\n", v.Rules.None)
 		} else {
-			fmt.Fprintf(&b, "\n### %s\n\n| %s | %s | %s | %s |\n|---|---:|---|---|\n", v.T["rules.list"], v.T["rule"], v.T["index"], v.T["entry"], v.T["case"])
+			fmt.Fprintf(&b, "\n### %s\n\n| %s | %s | %s | %s | %s |\n|---|---:|---|---|---|\n", v.T["rules.list"], v.T["rule"], v.T["index"], v.T["entry"], v.T["case"], v.T["reasons"])
 			for _, x := range v.Rules.List {
-				fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", mdCell(x[0]), x[1], mdCell(x[2]), mdCell(x[3]))
+				fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", mdCell(x[0]), x[1], mdCell(x[2]), mdCell(x[3]), mdCell(x[4]))
 			}
 		}
 	}

@@ -19,14 +19,16 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"time"
 
 	"github.com/acdledger/acdledger/internal/jsonmsg"
+	"github.com/acdledger/acdledger/specs"
 )
 
 // Format and SchemaVersion identify report.json; a reader refuses any other.
 const (
 	Format        = "acdledger-annual-report"
-	SchemaVersion = 1
+	SchemaVersion = 2
 )
 
 // Report is report.json. Field order here is the order in the file; maps
@@ -79,12 +81,37 @@ type Parameters struct {
 	// RetentionLimitSeconds: a retention deletion is on time if
 	// deleted_at - created_at is at most this.
 	RetentionLimitSeconds int64 `json:"retention_limit_seconds"`
+	// DeadlineGraceSeconds: the rules judge deadlines as of the period's
+	// end plus this (rules.as_of), so a deadline missed at the end of the
+	// year is reported even when no later entry exists. It should be at
+	// least the rules' max_record_lag, which the engine waits past a
+	// deadline before it reports it (specs/rules.md, "Deadlines").
+	DeadlineGraceSeconds int64 `json:"deadline_grace_seconds"`
 }
 
-// DefaultParameters are placeholders until the statutory values are
-// confirmed (shared/notes/acd-law.md marks both [?]).
+// DefaultParameters are the rules' defaults (specs/rules.default.json), so
+// that "late" means the same in the report and in the rules:
+// selection_delete_within, retention_max and max_record_lag. They are
+// placeholders until the statutory values are confirmed
+// (shared/notes/acd-law.md marks them [?]). The report package reads the
+// file itself rather than importing verifier/rules.
 func DefaultParameters() Parameters {
-	return Parameters{ImmediateDeletionSeconds: 600, RetentionLimitSeconds: 180 * 24 * 3600}
+	var d struct {
+		Immediate string `json:"selection_delete_within"`
+		Retention string `json:"retention_max"`
+		Lag       string `json:"max_record_lag"`
+	}
+	secs := func(s string) int64 {
+		v, err := time.ParseDuration(s)
+		if err != nil {
+			panic("specs/rules.default.json: " + err.Error())
+		}
+		return int64(v / time.Second)
+	}
+	if err := json.Unmarshal(specs.RulesDefaultConfig, &d); err != nil {
+		panic("specs/rules.default.json: " + err.Error())
+	}
+	return Parameters{ImmediateDeletionSeconds: secs(d.Immediate), RetentionLimitSeconds: secs(d.Retention), DeadlineGraceSeconds: secs(d.Lag)}
 }
 
 // Table is one table of counts. Every row has a value for exactly the
@@ -106,19 +133,23 @@ type Rules struct {
 	// Config identifies the rule set and its configuration, as given by
 	// whoever ran them (e.g. "default" or "sha256:<hex of the config file>").
 	Config string `json:"config"`
-	// AsOf is the time deadline rules were evaluated at: the earlier of the
-	// period's end and the latest occurred_at in the log.
+	// AsOf is the time deadline rules were evaluated at: the period's end
+	// plus parameters.deadline_grace_seconds, whatever the log holds.
 	AsOf string `json:"as_of"`
-	// Violations are those of entries in the period, by index then rule.
+	// Violations are those of entries in the period, one per (rule, entry),
+	// by index then rule.
 	Violations []ViolationRef `json:"violations"`
 }
 
-// ViolationRef is one violation as the report lists it.
+// ViolationRef is one violation as the report lists it: one rule broken by
+// one entry, with every reason the engine gave (a measure may break three
+// conditions of one rule: it is one violation with three reasons).
 type ViolationRef struct {
-	Rule    string `json:"rule"`
-	Index   uint64 `json:"index"`
-	EntryID string `json:"entry_id"`
-	Case    string `json:"case"`
+	Rule    string   `json:"rule"`
+	Index   uint64   `json:"index"`
+	EntryID string   `json:"entry_id"`
+	Case    string   `json:"case"`
+	Reasons []string `json:"reasons"`
 }
 
 // Table returns the table with the given id, or nil.
@@ -193,7 +224,7 @@ func Parse(data []byte) (*Report, error) {
 	if r.Period.Year < 1 || r.Period.Year > 9998 {
 		return nil, bad("period.year %d out of range", r.Period.Year)
 	}
-	if r.Parameters.ImmediateDeletionSeconds < 0 || r.Parameters.RetentionLimitSeconds < 0 {
+	if r.Parameters.ImmediateDeletionSeconds < 0 || r.Parameters.RetentionLimitSeconds < 0 || r.Parameters.DeadlineGraceSeconds < 0 {
 		return nil, bad("parameters: negative duration")
 	}
 	if (r.Log.FirstIndex == nil) != (r.Log.LastIndex == nil) {
@@ -231,8 +262,18 @@ func Parse(data []byte) (*Report, error) {
 			}
 		}
 	}
-	if r.Rules != nil && !slices.IsSortedFunc(r.Rules.Violations, compareViolations) {
-		return nil, bad("rules.violations are not ordered by index, then rule")
+	if r.Rules != nil {
+		if !slices.IsSortedFunc(r.Rules.Violations, compareViolations) {
+			return nil, bad("rules.violations are not ordered by index, then rule")
+		}
+		for i, v := range r.Rules.Violations {
+			if i > 0 && v.Index == r.Rules.Violations[i-1].Index && v.Rule == r.Rules.Violations[i-1].Rule {
+				return nil, bad("rules.violations[%d]: rule %s at index %d listed twice (one violation per rule and entry, with all its reasons)", i, v.Rule, v.Index)
+			}
+			if len(v.Reasons) == 0 {
+				return nil, bad("rules.violations[%d]: no reasons", i)
+			}
+		}
 	}
 	return &r, nil
 }

@@ -312,9 +312,9 @@ func TestReportRules(t *testing.T) {
 	if r.Rules == nil || r.Table(report.TViolations) == nil {
 		t.Fatal("no rules section")
 	}
-	wantAsOf := time.Date(2027, 4, 1, 0, 0, 0, 0, jst)
-	if !rules.finishAt.Equal(wantAsOf) || r.Rules.AsOf != "2027-04-01T00:00:00+09:00" {
-		t.Fatalf("as of %s / %s, want the period's end", rules.finishAt, r.Rules.AsOf)
+	wantAsOf := time.Date(2027, 4, 4, 0, 0, 0, 0, jst) // the period's end + 72h, the default grace
+	if !rules.finishAt.Equal(wantAsOf) || r.Rules.AsOf != "2027-04-04T00:00:00+09:00" {
+		t.Fatalf("as of %s / %s, want the period's end plus the grace", rules.finishAt, r.Rules.AsOf)
 	}
 	var em uint64
 	for _, m := range []string{"police_measure", "police_measure_abroad", "sdf_protection"} {

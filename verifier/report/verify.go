@@ -225,5 +225,5 @@ func compareRules(r *VerifyResult, got, want *Rules) {
 }
 
 func violationString(v ViolationRef) string {
-	return fmt.Sprintf("%s at index %d (entry %s, case %s)", v.Rule, v.Index, v.EntryID, v.Case)
+	return fmt.Sprintf("%s at index %d (entry %s, case %s): %s", v.Rule, v.Index, v.EntryID, v.Case, strings.Join(v.Reasons, "; "))
 }

@@ -249,9 +249,7 @@ func (c *checker) late(o *obligation, format string, args ...any) {
 func (e *Engine) AddCovered(index uint64, entry *specs.Entry, cov Coverage) []Violation {
 	c := &checker{e: e, index: index, entry: entry}
 	st := e.st
-	if st.ids.has(entry.ID) {
-		// A replayed entry: report it and do not count it twice.
-		c.report(LogReferences, "id %s is already used by an earlier entry", entry.ID)
+	if c.reusedID() {
 		return c.out
 	}
 	var b body
@@ -280,33 +278,20 @@ func (e *Engine) AddCovered(index uint64, entry *specs.Entry, cov Coverage) []Vi
 	case "acquisition.started":
 		c.acquisitionStarted(&b)
 	case "acquisition.stopped":
-		if o := st.Obligations[key(AcquisitionStop, b.Acquisition)]; o != nil {
-			if at := tm(b.StoppedAt); !at.IsZero() && at.After(o.Due) {
-				c.late(o, "stopped at %s (entry %s at index %d), after its authority ended at %s", ts(at), entry.ID, index, ts(o.Due))
-			}
-			delete(st.Obligations, key(AcquisitionStop, b.Acquisition))
-		}
+		c.acquisitionStopped(&b)
 	case "selection.batch":
-		c.batch(&b)
+		// R9, then R8, then R11: the order their violations come in.
+		c.selectionBalance(&b)
+		c.batchDirections(&b)
+		c.openRetention(&b)
 	case "retention.deleted":
-		k := key(RetentionDeadline, entry.Agency+"/"+b.Dataset)
-		if o := st.Obligations[k]; o != nil {
-			if at := tm(b.DeletedAt); !at.IsZero() && at.After(o.Due) {
-				c.late(o, "dataset %s deleted at %s (entry %s at index %d), after its retention deadline %s", b.Dataset, ts(at), entry.ID, index, ts(o.Due))
-			}
-			delete(st.Obligations, k)
-		}
+		c.retentionDeleted(&b)
 	case "provision":
 		c.provision(&b)
 	case "measure.executed":
 		c.measure(&b)
 	case "emergency.notice":
-		if o := st.Obligations[key(EmergencyNotice, b.Measure)]; o != nil {
-			if at := tm(b.NotifiedAt); !at.IsZero() && at.After(o.Due) {
-				c.late(o, "emergency measure notified at %s (entry %s at index %d), later than %s after its start (due %s)", ts(at), entry.ID, index, e.cfg.EmergencyNoticeWithin.D(), ts(o.Due))
-			}
-			delete(st.Obligations, key(EmergencyNotice, b.Measure))
-		}
+		c.emergencyNotified(&b)
 	case "mofa.consulted":
 		at := tm(b.ConsultedAt)
 		st.Consults[entry.ID] = at
@@ -316,18 +301,9 @@ func (e *Engine) AddCovered(index uint64, entry *specs.Entry, cov Coverage) []Vi
 	case "pm.ordered":
 		st.Orders[entry.ID] = tm(b.OrderedAt)
 	case "demand", "recommendation":
-		if due := tm(b.Due); !due.IsZero() {
-			st.Obligations[key(OversightResponse, entry.ID)] = &obligation{Rule: OversightResponse, Index: index, EntryID: entry.ID, Case: entry.Case,
-				Due: due, What: "response", Agency: b.TargetAgency}
-		}
+		c.openResponse(&b)
 	case "response":
-		k := key(OversightResponse, b.To)
-		if o := st.Obligations[k]; o != nil && (o.Agency == "" || o.Agency == entry.Agency) {
-			if at := tm(b.RespondedAt); !at.IsZero() && at.After(o.Due) {
-				c.late(o, "responded at %s (entry %s at index %d), after the due date %s", ts(at), entry.ID, index, ts(o.Due))
-			}
-			delete(st.Obligations, k)
-		}
+		c.responded(&b)
 	}
 	st.ids.add(entry.ID)
 	return c.out
@@ -375,128 +351,10 @@ func ruleNumber(id string) int {
 // OpenObligations is how many deadlines are waiting for their closing entry.
 func (e *Engine) OpenObligations() int { return len(e.st.Obligations) }
 
-// --- R14 log.refs and R15 time.recorded ---
-
-func (c *checker) refs(doc any) {
-	listed := map[string]bool{}
-	for _, r := range c.entry.Refs {
-		listed[r] = true
-		switch {
-		case r == c.entry.ID:
-			c.report(LogReferences, "refs names the entry itself")
-		case !c.e.st.ids.has(r):
-			c.report(LogReferences, "ref %s is not an earlier entry of the log", r)
-		}
-	}
-	m, _ := doc.(map[string]any)
-	for _, f := range specs.RefFields[c.entry.Kind] {
-		if v, ok := m[f].(string); ok && !listed[v] {
-			c.report(LogReferences, "body.%s names %s, which refs does not list", f, v)
-		}
-	}
-}
-
-func (c *checker) recorded(cov Coverage) {
-	occ := tm(c.entry.OccurredAt)
-	if occ.IsZero() {
-		return
-	}
-	if !cov.By.IsZero() && occ.After(cov.By.Add(c.e.cfg.ClockSkew.D())) {
-		c.report(RecordTime, "occurred_at %s is after %s, when a checkpoint covering the entry was already seen", ts(occ), ts(cov.By))
-	}
-	if !cov.After.IsZero() && occ.Before(cov.After.Add(-c.e.cfg.MaxRecordLag.D())) {
-		c.report(RecordTime, "occurred_at %s is more than %s before the entry was logged (it was not in the log at %s): back-dated", ts(occ), c.e.cfg.MaxRecordLag.D(), ts(cov.After))
-	}
-}
-
-// --- R7 direction.nainai and R10 content.essential ---
-
-func (c *checker) nainai(doc any) {
-	e := c.entry
-	header := [][2]string{{"id", e.ID}, {"kind", e.Kind}, {"agency", e.Agency}, {"occurred_at", e.OccurredAt}, {"case", e.Case},
-		{"legal_basis.law", e.LegalBasis.Law}, {"legal_basis.article", e.LegalBasis.Article}, {"legal_basis.paragraph", e.LegalBasis.Paragraph}, {"legal_basis.item", e.LegalBasis.Item}}
-	for i, r := range e.Refs {
-		header = append(header, [2]string{fmt.Sprintf("refs[%d]", i), r})
-	}
-	for _, h := range header {
-		if h[1] == "NAINAI" {
-			c.report(NoNaiNai, "%s is NAINAI (domestic-to-domestic, 内内), which may never be acquired or recorded", h[0])
-		}
-	}
-	walkStrings(doc, "body", func(path, s string) {
-		if s == "NAINAI" {
-			c.report(NoNaiNai, "%s is NAINAI (domestic-to-domestic, 内内), which may never be acquired or recorded", path)
-		}
-	})
-}
-
-func walkStrings(v any, path string, fn func(path, s string)) {
-	switch v := v.(type) {
-	case string:
-		fn(path, v)
-	case []any:
-		for i, x := range v {
-			walkStrings(x, fmt.Sprintf("%s[%d]", path, i), fn)
-		}
-	case map[string]any:
-		for _, k := range sortedKeys(v) {
-			walkStrings(v[k], path+"."+k, fn)
-		}
-	}
-}
-
-func sortedKeys(m map[string]any) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}
-
-// walkEssential finds ESSENTIAL_CONTENT counted above zero or listed in a
-// categories array, anywhere in the body (so kinds added later are covered).
-// p is the path so far in the one notation every message uses, a.b[1]; key
-// is the last object key on it (a categories array is known by its key).
-func walkEssential(v any, p, key string, c *checker) {
-	switch v := v.(type) {
-	case []any:
-		for i, x := range v {
-			if s, ok := x.(string); ok && s == "ESSENTIAL_CONTENT" && key == "categories" {
-				c.report(EssentialContent, "%s[%d] provides ESSENTIAL_CONTENT, the essential content of communications", p, i)
-			}
-			walkEssential(x, fmt.Sprintf("%s[%d]", p, i), "", c)
-		}
-	case map[string]any:
-		if v["category"] == "ESSENTIAL_CONTENT" {
-			if n, ok := v["n"].(json.Number); ok {
-				if f, err := n.Float64(); err == nil && f > 0 {
-					c.report(EssentialContent, "%s counts %s ESSENTIAL_CONTENT; it must be 0", p, n)
-				}
-			}
-		}
-		for _, k := range sortedKeys(v) {
-			walkEssential(v[k], p+"."+k, k, c)
-		}
-	}
-}
-
 // --- agreements and approvals: the authorities ---
 
-// channelDirection is the one direction each channel may carry (acd-act
-// 22(1)): agreement data incoming, transit sending transit, 32 incoming,
-// 33 outgoing.
-var channelDirection = map[string]string{
-	"agreement":        "GAINAI",
-	"transit_sending":  "GAIGAI",
-	"incoming_sending": "GAINAI",
-	"outgoing_sending": "NAIGAI",
-}
-
 func (c *checker) agreement(b *body) {
-	if b.Direction != "GAINAI" {
-		c.report(DirectionChannel, "a consent agreement covers incoming (GAINAI) traffic only, not %s", b.Direction)
-	}
+	c.agreementDirection(b)
 	st := c.e.st
 	terms := agreement{From: tm(b.ValidFrom), Until: tm(b.ValidUntil)}
 	if c.entry.Kind == "agreement.concluded" {
@@ -531,15 +389,7 @@ func (c *checker) request(b *body) {
 			r.PM = at
 		}
 	}
-	measure := b.Measure
-	if measure == "extension" {
-		if d := st.Decisions[b.Extends]; d != nil {
-			measure = d.Measure
-		}
-	}
-	if want, ok := channelDirection[measure]; ok && b.Direction != "" && b.Direction != want {
-		c.report(DirectionChannel, "a %s request must be for %s traffic, not %s", measure, want, b.Direction)
-	}
+	c.requestDirection(b)
 	st.Requests[c.entry.ID] = r
 }
 
@@ -619,127 +469,22 @@ func (c *checker) approved(rule, id, what string, at time.Time, inPeriod bool) *
 	return d
 }
 
-// --- R1, R2, R8: acquisitions and selection ---
+// --- acquisitions and measures: R1, R2, R8 and R3–R6 in their files ---
 
 func (c *checker) acquisitionStarted(b *body) {
-	st := c.e.st
 	start := tm(b.StartedAt)
-	if want, ok := channelDirection[b.Channel]; ok && b.Direction != want {
-		c.report(DirectionChannel, "channel %s carries %s traffic only, not %s", b.Channel, want, b.Direction)
-	}
-	st.Acquisitions[c.entry.ID] = &acquisition{Direction: b.Direction}
-	auth := ""
-	if b.Channel == "agreement" {
-		if b.Agreement == "" {
-			c.report(AcquisitionAuthorised, "an agreement-channel acquisition must name its consent agreement")
-			return
-		}
-		root, a := c.e.agreementOf(b.Agreement)
-		switch {
-		case a == nil:
-			c.report(AcquisitionAuthorised, "names %s, which is not a consent agreement earlier in the log", b.Agreement)
-			return
-		case !a.Terminated.IsZero() && !start.Before(a.Terminated):
-			c.report(AcquisitionAuthorised, "started at %s, after its agreement was terminated at %s", ts(start), ts(a.Terminated))
-		case !start.IsZero() && (!a.From.IsZero() && start.Before(a.From) || !a.Until.IsZero() && start.After(a.Until)):
-			c.report(AcquisitionAuthorised, "started at %s, outside the agreement's validity %s – %s", ts(start), ts(a.From), ts(a.Until))
-		}
-		auth = root
-	} else {
-		if b.Approval == "" {
-			c.report(AcquisitionAuthorised, "a %s acquisition needs the commission's approval; it names none", b.Channel)
-			return
-		}
-		d := c.approved(AcquisitionAuthorised, b.Approval, "acquisition", start, true)
-		if d == nil {
-			return
-		}
-		if d.Measure != "" && d.Measure != b.Channel {
-			c.report(AcquisitionAuthorised, "approval %s is for %s, not %s", b.Approval, d.Measure, b.Channel)
-		}
-		auth = d.Root
-	}
-	if end := c.e.authorityEnd(auth); !end.IsZero() {
-		st.Obligations[key(AcquisitionStop, c.entry.ID)] = &obligation{Rule: AcquisitionStop, Index: c.index, EntryID: c.entry.ID,
-			Case: c.entry.Case, Due: end, What: "acquisition.stopped", Auth: auth}
+	c.acquisitionDirection(b)
+	c.e.st.Acquisitions[c.entry.ID] = &acquisition{Direction: b.Direction}
+	if auth, ok := c.acquisitionAuthorised(b, start); ok {
+		c.openStop(auth)
 	}
 }
-
-func (c *checker) batch(b *body) {
-	st := c.e.st
-	if b.NIn != nil && b.NSelected != nil && b.NDeleted != nil && *b.NIn != *b.NSelected+*b.NDeleted {
-		c.report(SelectionBalance, "n_in %d ≠ n_selected %d + n_deleted %d", *b.NIn, *b.NSelected, *b.NDeleted)
-	}
-	var sum uint64
-	for _, r := range b.Counts {
-		sum += r.N
-	}
-	if b.NSelected != nil && len(b.Counts) > 0 && sum != *b.NSelected {
-		c.report(SelectionBalance, "counts add up to %d, but n_selected is %d", sum, *b.NSelected)
-	}
-	wStart, wEnd, del := tm(b.WindowStart), tm(b.WindowEnd), tm(b.DeletedAt)
-	if !wStart.IsZero() && wEnd.Before(wStart) {
-		c.report(SelectionBalance, "window ends at %s, before it starts at %s", ts(wEnd), ts(wStart))
-	}
-	if within := c.e.cfg.SelectionDeleteWithin.D(); !del.IsZero() && !wEnd.IsZero() && del.Sub(wEnd) > within {
-		c.report(SelectionBalance, "unselected data deleted at %s, %s after the window ended; the limit is %s", ts(del), span(wEnd, del), within)
-	}
-	if a := st.Acquisitions[b.Acquisition]; a != nil {
-		for i, r := range b.Counts {
-			if r.N > 0 && r.Direction != a.Direction {
-				c.report(DirectionChannel, "counts[%d] selects %d %s records from an acquisition of %s traffic", i, r.N, r.Direction, a.Direction)
-			}
-		}
-	}
-	if b.NSelected != nil && *b.NSelected > 0 && b.Dataset != "" && !wEnd.IsZero() {
-		k := key(RetentionDeadline, c.entry.Agency+"/"+b.Dataset)
-		if st.Obligations[k] == nil {
-			st.Obligations[k] = &obligation{Rule: RetentionDeadline, Index: c.index, EntryID: c.entry.ID, Case: c.entry.Case,
-				Due: wEnd.Add(c.e.cfg.RetentionMax.D()), What: "retention.deleted of dataset " + b.Dataset}
-		}
-	}
-}
-
-// --- R12 provisions ---
-
-func (c *checker) provision(b *body) {
-	at := tm(b.ProvidedAt)
-	if b.Approval != "" {
-		c.approved(ForeignProvision, b.Approval, "provision", time.Time{}, false)
-		if d := c.e.st.Decisions[b.Approval]; d != nil && d.Approved && !at.IsZero() && d.DecidedAt.After(at) {
-			c.report(ForeignProvision, "provided at %s, before its approval %s was decided at %s", ts(at), b.Approval, ts(d.DecidedAt))
-		}
-	}
-	if b.RecipientClass != "foreign_government" {
-		return
-	}
-	if b.Deidentified == nil || !*b.Deidentified {
-		c.report(ForeignProvision, "provision to a foreign government is not de-identified")
-	}
-	if c.e.cfg.ForeignProvisionNeedsApproval && b.Approval == "" {
-		c.report(ForeignProvision, "provision to a foreign government names no approval (foreign_provision_needs_approval is set)")
-	}
-}
-
-// --- R3–R6 measures ---
 
 func (c *checker) measure(b *body) {
 	st := c.e.st
 	start := tm(b.StartedAt)
-	var d *decision
-	switch {
-	case b.Approval != "":
-		if d = c.approved(MeasureAuthorised, b.Approval, "measure", start, true); d != nil && d.Measure != "" && d.Measure != b.Measure {
-			c.report(MeasureAuthorised, "approval %s is for %s, not %s", b.Approval, d.Measure, b.Measure)
-		}
-	case b.Emergency:
-	default:
-		c.report(MeasureAuthorised, "the measure names no approval and is not marked emergency")
-	}
-	if b.Emergency && !start.IsZero() {
-		st.Obligations[key(EmergencyNotice, c.entry.ID)] = &obligation{Rule: EmergencyNotice, Index: c.index, EntryID: c.entry.ID,
-			Case: c.entry.Case, Due: start.Add(c.e.cfg.EmergencyNoticeWithin.D()), What: "emergency.notice"}
-	}
+	d := c.measureAuthorised(b, start)
+	c.openNotice(b, start)
 	var req *request
 	if d != nil {
 		req = st.Requests[d.Request]
@@ -763,40 +508,12 @@ func (c *checker) measure(b *body) {
 		}
 		return first
 	}
-	if b.Measure == "police_measure_abroad" || b.TargetLocation == "foreign" {
-		switch {
-		case b.Measure != "police_measure_abroad":
-			c.report(MeasureAbroad, "a measure against a foreign target must be a police_measure_abroad, not %s", b.Measure)
-		case b.TargetLocation != "foreign":
-			c.report(MeasureAbroad, "a police_measure_abroad must have a foreign target, not %s", b.TargetLocation)
-		}
-		if b.Executor != "police" {
-			c.report(MeasureAbroad, "a measure abroad is executed by the police only, not %s", b.Executor)
-		}
-		if !c.e.abroad[c.entry.Agency] {
-			c.report(MeasureAbroad, "agency %s may not execute measures abroad (abroad_agencies: %s)", c.entry.Agency, strings.Join(c.e.cfg.AbroadAgencies, ", "))
-		}
-		mofa := linked(st.Consults, func(r *request) time.Time { return r.Mofa })
-		switch {
-		case mofa.IsZero():
-			c.report(MeasureAbroad, "no mofa.consulted is linked to the measure (in its refs or its approval's request)")
-		case !start.IsZero() && mofa.After(start):
-			c.report(MeasureAbroad, "the Minister for Foreign Affairs was consulted at %s, after the measure started at %s", ts(mofa), ts(start))
-		}
-	}
-	if b.Measure == "sdf_protection" {
-		if b.Executor != "sdf" {
-			c.report(MeasureSDFOrder, "an sdf_protection measure is executed by the SDF, not %s", b.Executor)
-		}
-		pm := linked(st.Orders, func(r *request) time.Time { return r.PM })
-		switch {
-		case pm.IsZero():
-			c.report(MeasureSDFOrder, "no pm.ordered is linked to the measure (in its refs or its approval's request)")
-		case !start.IsZero() && pm.After(start):
-			c.report(MeasureSDFOrder, "the Prime Minister's order came at %s, after the measure started at %s", ts(pm), ts(start))
-		}
-	}
+	c.measureAbroad(b, start, linked)
+	c.measureSDFOrder(b, start, linked)
 }
+
+// linkFunc finds the earliest consultation or order linked to a measure.
+type linkFunc func(times map[string]time.Time, fromReq func(*request) time.Time) time.Time
 
 // --- the id set for R14 ---
 

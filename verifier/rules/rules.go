@@ -50,23 +50,39 @@ func Info(idOrName string) (RuleInfo, bool) {
 	return RuleInfo{}, false
 }
 
-var ruleTable = []RuleInfo{
-	{AcquisitionAuthorised, "acquisition.authorised", "an acquisition starts under an approval decided before it, or a consent agreement, within its period and for its channel", 1},
-	{AcquisitionStop, "acquisition.stopped-in-time", "an acquisition stops by the end of its approval (as extended) or agreement", 1},
-	{MeasureAuthorised, "measure.authorised", "a measure has an approval decided before its start, or is an emergency measure", 1},
-	{EmergencyNotice, "measure.emergency-notice", "an emergency measure is notified to the commission within the configured time", 1},
-	{MeasureAbroad, "measure.abroad", "a measure abroad is a police measure of an allowed agency, after consulting the Minister for Foreign Affairs", 1},
-	{MeasureSDFOrder, "measure.sdf-order", "an SDF protection measure follows a Prime Minister's order", 1},
-	{NoNaiNai, "direction.nainai", "no entry names the direction NAINAI (内内)", 1},
-	{DirectionChannel, "direction.channel", "directions match the channel: agreements incoming only, transit transit only, 32 incoming, 33 outgoing", 1},
-	{SelectionBalance, "selection.balance", "a selection batch balances (n_in = n_selected + n_deleted, counts add up) and deletes the rest promptly", 1},
-	{EssentialContent, "content.essential", "no ESSENTIAL_CONTENT is counted or provided", 1},
-	{RetentionDeadline, "retention.deadline", "selected data is deleted by its retention deadline", 1},
-	{ForeignProvision, "provision.foreign", "a provision to a foreign government is de-identified (and approved, if configured)", 1},
-	{OversightResponse, "oversight.response", "every demand and recommendation gets a response by its due date", 1},
-	{LogReferences, "log.refs", "refs name earlier entries only, body references are listed in refs, ids are not reused", 1},
-	{RecordTime, "time.recorded", "occurred_at is not after the covering checkpoint was seen, nor further before it than the record lag", 1},
+// Rule is one rule as an evidence package or a compliance statement cites
+// it: its id, name and version, and the text of specs/rules.md it
+// implements (the cells of its row; a test keeps them equal). Each rule is
+// in its own file, rule_rNN_name.go, with the checks that report it.
+type Rule struct {
+	RuleInfo
+	Charged string `json:"charged"` // "the entry charged…"
+	When    string `json:"when"`    // "is a violation when…"
+	Reads   string `json:"reads"`   // the fields it reads
 }
+
+// Definition returns the rule with this id or name, with its spec text.
+func Definition(idOrName string) (Rule, bool) {
+	for _, r := range definitions {
+		if r.ID == idOrName || r.Name == idOrName {
+			return r, true
+		}
+	}
+	return Rule{}, false
+}
+
+// Definitions lists every rule with its spec text, in id order.
+func Definitions() []Rule { return append([]Rule(nil), definitions...) }
+
+var definitions = []Rule{ruleR1, ruleR2, ruleR3, ruleR4, ruleR5, ruleR6, ruleR7, ruleR8, ruleR9, ruleR10, ruleR11, ruleR12, ruleR13, ruleR14, ruleR15}
+
+var ruleTable = func() []RuleInfo {
+	out := make([]RuleInfo, len(definitions))
+	for i, r := range definitions {
+		out[i] = r.RuleInfo
+	}
+	return out
+}()
 
 // Rules lists every rule, in id order.
 func Rules() []RuleInfo { return append([]RuleInfo(nil), ruleTable...) }
