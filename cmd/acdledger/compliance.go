@@ -11,7 +11,6 @@ import (
 
 	"github.com/acdledger/acdledger/internal/atomicfile"
 	"github.com/acdledger/acdledger/internal/progress"
-	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/verifier/compliance"
 	"github.com/spf13/cobra"
 	"golang.org/x/mod/sumdb/note"
@@ -96,13 +95,7 @@ the file as compliance/<tree size>.note in the log directory.`,
 			if err != nil {
 				return usage(err)
 			}
-			raw := specs.RulesDefaultConfig
-			if rulesConfig != "" {
-				if raw, err = os.ReadFile(rulesConfig); err != nil {
-					return usage(err)
-				}
-			}
-			opts := compliance.Options{Config: cfg, ConfigRaw: raw}
+			opts := compliance.Options{Config: cfg}
 			if asOf != "" {
 				if opts.AsOf, err = time.Parse(time.RFC3339, asOf); err != nil {
 					return usage(fmt.Errorf("--as-of: %q is not an RFC 3339 time", asOf))
@@ -235,18 +228,12 @@ digest. Exit 0 when the quorum is met (and the replay agrees), 1 when not,
 				if cerr != nil {
 					return usage(cerr)
 				}
-				raw := specs.RulesDefaultConfig
-				if rulesConfig != "" {
-					if raw, cerr = os.ReadFile(rulesConfig); cerr != nil {
-						return usage(cerr)
-					}
-				}
 				lp, src, lerr := logPins.loadWithLog(logLoc)
 				if lerr != nil {
 					return lerr
 				}
 				bar := progress.Stderr("replaying the log")
-				ms, rerr := compliance.Recheck(cmd.Context(), lp, src, st, compliance.Options{Config: cfg, ConfigRaw: raw, Progress: bar.Update})
+				ms, rerr := compliance.Recheck(cmd.Context(), lp, src, st, compliance.Options{Config: cfg, Progress: bar.Update})
 				bar.Finish()
 				if rerr != nil {
 					return classify(fmt.Errorf("log %s: %w", src, rerr))

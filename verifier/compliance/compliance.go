@@ -138,11 +138,14 @@ func RulesVersion(cfg rules.Config) string {
 	return strings.Join(out, ",")
 }
 
-// ConfigDigest is the statement's config value for a configuration file's
-// bytes (specs.RulesDefaultConfig for the defaults).
-func ConfigDigest(raw []byte) string {
-	sum := sha256.Sum256(raw)
-	return "sha256:" + hex.EncodeToString(sum[:])
+// ConfigDigest is the statement's config value: the configuration's
+// digest (rules.Config.Digest), the same an evidence package names.
+func ConfigDigest(cfg rules.Config) string {
+	_, d, err := cfg.Digest()
+	if err != nil {
+		panic(err) // a Config always marshals
+	}
+	return d
 }
 
 // StateDigest is the digest of the admission state and the rules engine's
@@ -158,7 +161,6 @@ func StateDigest(admissionJSON, rulesJSON []byte) string {
 // Options say how to replay.
 type Options struct {
 	Config    rules.Config
-	ConfigRaw []byte    // the configuration file's bytes (specs.RulesDefaultConfig for the defaults)
 	AsOf      time.Time // when deadlines are judged; zero: the checkpoint's newest cosignature, else an error
 	Workers   int
 	Progress  func(done, total uint64)
@@ -189,7 +191,7 @@ func Make(ctx context.Context, pins *verifier.Pins, src *tlog.Source, cp *tlog.C
 		return nil, err
 	}
 	return &Statement{
-		Origin: cp.Origin, Size: cp.Size, Root: cp.Hash, Rules: RulesVersion(opts.Config), Config: ConfigDigest(opts.ConfigRaw),
+		Origin: cp.Origin, Size: cp.Size, Root: cp.Hash, Rules: RulesVersion(opts.Config), Config: ConfigDigest(opts.Config),
 		AsOf: asOf, Violations: ar.Rules.ViolationCount, AdmissionFailures: ar.FailureCount, State: StateDigest(adm, rst),
 	}, nil
 }

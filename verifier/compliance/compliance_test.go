@@ -151,7 +151,7 @@ func (f *fixture) statement(t *testing.T) *compliance.Statement {
 	if err != nil {
 		t.Fatal(err)
 	}
-	st, err := compliance.Make(ctx, f.pins, f.src, cp, compliance.Options{Config: rules.DefaultConfig(), ConfigRaw: specs.RulesDefaultConfig, AsOf: asOf})
+	st, err := compliance.Make(ctx, f.pins, f.src, cp, compliance.Options{Config: rules.DefaultConfig(), AsOf: asOf})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -170,7 +170,7 @@ func TestStatementSignedByQuorum(t *testing.T) {
 		st.Violations < 2 || st.Origin != "compliance.example/log" {
 		t.Fatalf("statement %+v", st)
 	}
-	if !strings.HasPrefix(st.Rules, "R1@1,R2@1,") || !strings.HasSuffix(st.Rules, ",R15@1") || st.Config != compliance.ConfigDigest(specs.RulesDefaultConfig) {
+	if !strings.HasPrefix(st.Rules, "R1@1,R2@1,") || !strings.HasSuffix(st.Rules, ",R15@1") || st.Config != compliance.ConfigDigest(rules.DefaultConfig()) {
 		t.Fatalf("rules %q config %q", st.Rules, st.Config)
 	}
 	// The same replay gives the same state digest.
@@ -218,7 +218,7 @@ func TestStatementSignedByQuorum(t *testing.T) {
 	// A replay by anyone gives the same statement; one that says otherwise
 	// is named line by line; a root the log never had is refused.
 	ctx := context.Background()
-	opts := compliance.Options{Config: rules.DefaultConfig(), ConfigRaw: specs.RulesDefaultConfig}
+	opts := compliance.Options{Config: rules.DefaultConfig()}
 	if ms, err := compliance.Recheck(ctx, f.pins, f.src, st, opts); err != nil || len(ms) != 0 {
 		t.Fatalf("recheck: %v %+v", err, ms)
 	}
@@ -250,7 +250,7 @@ func TestVector(t *testing.T) {
 	st := &compliance.Statement{
 		Origin: "acd.example/log", Size: 1234, Root: bytes.Repeat([]byte{0xab}, 32),
 		Rules:  "R1@1,R2@1,R3@1,R4@1,R5@1,R6@1,R7@1,R8@1,R9@1,R10@1,R11@1,R12@1,R13@1,R14@1,R15@1",
-		Config: compliance.ConfigDigest(specs.RulesDefaultConfig), AsOf: time.Date(2027, 4, 4, 0, 0, 0, 0, time.UTC),
+		Config: compliance.ConfigDigest(rules.DefaultConfig()), AsOf: time.Date(2027, 4, 4, 0, 0, 0, 0, time.UTC),
 		Violations: 3, AdmissionFailures: 1, State: compliance.StateDigest([]byte(`{"admission":1}`), []byte(`{"rules":1}`)),
 	}
 	s, v, vkey := member(t, "commission.example/member-1", 1)

@@ -18,7 +18,6 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -39,15 +38,12 @@ func refuse(format string, args ...any) error {
 	return fmt.Errorf("%w: %s", ErrNotProven, fmt.Sprintf(format, args...))
 }
 
-// ConfigJSON is the canonical text of a rules configuration in a package:
-// every key, as the verifier writes it. Its SHA-256 is the config digest.
+// ConfigJSON is the canonical text of a rules configuration in a package
+// and its digest (rules.Config.Digest, the same a compliance statement
+// names).
 func ConfigJSON(cfg rules.Config) (string, string, error) {
-	b, err := json.Marshal(cfg)
-	if err != nil {
-		return "", "", err
-	}
-	sum := sha256.Sum256(b)
-	return string(b), "sha256:" + hex.EncodeToString(sum[:]), nil
+	b, digest, err := cfg.Digest()
+	return string(b), digest, err
 }
 
 // finding is one violation or admission failure seen by the audit.

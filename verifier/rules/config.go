@@ -2,6 +2,8 @@ package rules
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -147,4 +149,21 @@ func decodeConfig(raw []byte, c *Config) error {
 		}
 	}
 	return nil
+}
+
+// Digest is the one identity of a configuration that evidence packages
+// and compliance statements name: its canonical JSON (RFC 8785, every key,
+// as this package writes it) and "sha256:" with the hex SHA-256 of that.
+// It is a digest of the configuration as read, not of a file's bytes, so
+// the same settings spaced or ordered otherwise have the same digest.
+func (c Config) Digest() (canonical []byte, digest string, err error) {
+	b, err := json.Marshal(c)
+	if err != nil {
+		return nil, "", err
+	}
+	if b, err = specs.Canonical(b); err != nil {
+		return nil, "", err
+	}
+	sum := sha256.Sum256(b)
+	return b, "sha256:" + hex.EncodeToString(sum[:]), nil
 }
