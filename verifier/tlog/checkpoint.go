@@ -75,6 +75,8 @@ func VerifierKeyProblem(text string) string {
 	switch {
 	case strings.HasPrefix(text, "PRIVATE+KEY+"):
 		return "this is a private signing key (PRIVATE+KEY+…), not a verifier key: give the public .vkey file made with it"
+	case strings.HasPrefix(text, "-----BEGIN AGE ENCRYPTED FILE-----"), strings.HasPrefix(text, "age-encryption.org/"):
+		return "this is an encrypted private signing key (an age file), not a verifier key: give the public .vkey file made with it"
 	case strings.Count(text, "+") < 2 || strings.ContainsAny(text, " \t\n{}\""):
 		return "not a signed-note verifier key: want one line NAME+HASH+KEY (e.g. log.example/acd+1a2b3c4d+AQ…)"
 	}
