@@ -96,6 +96,8 @@ type Ledger struct {
 	proofs    map[uint64]*client.ProofBuilder // by tree size: receipts for one checkpoint share fetched tiles
 	lastCP    *log.Checkpoint                 // the last checkpoint verified for a receipt
 	lastCPRaw []byte
+
+	served servedTree // what served files are checked against (VerifiedResource)
 }
 
 // Open opens a ledger directory made by Init, takes its lock and rebuilds
@@ -169,6 +171,9 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		return openAWS(ctx, dir, opts, lock, signer, cfg, st)
 	}
 	verifier, reg := cfg.verifier, cfg.registry
+	if err := checkOnOpen(ctx, dir, verifier); err != nil {
+		return nil, err
+	}
 	driver, err := posix.New(ctx, posix.Config{Path: filepath.Join(dir, LogDir)})
 	if err != nil {
 		return nil, fmt.Errorf("opening the Tessera POSIX log: %w", err)

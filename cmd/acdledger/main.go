@@ -76,6 +76,7 @@ Agencies:   keygen → sign → append (or append --key; append --server over HT
 Operator:   init → serve (or publish the log/ directory with any static file server)
 Witnesses:  witness keygen → witness serve (commission members cosign checkpoints)
 Auditors:   verify receipt | verify consistency | audit | watch (pin --vkey, or --policy for witnesses)
+Anyone:     receipt (fetch a logged entry's receipt) | fsck (check every file of a log)
 Commission: keygen --member → open (sealed fields) → disclose → verify disclosure (anyone)
 Commission: report annual → report.json/.md/.html; anyone: report verify
 
@@ -94,7 +95,7 @@ Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input erro
 			klog.SetOutput(io.Discard)
 		}
 	}
-	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), newVerify(), newAudit(), newWatch(), newReport(), newOpen(), newDisclose(), newWitness(), newMigrate(), newDemo())
+	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), newVerify(), newAudit(), newWatch(), newReport(), newOpen(), newDisclose(), newWitness(), newMigrate(), newDemo(), newReceipt(), newFsck())
 	return root
 }
 
