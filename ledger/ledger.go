@@ -256,6 +256,9 @@ func (l *Ledger) restore(ctx context.Context) error {
 	return nil
 }
 
+// Dir is the ledger directory.
+func (l *Ledger) Dir() string { return l.dir }
+
 // Origin is the log's origin line (and checkpoint key name).
 func (l *Ledger) Origin() string { return l.origin }
 

@@ -7,11 +7,13 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strings"
 	"sync"
 	"syscall"
 
 	"github.com/acdledger/acdledger/ledger"
 	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/specs/tlogproof"
 	"github.com/spf13/cobra"
 )
 
@@ -22,6 +24,9 @@ type appendResult struct {
 	Agency  string `json:"agency"`
 	Seq     uint64 `json:"seq"`
 	Receipt string `json:"receipt,omitempty"`
+	// AlreadyLogged: the entry was in the log before this run (a re-run of
+	// an interrupted batch); Index and Receipt are its original ones.
+	AlreadyLogged bool `json:"already_logged,omitempty"`
 }
 
 func newAppend() *cobra.Command {
@@ -96,6 +101,9 @@ instance); running it again later with --receipts fetches the receipts.`,
 				}
 			default:
 				l, err := ledger.Open(ctx, dir, ledger.Options{})
+				if errors.Is(err, ledger.ErrCorrupt) {
+					return failed(err) // a check failed: exit 1, naming the file
+				}
 				if err != nil {
 					return usage(err)
 				}
@@ -135,27 +143,58 @@ instance); running it again later with --receipts fetches the receipts.`,
 	return cmd
 }
 
-// appendAll admits the whole batch, then waits for every receipt with a
-// bounded pool of goroutines, so Tessera can sequence and publish them in
-// a few large batches instead of one by one.
+// appendAll appends a batch, resuming one that was interrupted: entries
+// already in the log (same id, same payload — ledger.Existing recognises a
+// retry by content) are skipped and get their original receipt, the rest
+// are admitted together, all or nothing, and handed to Tessera in order.
+// Each receipt is waited for with a bounded pool of goroutines, so Tessera
+// sequences and publishes them in a few large batches, not one by one.
 func appendAll(ctx context.Context, l *ledger.Ledger, items []item, receipts string) ([]appendResult, error) {
-	raws := make([][]byte, len(items))
+	results := make([]appendResult, len(items))
+	receiptErrs := make([]error, len(items))
+	var raws [][]byte
+	var rest []int // positions of the items not in the log yet
 	for i, it := range items {
-		raws[i] = it.raw
-	}
-	pending, err := l.Append(ctx, raws...)
-	if err != nil {
-		var be *specs.BatchError
-		if errors.As(err, &be) {
-			return nil, failed(fmt.Errorf("rejected %s: %v; nothing was appended", items[be.Position].source, be.Err))
+		r, ok, err := l.Existing(ctx, it.raw)
+		if err != nil {
+			return nil, failed(fmt.Errorf("%s: looking it up in the log: %w", it.source, err))
 		}
-		return nil, failed(err)
+		if !ok {
+			raws, rest = append(raws, it.raw), append(rest, i)
+			continue
+		}
+		tp, err := tlogproof.Parse(r.Proof)
+		if err != nil {
+			return nil, failed(fmt.Errorf("%s: %w", it.source, err))
+		}
+		env, err := specs.ReadEnvelope(tp.Extra)
+		if err != nil {
+			return nil, failed(fmt.Errorf("%s: %w", it.source, err))
+		}
+		e, err := specs.ParseEntry(env.Payload)
+		if err != nil {
+			return nil, failed(fmt.Errorf("%s: %w", it.source, err))
+		}
+		results[i] = appendResult{Index: r.Index, EntryID: e.ID, Kind: e.Kind, Agency: e.Agency, Seq: e.Seq, AlreadyLogged: true}
+		receiptErrs[i] = saveReceipt(&results[i], receipts, r.Proof)
 	}
-	results := make([]appendResult, len(pending))
-	errs := make([]error, len(pending))
+	var pending []*ledger.Pending
+	if len(raws) > 0 {
+		var err error
+		if pending, err = l.Append(ctx, raws...); err != nil {
+			var be *specs.BatchError
+			if errors.As(err, &be) {
+				skipped := len(items) - len(raws)
+				return nil, failed(fmt.Errorf("rejected %s: %v; nothing was appended%s", items[rest[be.Position]].source, be.Err, resumedNote(skipped)))
+			}
+			return nil, failed(err)
+		}
+	}
+	errs := make([]error, len(items))
 	sem := make(chan struct{}, 256)
 	var wg sync.WaitGroup
-	for i, p := range pending {
+	for k, p := range pending {
+		i := rest[k]
 		wg.Add(1)
 		sem <- struct{}{}
 		go func() {
@@ -168,14 +207,43 @@ func appendAll(ctx context.Context, l *ledger.Ledger, items []item, receipts str
 				return
 			}
 			results[i].Index = r.Index
-			errs[i] = saveReceipt(&results[i], receipts, r.Proof)
+			receiptErrs[i] = saveReceipt(&results[i], receipts, r.Proof)
 		}()
 	}
 	wg.Wait()
 	if err := errors.Join(errs...); err != nil {
 		return results, failed(err)
 	}
-	return results, nil
+	return results, receiptsNotWritten(results, receiptErrs, receipts, "--ledger "+l.Dir())
+}
+
+func resumedNote(skipped int) string {
+	if skipped == 0 {
+		return ""
+	}
+	return fmt.Sprintf(" (the %d entries before were already in the log)", skipped)
+}
+
+// receiptsNotWritten reports receipts that could not be written (a full
+// disk, say) for entries that are in the log all the same: a distinct exit
+// code, the ids, and how to get the receipts.
+func receiptsNotWritten(results []appendResult, errs []error, receipts, from string) error {
+	var ids []string
+	var first error
+	for i, err := range errs {
+		if err != nil {
+			ids = append(ids, results[i].EntryID)
+			if first == nil {
+				first = err
+			}
+		}
+	}
+	if len(ids) == 0 {
+		return nil
+	}
+	return &exitError{exitReceipts, fmt.Errorf("all %d entries are in the log, but %d receipt(s) could not be written to %s (%v); "+
+		"once there is room, run the same append again (it skips what is logged and writes every receipt) or fetch them with "+
+		"'acdledger receipt %s --out %s %s'", len(results), len(ids), receipts, first, from, receipts, strings.Join(ids, " "))}
 }
 
 // saveReceipt writes a receipt as DIR/<entry id>.tlog-proof when a receipts

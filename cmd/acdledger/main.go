@@ -21,6 +21,10 @@ const (
 	exitOK     = 0
 	exitFailed = 1 // a verification failed, or an entry was rejected
 	exitUsage  = 2 // bad flags, unreadable or malformed input, a server that cannot be reached
+	// exitReceipts: append put every entry in the log but could not write
+	// some receipts (a full disk): nothing to append again, only receipts
+	// to fetch (acdledger receipt, or the same append once there is room).
+	exitReceipts = 3
 )
 
 // exitError carries the exit code a command wants.
