@@ -11,6 +11,7 @@ import (
 	"sync"
 	"syscall"
 
+	"github.com/acdledger/acdledger/internal/atomicfile"
 	"github.com/acdledger/acdledger/ledger"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/specs/tlogproof"
@@ -152,31 +153,45 @@ instance); running it again later with --receipts fetches the receipts.`,
 func appendAll(ctx context.Context, l *ledger.Ledger, items []item, receipts string) ([]appendResult, error) {
 	results := make([]appendResult, len(items))
 	receiptErrs := make([]error, len(items))
+	// Look every entry up first, in parallel (each is a read of its bundle
+	// and a proof from the tiles, then an atomic receipt write).
+	found := make([]bool, len(items))
+	lookErrs := make([]error, len(items))
+	sem := make(chan struct{}, 64)
+	var wg sync.WaitGroup
+	for i, it := range items {
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			r, ok, err := l.Existing(ctx, it.raw)
+			if err != nil {
+				lookErrs[i] = fmt.Errorf("%s: looking it up in the log: %w", it.source, err)
+				return
+			}
+			if !ok {
+				return
+			}
+			e, err := receiptEntry(r.Proof)
+			if err != nil {
+				lookErrs[i] = fmt.Errorf("%s: %w", it.source, err)
+				return
+			}
+			found[i] = true
+			results[i] = appendResult{Index: r.Index, EntryID: e.ID, Kind: e.Kind, Agency: e.Agency, Seq: e.Seq, AlreadyLogged: true}
+			receiptErrs[i] = saveReceipt(&results[i], receipts, r.Proof)
+		}()
+	}
+	wg.Wait()
+	if err := errors.Join(lookErrs...); err != nil {
+		return nil, failed(err)
+	}
 	var raws [][]byte
 	var rest []int // positions of the items not in the log yet
 	for i, it := range items {
-		r, ok, err := l.Existing(ctx, it.raw)
-		if err != nil {
-			return nil, failed(fmt.Errorf("%s: looking it up in the log: %w", it.source, err))
-		}
-		if !ok {
+		if !found[i] {
 			raws, rest = append(raws, it.raw), append(rest, i)
-			continue
 		}
-		tp, err := tlogproof.Parse(r.Proof)
-		if err != nil {
-			return nil, failed(fmt.Errorf("%s: %w", it.source, err))
-		}
-		env, err := specs.ReadEnvelope(tp.Extra)
-		if err != nil {
-			return nil, failed(fmt.Errorf("%s: %w", it.source, err))
-		}
-		e, err := specs.ParseEntry(env.Payload)
-		if err != nil {
-			return nil, failed(fmt.Errorf("%s: %w", it.source, err))
-		}
-		results[i] = appendResult{Index: r.Index, EntryID: e.ID, Kind: e.Kind, Agency: e.Agency, Seq: e.Seq, AlreadyLogged: true}
-		receiptErrs[i] = saveReceipt(&results[i], receipts, r.Proof)
 	}
 	var pending []*ledger.Pending
 	if len(raws) > 0 {
@@ -191,8 +206,7 @@ func appendAll(ctx context.Context, l *ledger.Ledger, items []item, receipts str
 		}
 	}
 	errs := make([]error, len(items))
-	sem := make(chan struct{}, 256)
-	var wg sync.WaitGroup
+	sem = make(chan struct{}, 256)
 	for k, p := range pending {
 		i := rest[k]
 		wg.Add(1)
@@ -215,6 +229,20 @@ func appendAll(ctx context.Context, l *ledger.Ledger, items []item, receipts str
 		return results, failed(err)
 	}
 	return results, receiptsNotWritten(results, receiptErrs, receipts, "--ledger "+l.Dir())
+}
+
+// receiptEntry reads the entry in a receipt's extra line (the logged
+// envelope, checked when it was admitted).
+func receiptEntry(proof []byte) (*specs.Entry, error) {
+	tp, err := tlogproof.Parse(proof)
+	if err != nil {
+		return nil, err
+	}
+	env, err := specs.ReadEnvelope(tp.Extra)
+	if err != nil {
+		return nil, err
+	}
+	return specs.ParseEntry(env.Payload)
 }
 
 func resumedNote(skipped int) string {
@@ -253,7 +281,8 @@ func saveReceipt(r *appendResult, dir string, proof []byte) error {
 		return nil
 	}
 	path := filepath.Join(dir, r.EntryID+".tlog-proof")
-	if err := os.WriteFile(path, proof, 0o644); err != nil {
+	// Atomically: an append killed mid-write leaves no half receipt.
+	if err := atomicfile.Write(path, proof, 0o644); err != nil {
 		return err
 	}
 	r.Receipt = path
