@@ -45,8 +45,19 @@ the rule, exits 1, and the log is unchanged.
 
 Accepted entries are appended concurrently through Tessera and the command waits
 until a signed checkpoint covers them. With --receipts, each entry's receipt is
-written as DIR/<entry id>.tlog-proof (C2SP tlog-proof with the envelope in its
-extra line; check it with 'acdledger verify receipt').
+written (atomically) as DIR/<entry id>.tlog-proof (C2SP tlog-proof with the
+envelope in its extra line; check it with 'acdledger verify receipt').
+
+Each entry is durable once acknowledged; a batch interrupted by a crash or a
+full disk keeps the entries that got in. Running the same command again
+resumes it: entries already in the log (same id and payload: a retry is
+recognised by content) are skipped and get their original receipt
+("already_logged" in --json), the rest are appended, every receipt is written.
+Resume from the signed envelopes: --key seals again, and a re-sealed entry is a
+new payload under a used id (refused). If the entries are in the log but some
+receipts cannot be written, append exits 3 naming them and the 'acdledger
+receipt' command that fetches them. Opening the ledger checks the log against
+its checkpoint first (exit 1 naming a corrupt file; see 'acdledger fsck').
 
 With --key, the inputs are unsigned entries, signed with that agency key first
 (and sealed first if their sealed values are in clear, to the recipients of
@@ -59,7 +70,9 @@ errors and 503s (safe: a retry of an entry already in the log gets its original
 receipt, never a second leaf). There is no all-or-nothing batch over HTTP:
 entries before a refused one stay appended. A server that does not answer at
 all is retried a few times (about 4 s, each retry shown on a terminal), then
-append exits 2 naming the URL and the cause. With --no-wait, append returns
+append exits 2 naming the URL and the cause. Running the same command again is
+safe and resumes the batch (the server answers an entry already in the log
+with its original receipt). With --no-wait, append returns
 once each entry is durably sequenced (while the witness quorum is down, for
 instance); running it again later with --receipts fetches the receipts.`,
 		Example: `  acdledger append --ledger ledger --receipts receipts entries.dsse.jsonl

@@ -67,7 +67,7 @@ func appendRemote(ctx context.Context, url string, items []item, receipts string
 			defer func() { <-sem; wg.Done() }()
 			res, err := c.Add(ctx, items[i].raw, wait)
 			if err == nil {
-				results[i].Index = res.Index
+				results[i].Index, results[i].AlreadyLogged = res.Index, res.Existing
 			}
 			if err == nil && res.Receipt != "" {
 				// The entry is in the log whatever happens to its receipt.
