@@ -69,16 +69,15 @@ func verifyOwnCheckpoint(raw []byte, v note.Verifier) (*log.Checkpoint, error) {
 	return cp, nil
 }
 
-// checkOnOpen is the bounded check a POSIX log gets before the appender
-// starts: the checkpoint's signature, the right edge of the tree, the
-// last full tile of each level and the last two entry bundles against
-// it. A log that fails it is not opened: appending on top of a corrupt
-// file would sign a checkpoint over it. A log without a checkpoint yet
-// (never started) has nothing to check.
-func checkOnOpen(ctx context.Context, dir string, v note.Verifier) error {
-	logDir := filepath.Join(dir, LogDir)
-	where := func(name string) string { return filepath.Join(logDir, filepath.FromSlash(name)) }
-	raw, err := os.ReadFile(where(layout.CheckpointPath))
+// checkOnOpen is the bounded check a log gets before the appender starts:
+// the checkpoint's signature, the right edge of the tree, the last full
+// tile of each level and the last two entry bundles against it. A log
+// that fails it is not opened: appending on top of a corrupt file would
+// sign a checkpoint over it. A log without a checkpoint yet (never
+// started) has nothing to check. read reads a resource by its tlog-tiles
+// path; where names it for the message (a path on disk, a bucket key).
+func checkOnOpen(ctx context.Context, dir string, v note.Verifier, read func(context.Context, string) ([]byte, error), where func(string) string) error {
+	raw, err := read(ctx, layout.CheckpointPath)
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil
 	}
@@ -93,13 +92,20 @@ func checkOnOpen(ctx context.Context, dir string, v note.Verifier) error {
 	if err != nil {
 		return fail(layout.CheckpointPath, err)
 	}
-	f := resFetcher{read: func(_ context.Context, name string) ([]byte, error) { return os.ReadFile(where(name)) }}
-	err = tilecheck.New(f, cp.Size, cp.Hash, nil).Quick(ctx)
+	err = tilecheck.New(resFetcher{read: read}, cp.Size, cp.Hash, nil).Quick(ctx)
 	var bf *tilecheck.BadFile
 	if errors.As(err, &bf) {
 		return fail(bf.Path, errors.New(bf.Reason))
 	}
 	return err
+}
+
+// checkPOSIX is checkOnOpen for the log in dir/log.
+func checkPOSIX(ctx context.Context, dir string, v note.Verifier) error {
+	logDir := filepath.Join(dir, LogDir)
+	where := func(name string) string { return filepath.Join(logDir, filepath.FromSlash(name)) }
+	read := func(_ context.Context, name string) ([]byte, error) { return os.ReadFile(where(name)) }
+	return checkOnOpen(ctx, dir, v, read, where)
 }
 
 // servedTree is the tree of the latest published checkpoint, against

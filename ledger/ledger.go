@@ -171,7 +171,7 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		return openAWS(ctx, dir, opts, lock, signer, cfg, st)
 	}
 	verifier, reg := cfg.verifier, cfg.registry
-	if err := checkOnOpen(ctx, dir, verifier); err != nil {
+	if err := checkPOSIX(ctx, dir, verifier); err != nil {
 		return nil, err
 	}
 	driver, err := posix.New(ctx, posix.Config{Path: filepath.Join(dir, LogDir)})

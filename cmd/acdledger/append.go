@@ -136,7 +136,11 @@ instance); running it again later with --receipts fetches the receipts.`,
 				return printJSON(out, results)
 			}
 			for _, r := range results {
-				fmt.Fprintf(out, "appended index %d  %s  %s  %s seq %d", r.Index, r.EntryID, r.Kind, r.Agency, r.Seq)
+				verb := "appended"
+				if r.AlreadyLogged {
+					verb = "already logged" // a re-run: skipped, its original receipt
+				}
+				fmt.Fprintf(out, "%s index %d  %s  %s  %s seq %d", verb, r.Index, r.EntryID, r.Kind, r.Agency, r.Seq)
 				if r.Receipt != "" {
 					fmt.Fprintf(out, "  receipt %s", r.Receipt)
 				}
