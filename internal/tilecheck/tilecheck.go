@@ -159,8 +159,8 @@ func (t *Tree) readTile(ctx context.Context, level uint64, index uint64, w int) 
 		}
 		return nil, nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if p != 0 && len(data) > w*sha256.Size {
-		data = data[:w*sha256.Size] // the full tile, served for a partial one
+	if p != 0 && len(data) == layout.TileWidth*sha256.Size {
+		data = data[:w*sha256.Size] // the full tile, read for a partial one that is gone
 	}
 	if len(data) != w*sha256.Size {
 		return nil, nil, &BadFile{name, fmt.Sprintf("is %d bytes, want %d (%d hashes)", len(data), w*sha256.Size, w)}
@@ -335,8 +335,8 @@ func (t *Tree) Tile(ctx context.Context, level, index uint64, p uint8) ([]byte, 
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
-	if len(got) > int(p)*sha256.Size {
-		got = got[:int(p)*sha256.Size] // the full tile, served for a partial one
+	if len(got) == layout.TileWidth*sha256.Size {
+		got = got[:int(p)*sha256.Size] // the full tile, read for a partial one that is gone
 	}
 	if !bytes.Equal(got, data[:int(p)*sha256.Size]) {
 		return nil, &BadFile{name, fmt.Sprintf("is not the first %d hashes of %s", p, layout.TilePath(level, index, pw(w)))}
@@ -406,7 +406,7 @@ func (t *Tree) Bundle(ctx context.Context, index uint64, p uint8) ([]byte, error
 	if err := b.UnmarshalText(got); err != nil {
 		return nil, &BadFile{name, err.Error()}
 	}
-	if len(b.Entries) < int(p) {
+	if len(b.Entries) != int(p) && len(b.Entries) != layout.EntryBundleWidth {
 		return nil, &BadFile{name, fmt.Sprintf("holds %d entries, want %d", len(b.Entries), p)}
 	}
 	for i := range int(p) {
@@ -430,10 +430,12 @@ func (t *Tree) bundle(ctx context.Context, index uint64, w int) ([]byte, [][]byt
 	if err := b.UnmarshalText(data); err != nil {
 		return nil, nil, &BadFile{name, err.Error()}
 	}
-	if len(b.Entries) < w || (w == layout.TileWidth && len(b.Entries) != w) {
+	// Exactly w entries, or a full bundle read for a partial one that is
+	// gone (the garbage collector removes those once the full one exists).
+	if len(b.Entries) != w && len(b.Entries) != layout.EntryBundleWidth {
 		return nil, nil, &BadFile{name, fmt.Sprintf("holds %d entries, want %d", len(b.Entries), w)}
 	}
-	entries := b.Entries[:w] // a full bundle read for a partial one
+	entries := b.Entries[:w]
 	if t.memo.has(name, data) {
 		return data, entries, nil
 	}

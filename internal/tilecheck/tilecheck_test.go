@@ -157,3 +157,72 @@ func TestNotCoveredAndMissing(t *testing.T) {
 		t.Fatalf("Full: %v %v", bad, err)
 	}
 }
+
+// overlay serves one resource from memory, the rest from the log.
+type overlay struct {
+	client.FileFetcher
+	bundle0, tile0 []byte
+}
+
+func (o overlay) ReadEntryBundle(ctx context.Context, i uint64, p uint8) ([]byte, error) {
+	if i == 0 && o.bundle0 != nil {
+		return o.bundle0, nil
+	}
+	return o.FileFetcher.ReadEntryBundle(ctx, i, p)
+}
+
+func (o overlay) ReadTile(ctx context.Context, l, i uint64, p uint8) ([]byte, error) {
+	if l == 0 && i == 0 && o.tile0 != nil {
+		return o.tile0, nil
+	}
+	return o.FileFetcher.ReadTile(ctx, l, i, p)
+}
+
+// Whatever a hostile server answers for a bundle or a tile, the check
+// does not panic, and anything but the true bytes is blamed on that file.
+func FuzzFiles(f *testing.F) {
+	l := testlog.New(f, "example.com/tilecheck")
+	l.Add(f, leaves(0, 7)...)
+	raw, err := os.ReadFile(filepath.Join(l.Dir, "checkpoint"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	v, _ := note.NewVerifier(l.Vkey)
+	cp, _, _, err := log.ParseCheckpoint(raw, v.Name(), v)
+	if err != nil {
+		f.Fatal(err)
+	}
+	bundle, _ := os.ReadFile(filepath.Join(l.Dir, "tile", "entries", "000.p", "7"))
+	tile, _ := os.ReadFile(filepath.Join(l.Dir, "tile", "0", "000.p", "7"))
+	f.Add(true, bundle)
+	f.Add(false, tile)
+	f.Add(true, []byte{0, 1, 'x'})
+	f.Add(false, tile[:32*6])
+	f.Add(true, append(append([]byte{}, bundle...), 0, 1, 'x')) // an eighth entry
+	f.Fuzz(func(t *testing.T, isBundle bool, data []byte) {
+		o := overlay{FileFetcher: client.FileFetcher{Root: l.Dir}}
+		orig := tile
+		if isBundle {
+			o.bundle0, orig = data, bundle
+		} else {
+			o.tile0 = data
+		}
+		bad, err := tilecheck.New(o, cp.Size, cp.Hash, nil).Full(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(data) == string(orig) {
+			if len(bad) != 0 {
+				t.Fatalf("the true file blamed: %v", bad)
+			}
+			return
+		}
+		if isBundle && len(bad) == 0 {
+			// Another encoding of the same entries would be the same bundle.
+			t.Fatalf("a bundle of %d bytes unlike the true one passed", len(data))
+		}
+		if !isBundle && len(bad) == 0 {
+			t.Fatalf("a tile of %d bytes unlike the true one passed", len(data))
+		}
+	})
+}
