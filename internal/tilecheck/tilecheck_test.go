@@ -129,6 +129,19 @@ func TestFlippedByte(t *testing.T) {
 	}
 }
 
+// Two bad files at once, one of them on the right edge: both are named.
+func TestTwoBadFiles(t *testing.T) {
+	l := testlog.New(t, "example.com/tilecheck")
+	l.Add(t, leaves(0, 300)...)
+	dir := copyDir(t, l.Dir)
+	flip(t, dir, "tile/entries/000", 77)
+	flip(t, dir, "tile/0/001.p/44", 70)
+	bad, err := tree(t, l, dir).Full(context.Background())
+	if err != nil || len(bad) != 2 || bad[0].Path != "tile/0/001.p/44" || bad[1].Path != "tile/entries/000" {
+		t.Fatalf("Full: %v %v", bad, err)
+	}
+}
+
 // A resource written beyond the checkpoint is not vouched for; a missing
 // file is named.
 func TestNotCoveredAndMissing(t *testing.T) {
