@@ -113,6 +113,7 @@ type Ledger struct {
 	bg         context.Context // lives until Close: the recovery loop's
 	recovering bool            // a recovery loop runs (l.mu)
 	recoveries uint64          // times admission resumed after a storage failure (l.mu)
+	served     servedTree      // what served files are checked against (VerifiedResource)
 }
 
 // Open opens a ledger directory made by Init, takes its lock and rebuilds
@@ -214,6 +215,9 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	if mon != nil {
 		pcfg.HTTPClient = mon.client()
 	}
+	if err := checkPOSIX(ctx, dir, verifier); err != nil {
+		return nil, err
+	}
 	driver, err := posix.New(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening the Tessera POSIX log: %w", err)
@@ -293,6 +297,9 @@ func (l *Ledger) restore(ctx context.Context) error {
 	}
 	return nil
 }
+
+// Dir is the ledger directory.
+func (l *Ledger) Dir() string { return l.dir }
 
 // Origin is the log's origin line (and checkpoint key name).
 func (l *Ledger) Origin() string { return l.origin }

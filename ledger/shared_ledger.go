@@ -60,6 +60,13 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 		sh.db.Close()
 		return nil, err
 	}
+	where := func(name string) string {
+		return "s3://" + st.Bucket + "/" + strings.TrimPrefix(st.Prefix+"/"+name, "/")
+	}
+	if err := checkOnOpen(ctx, dir, verifier, readRes, where); err != nil {
+		sh.db.Close()
+		return nil, err
+	}
 	bg, cancel := context.WithCancel(context.Background())
 	aopts := tessera.NewAppendOptions().
 		WithCheckpointSigner(signer).

@@ -55,6 +55,7 @@ func appendRemote(ctx context.Context, url string, items []item, receipts string
 		done        int
 	)
 	errs := make([]error, len(items))
+	receiptErrs := make([]error, len(items))
 	sem := make(chan struct{}, max(parallel, 1))
 	var wg sync.WaitGroup
 	for i := range items {
@@ -67,10 +68,11 @@ func appendRemote(ctx context.Context, url string, items []item, receipts string
 			defer func() { <-sem; wg.Done() }()
 			res, err := c.Add(ctx, items[i].raw, wait)
 			if err == nil {
-				results[i].Index = res.Index
+				results[i].Index, results[i].AlreadyLogged = res.Index, res.Existing
 			}
 			if err == nil && res.Receipt != "" {
-				err = saveReceipt(&results[i], receipts, []byte(res.Receipt))
+				// The entry is in the log whatever happens to its receipt.
+				receiptErrs[i] = saveReceipt(&results[i], receipts, []byte(res.Receipt))
 			}
 			mu.Lock()
 			defer mu.Unlock()
@@ -99,7 +101,7 @@ func appendRemote(ctx context.Context, url string, items []item, receipts string
 	if err := errors.Join(errs...); err != nil {
 		return results, failed(err)
 	}
-	return results, nil
+	return results, receiptsNotWritten(results, receiptErrs, receipts, "--log "+url+" --vkey <log.vkey>")
 }
 
 // retryNotice prints one line per retry round on a terminal, so a person

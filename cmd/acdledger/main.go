@@ -21,6 +21,10 @@ const (
 	exitOK     = 0
 	exitFailed = 1 // a verification failed, or an entry was rejected
 	exitUsage  = 2 // bad flags, unreadable or malformed input, a server that cannot be reached
+	// exitReceipts: append put every entry in the log but could not write
+	// some receipts (a full disk): nothing to append again, only receipts
+	// to fetch (acdledger receipt, or the same append once there is room).
+	exitReceipts = 3
 )
 
 // exitError carries the exit code a command wants.
@@ -71,6 +75,7 @@ Agencies:   keygen → sign → append (or append --key; append --server over HT
 Operator:   init → serve (or publish the log/ directory with any static file server)
 Witnesses:  witness keygen → witness serve (commission members cosign checkpoints)
 Auditors:   verify receipt | verify consistency | audit | watch (pin --vkey, or --policy for witnesses)
+Anyone:     receipt (fetch a logged entry's receipt) | fsck (check every file of a log)
 Commission: keygen --member → open (sealed fields) → disclose → verify disclosure (anyone)
 Commission: report annual → report.json/.md/.html; anyone: report verify
 
@@ -89,7 +94,7 @@ Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input erro
 			klog.SetOutput(io.Discard)
 		}
 	}
-	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), withVerifyCompliance(newVerify()), newAudit(), newWatch(), newReport(), newOpen(), newDisclose(), newWitness(), newMigrate(), newDemo(), newBundle(), newKey(), newCompliance())
+	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), withVerifyCompliance(newVerify()), newAudit(), newWatch(), newReport(), newOpen(), newDisclose(), newWitness(), newMigrate(), newDemo(), newBundle(), newKey(), newCompliance(), newReceipt(), newFsck())
 	return root
 }
 

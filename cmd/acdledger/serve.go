@@ -98,6 +98,9 @@ Appends get 503 + Retry-After while the log integrates a burst (pushback).
 				}
 			}
 			l, err := ledger.Open(ctx, dir, opts)
+			if errors.Is(err, ledger.ErrCorrupt) {
+				return failed(err) // the log does not match its checkpoint: exit 1, naming the file
+			}
 			if err != nil {
 				return usage(err)
 			}

@@ -7,6 +7,8 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+
+	"github.com/acdledger/acdledger/ledger"
 )
 
 // tilePath matches exactly the C2SP tlog-tiles resource names, so no other
@@ -35,17 +37,34 @@ func (s *Server) tile(w http.ResponseWriter, r *http.Request) {
 	s.serveFile(w, r, name, strings.HasPrefix(name, "tile/entries/"))
 }
 
+// serveFile sends a resource only once it is checked against the latest
+// published checkpoint (ledger.VerifiedResource), so a file corrupted on
+// disk is never handed out, let alone cached for a year: it gets a 500
+// naming the file and the ledger stops admitting. A resource beyond the
+// published checkpoint (written ahead of publication) is served with
+// no-cache, as it cannot be vouched for yet.
 func (s *Server) serveFile(w http.ResponseWriter, r *http.Request, name string, compress bool) {
-	data, err := s.l.ReadResource(r.Context(), name)
+	data, covered, err := s.l.VerifiedResource(r.Context(), name)
 	if errors.Is(err, fs.ErrNotExist) {
 		w.Header().Del("Cache-Control") // a missing tile may appear later
 		http.NotFound(w, r)
 		return
 	}
+	if errors.Is(err, ledger.ErrCorrupt) {
+		s.metrics.corrupt.Inc()
+		s.log.Error("integrity check failed; not serving the file and not admitting entries", "path", name, "err", err)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	}
 	if err != nil {
 		s.log.Error("reading log resource", "path", name, "err", err)
+		w.Header().Set("Cache-Control", "no-store")
 		http.Error(w, "cannot read "+name, http.StatusInternalServerError)
 		return
+	}
+	if !covered {
+		w.Header().Set("Cache-Control", "no-cache, max-age=0")
 	}
 	w.Header().Add("Vary", "Accept-Encoding")
 	if compress && strings.Contains(r.Header.Get("Accept-Encoding"), "gzip") {
