@@ -10,7 +10,7 @@ import (
 
 func newInit() *cobra.Command {
 	var dir, origin, registry string
-	var unencrypted bool
+	var unencrypted, asJSON bool
 	var sf storageFlags
 	cmd := &cobra.Command{
 		Use:   "init --dir DIR --origin ORIGIN --registry FILE",
@@ -57,10 +57,18 @@ more frontends of the same log (docs/deploy.md).
 			if err != nil {
 				return usage(err)
 			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), struct {
+					Dir         string `json:"dir"`
+					Origin      string `json:"origin"`
+					VerifierKey string `json:"verifier_key"`
+				}{dir, origin, vkey})
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "initialised ledger in %s\norigin: %s\ncheckpoint verifier key (pin this): %s\n", dir, origin, vkey)
 			return nil
 		},
 	}
+	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result, or the error, as JSON (specs/cli-json.md)")
 	cmd.Flags().StringVar(&dir, "dir", "", "ledger directory to create")
 	cmd.Flags().StringVar(&origin, "origin", "", "log origin, e.g. log.cyber-oversight.example/acd")
 	cmd.Flags().StringVar(&registry, "registry", "", "agency registry JSON (specs/registry.md); see 'acdledger keygen --registry'")

@@ -9,6 +9,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/acdledger/acdledger/specs"
 )
 
 // goWords are Go's internals that must not reach a message.
@@ -196,4 +198,38 @@ func TestJSONOutputs(t *testing.T) {
 		}
 		errDoc(t, "watch", result{r.code, last + "\n", r.stderr}, r.code)
 	})
+}
+
+// The commands that set things up speak JSON too: their result, and their
+// refusals and errors (specs/cli-json.md).
+func TestJSONSetupCommands(t *testing.T) {
+	work := t.TempDir()
+	reg := filepath.Join(work, "registry.json")
+	r := run(t, "keygen", "--json", "--agency", "nco", "--out", filepath.Join(work, "keys", "nco"), "--registry", reg)
+	doc := oneJSON(t, "keygen", r.stdout)
+	checkSnake(t, "keygen", doc)
+	if m := doc.(map[string]any); r.code != 0 || m["key_id"] == "" || m["agency"] != "nco" || len(m["files"].([]any)) != 3 {
+		t.Fatalf("keygen --json: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	r = run(t, "keygen", "--json", "--member", "member-1", "--out", filepath.Join(work, "keys", "member-1"), "--registry", reg, "--valid-from", "2026-01-01T00:00:00Z")
+	if m := oneJSON(t, "keygen member", r.stdout).(map[string]any); r.code != 0 || m["member"] != "member-1" || m["valid_from"] != "2026-01-01T00:00:00Z" {
+		t.Fatalf("keygen --member --json: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	errDoc(t, "keygen over an existing key", run(t, "keygen", "--json", "--agency", "nco", "--out", filepath.Join(work, "keys", "nco")), 2)
+
+	led := filepath.Join(work, "ledger")
+	r = run(t, "init", "--json", "--dir", led, "--origin", "json.acdledger.example/setup", "--registry", reg)
+	if m := oneJSON(t, "init", r.stdout).(map[string]any); r.code != 0 || m["dir"] != led || !strings.HasPrefix(m["verifier_key"].(string), "json.acdledger.example/setup+") {
+		t.Fatalf("init --json: exit %d %s %s", r.code, r.stdout, r.stderr)
+	}
+	errDoc(t, "init over an existing ledger", run(t, "init", "--json", "--dir", led, "--origin", "json.acdledger.example/setup", "--registry", reg), 2)
+
+	// A draft two JSON readers would read differently: refused before
+	// signing, as one error document naming the field and the rule.
+	draft := filepath.Join(work, "draft.json")
+	os.WriteFile(draft, []byte(`{"id":"D-1","kind":"pm.ordered","kind":"notice","schema":2,"agency":"nco","seq":1,"occurred_at":"2026-06-01T00:00:00Z","case":"C","legal_basis":{"law":"sdf-act","article":"81"},"refs":[],"body":{"order_id":"PM-1","ordered_at":"2026-06-01T00:00:00Z"}}`), 0o644)
+	d := errDoc(t, "sign a duplicate name", run(t, "sign", "--json", "--key", filepath.Join(work, "keys", "nco.key"), draft), 1)
+	if len(d.Error.Problems) == 0 || d.Error.Problems[0].Rule != specs.RulePayloadJSON || d.Error.Problems[0].Field != "kind" {
+		t.Fatalf("sign --json refusal: %+v", d.Error)
+	}
 }

@@ -17,7 +17,7 @@ import (
 
 func newKeygen() *cobra.Command {
 	var agency, member, out, algorithm, registry, name, role, kinds, validFrom string
-	var unencrypted bool
+	var unencrypted, asJSON bool
 	cmd := &cobra.Command{
 		Use:   "keygen (--agency ID | --member ID) --out BASE",
 		Short: "Make an agency's keys, or a commission member's sealing identity (and register them)",
@@ -53,7 +53,7 @@ with role "commission" may append ` + strings.Join(sortedMapKeys(specs.Commissio
 				if err != nil {
 					return usage(err)
 				}
-				return memberKeygen(cmd, member, name, out, registry, validFrom, pass)
+				return memberKeygen(cmd, member, name, out, registry, validFrom, pass, asJSON)
 			}
 			if unencrypted {
 				return usage(errors.New("--unencrypted-key goes with --member: an agency's signing key is always encrypted"))
@@ -73,18 +73,25 @@ with role "commission" may append ` + strings.Join(sortedMapKeys(specs.Commissio
 			if err != nil {
 				return usage(err)
 			}
+			res := keygenResult{Files: []string{out + ".key", out + ".pub", out + ".age"}, KeyID: keyID, Recipient: recipient}
+			if registry != "" {
+				if err := registerKey(registry, agency, name, role, kinds, pubPEM, recipient); err != nil {
+					return usage(err)
+				}
+				res.Registry, res.Agency, res.Role = registry, agency, role
+			}
+			if asJSON {
+				return printJSON(cmd.OutOrStdout(), res)
+			}
 			fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.key, %s.pub and %s.age\nkey id: %s\nrecipient: %s\n", out, out, out, keyID, recipient)
-			if registry == "" {
-				return nil
+			if registry != "" {
+				fmt.Fprintf(cmd.OutOrStdout(), "registered in %s as agency %s (role %s)\n", registry, agency, role)
 			}
-			if err := registerKey(registry, agency, name, role, kinds, pubPEM, recipient); err != nil {
-				return usage(err)
-			}
-			fmt.Fprintf(cmd.OutOrStdout(), "registered in %s as agency %s (role %s)\n", registry, agency, role)
 			return nil
 		},
 	}
 	f := cmd.Flags()
+	f.BoolVar(&asJSON, "json", false, "print the result, or the error, as JSON (specs/cli-json.md)")
 	f.StringVar(&agency, "agency", "", "agency id, e.g. nco, npa, sdf, commission")
 	f.StringVar(&member, "member", "", "instead of --agency: a commission member's recipient id, e.g. member-1")
 	f.StringVar(&validFrom, "valid-from", "", "with --member: first occurred_at the recipient seals (RFC 3339; default now)")
@@ -121,7 +128,19 @@ func writeRegistry(path string, reg *specs.Registry) error {
 	return atomicfile.Write(path, out, 0o644)
 }
 
-func memberKeygen(cmd *cobra.Command, member, name, out, registry, validFrom string, pass []byte) error {
+// keygenResult is what keygen --json prints.
+type keygenResult struct {
+	Files     []string `json:"files"`
+	KeyID     string   `json:"key_id,omitempty"`
+	Recipient string   `json:"recipient"`
+	Registry  string   `json:"registry,omitempty"`
+	Agency    string   `json:"agency,omitempty"`
+	Role      string   `json:"role,omitempty"`
+	Member    string   `json:"member,omitempty"`
+	ValidFrom string   `json:"valid_from,omitempty"`
+}
+
+func memberKeygen(cmd *cobra.Command, member, name, out, registry, validFrom string, pass []byte, asJSON bool) error {
 	from := time.Now().UTC().Truncate(time.Second)
 	if validFrom != "" {
 		var err error
@@ -148,6 +167,10 @@ func memberKeygen(cmd *cobra.Command, member, name, out, registry, validFrom str
 	}
 	if err := writeRegistry(registry, reg); err != nil {
 		return usage(err)
+	}
+	if asJSON {
+		return printJSON(cmd.OutOrStdout(), keygenResult{Files: []string{out + ".age"}, Recipient: recipient, Registry: registry,
+			Member: member, ValidFrom: from.Format(time.RFC3339)})
 	}
 	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.age\nrecipient: %s\nregistered in %s as commission recipient %s from %s\n", out, recipient, registry, member, from.Format(time.RFC3339))
 	return nil

@@ -46,6 +46,9 @@ covers the public part, the commitments and the box.`,
 			return nil
 		},
 	}
+	// The envelopes are JSON Lines either way; --json makes a refusal one
+	// JSON error document too (specs/cli-json.md).
+	cmd.Flags().Bool("json", false, "print a refusal or error as a JSON document (the envelopes are JSON Lines either way)")
 	cmd.Flags().StringVar(&key, "key", "", "agency private key file (from keygen)")
 	cmd.Flags().StringVar(&registry, "registry", "", "the registry naming the commission's recipients, to seal entries with sealed values in clear")
 	cmd.MarkFlagRequired("key")
