@@ -46,6 +46,11 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 	if ttl <= 0 {
 		ttl = time.Minute
 	}
+	// A missing database or bucket is named, with how to create it, rather
+	// than left to surface as a driver error (Error 1049, NoSuchBucket).
+	if err := checkAWS(ctx, st, dsn); err != nil {
+		return nil, err
+	}
 	sh, err := openShared(ctx, dsn, owner, ttl, signer.Name(), cfg.vkey, opts.Logger)
 	if err != nil {
 		return nil, err
