@@ -42,6 +42,7 @@ type shared struct {
 	gateMu        sync.Mutex
 	gateAt        time.Time
 	gateBusy      bool
+	gateNext      uint64
 
 	alarmMu sync.Mutex
 	alarm   error // an integrity problem found while settling admissions
@@ -529,24 +530,27 @@ func (s *shared) count(ctx context.Context) (int, error) {
 // not yet integrated, before anything is reserved: Tessera's own pushback
 // (set well above this limit) then fails no admitted entry in practice. The
 // figure is read at most every 100ms.
-func (s *shared) gate(ctx context.Context, l *Ledger) error {
+//
+// It returns the next index it read: a lower bound of the index of any
+// leaf added from now on (the floor of a reservation).
+func (s *shared) gate(ctx context.Context, l *Ledger) (uint64, error) {
 	s.gateMu.Lock()
 	defer s.gateMu.Unlock()
 	if time.Since(s.gateAt) > 100*time.Millisecond {
 		next, err := l.reader.NextIndex(ctx)
 		if err != nil {
-			return err
+			return 0, err
 		}
 		size, err := l.reader.IntegratedSize(ctx)
 		if err != nil {
-			return err
+			return 0, err
 		}
-		s.gateAt, s.gateBusy = time.Now(), next > size && next-size >= s.pushbackLimit
+		s.gateAt, s.gateNext, s.gateBusy = time.Now(), next, next > size && next-size >= s.pushbackLimit
 	}
 	if s.gateBusy {
-		return ErrPushback
+		return 0, ErrPushback
 	}
-	return nil
+	return s.gateNext, nil
 }
 
 // adopt records the log's entries [from, to) in the shared state: a
