@@ -35,7 +35,8 @@ type holdQueue struct {
 	held    map[agencySeq]*holder
 	stopped bool
 
-	prev map[string]uint64 // each agency's last seq at the previous round (admitter goroutine only)
+	prev   map[string]uint64 // each agency's last seq at the previous round (admitter goroutine only)
+	rounds uint64
 }
 
 type holder struct {
@@ -43,6 +44,7 @@ type holder struct {
 	deadline time.Time // refused (with the verdict of that moment) once passed with no progress of its agency
 	maxWait  time.Duration
 	taken    bool              // the admitter is deciding it; the waiter must wait for res
+	refWait  bool              // its last try found a ref not yet in the log (admitter goroutine only)
 	res      chan holderResult // capacity 1
 }
 
@@ -169,11 +171,19 @@ func (q *holdQueue) round(ctx context.Context) bool {
 	now := time.Now()
 	q.mu.Lock()
 	var batch, late, expired []*holder
+	q.rounds++
 	for _, a := range names {
 		v := view[a]
 		for s := v.last + 1; len(batch) < holdRoundMax; s++ {
 			h := q.held[agencySeq{a, s}]
 			if h == nil || v.pendingRemote {
+				break
+			}
+			// An entry that waits for a ref (possibly coming through
+			// another frontend, which sends no word) is tried again every
+			// fifth round only, so that it does not make every round's
+			// batch fail and be admitted one by one.
+			if h.refWait && len(advanced) == 0 && q.rounds%5 != 0 {
 				break
 			}
 			batch = append(batch, h)
@@ -233,6 +243,7 @@ func (q *holdQueue) round(ctx context.Context) bool {
 					blocked[h.a.Entry.Agency] = true
 					q.answer(h, nil, err)
 				case early != notEarly || errors.Is(err, ErrNotYetSequenced) || isTransient(err):
+					h.refWait = early == refMissing
 					// Early, or the database or Tessera busy for a moment:
 					// it keeps its place for the next round.
 					blocked[h.a.Entry.Agency] = true
