@@ -18,8 +18,9 @@ const (
 
 // AppendInOrder appends one envelope like Append, but tolerates arriving a
 // little early: if its seq is ahead of the agency's next one, or it refers
-// to an entry not yet in the log, it waits up to maxWait for those entries
-// to be admitted before giving the verdict. Clients sending one agency's
+// to an entry not yet in the log, it waits for those entries to be
+// admitted before giving the verdict: up to maxWait for a ref, and for a
+// seq as long as its agency makes progress (maxWait without any). Clients sending one agency's
 // entries concurrently over a network can thus pipeline them, although
 // requests overtake each other on the way.
 func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait time.Duration) (*Pending, error) {
@@ -33,10 +34,9 @@ func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait tim
 	}
 	e := admitted[0].Entry
 	deadline := time.Now().Add(maxWait)
-	pollEvery := sharedPoll / 10
 	// The wait is bounded by progress, not by the clock: an entry whose
-	// agency's seq keeps advancing (its predecessors are being admitted,
-	// here or through another frontend) keeps waiting; it is refused only
+	// agency's seq keeps advancing (its predecessors are being admitted)
+	// keeps waiting; it is refused only
 	// once maxWait passes with no admission of that agency. A client with
 	// hundreds of an agency's entries in flight on a slow storage is thus
 	// never refused for being far ahead (specs/http-api.md, "Ordering").
@@ -79,17 +79,9 @@ func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait tim
 		if early == seqAhead {
 			wake = predecessor
 		}
-		// With shared admission state the entry waited for may come through
-		// another frontend, which sends no wake-up here: look again soon.
-		var poll <-chan time.Time
-		if l.shared != nil {
-			poll = time.After(pollEvery)
-			pollEvery = min(pollEvery*3/2, sharedPoll)
-		}
 		t := time.NewTimer(left)
 		select {
 		case <-wake:
-		case <-poll:
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()

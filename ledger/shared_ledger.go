@@ -16,14 +16,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// sharedPoll is how often, at most, an early entry looks again for its
-// predecessor in the shared state, in case another frontend admitted it
-// (it starts at a tenth of that and backs off). Predecessors admitted by
-// this frontend wake it at once, so a single frontend never waits for the
-// poll; polling fast for long would flood the database with the retries of
-// every early entry in flight.
-const sharedPoll = 250 * time.Millisecond
-
 // minAWSCheckpointInterval is the AWS driver's minimum.
 const minAWSCheckpointInterval = time.Second
 
