@@ -3,6 +3,7 @@ package ledger_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"strings"
 	"sync"
 	"testing"
@@ -62,6 +63,31 @@ func TestHeldAcrossFrontends(t *testing.T) {
 		}
 		if i > 0 && idxs[i] <= idxs[i-1] {
 			t.Fatalf("seq %d at index %d, before seq %d at %d", i+1, idxs[i], i, idxs[i-1])
+		}
+	}
+
+	// The lookups of concurrent retries are gathered into shared queries:
+	// each still gets its own entry's receipt (once published).
+	for l2.PublishedSize(ctx) < n {
+		time.Sleep(50 * time.Millisecond)
+	}
+	var lwg sync.WaitGroup
+	lerrs := make([]error, n)
+	for i := range n {
+		lwg.Go(func() {
+			rec, ok, err := l2.Existing(ctx, envs[i])
+			switch {
+			case err != nil:
+				lerrs[i] = err
+			case !ok || rec.Index != idxs[i]:
+				lerrs[i] = fmt.Errorf("seq %d: found %v at %v, want index %d", i+1, ok, rec, idxs[i])
+			}
+		})
+	}
+	lwg.Wait()
+	for _, err := range lerrs {
+		if err != nil {
+			t.Fatalf("a retry's lookup: %v", err)
 		}
 	}
 
