@@ -466,6 +466,7 @@ func printSummary(w io.Writer) {
 		}
 		fmt.Fprintf(w, "  %s (%s) in-process signed appends ≥ %d entries/s: %.0f/s\n", check(r.rate >= targetAppendRate), id, targetAppendRate, r.rate)
 	}
+	awsSummary(w, check)
 	if r := find("4a"); r != nil {
 		fmt.Fprintf(w, "  %s (4a) audit replay ≥ %d entries/s: %.0f/s\n", check(r.rate >= targetAuditRate), targetAuditRate, r.rate)
 	}

@@ -85,7 +85,8 @@ type Ledger struct {
 	registry *specs.Registry
 	verifier note.Verifier
 	storage  Storage
-	shared   *shared // the admission state in the shared database (AWS driver); nil for POSIX
+	shared   *shared    // the admission state in the shared database (AWS driver); nil for POSIX
+	hold     *holdQueue // shared state: where AppendInOrder's entries wait and are admitted in rounds
 	readRes  func(context.Context, string) ([]byte, error)
 
 	seq      *sequencer // feeds the appender one round at a time (see sequencer)

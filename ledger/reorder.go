@@ -18,8 +18,9 @@ const (
 
 // AppendInOrder appends one envelope like Append, but tolerates arriving a
 // little early: if its seq is ahead of the agency's next one, or it refers
-// to an entry not yet in the log, it waits up to maxWait for those entries
-// to be admitted before giving the verdict. Clients sending one agency's
+// to an entry not yet in the log, it waits for those entries to be
+// admitted before giving the verdict: up to maxWait for a ref, and for a
+// seq as long as its agency makes progress (maxWait without any). Clients sending one agency's
 // entries concurrently over a network can thus pipeline them, although
 // requests overtake each other on the way.
 func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait time.Duration) (*Pending, error) {
@@ -27,9 +28,20 @@ func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait tim
 	if err != nil {
 		return nil, err
 	}
+	if l.shared != nil {
+		// Held in memory and admitted in order, in rounds (holdQueue).
+		return l.hold.admit(ctx, admitted[0], maxWait)
+	}
 	e := admitted[0].Entry
 	deadline := time.Now().Add(maxWait)
-	pollEvery := sharedPoll / 10
+	// The wait is bounded by progress, not by the clock: an entry whose
+	// agency's seq keeps advancing (its predecessors are being admitted)
+	// keeps waiting; it is refused only
+	// once maxWait passes with no admission of that agency. A client with
+	// hundreds of an agency's entries in flight on a slow storage is thus
+	// never refused for being far ahead (specs/http-api.md, "Ordering").
+	var lastSeen uint64
+	seenOK := false
 	for {
 		// Take the channels before the check, so an admission between the
 		// check and the wait still wakes this one.
@@ -40,8 +52,24 @@ func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait tim
 		if err == nil {
 			return ps[0], nil
 		}
+		if early == notEarly {
+			return nil, err
+		}
+		if early == seqAhead && !seenOK {
+			// Where the agency stood when this entry was first found early.
+			if now, lerr := l.agencyProgress(ctx, e.Agency); lerr == nil {
+				lastSeen, seenOK = now, true
+			}
+		}
 		left := time.Until(deadline)
-		if left <= 0 || early == notEarly {
+		if left <= 0 && early == seqAhead && seenOK {
+			if now, lerr := l.agencyProgress(ctx, e.Agency); lerr == nil && now > lastSeen && now < e.Seq {
+				lastSeen = now
+				deadline = time.Now().Add(maxWait)
+				left = maxWait
+			}
+		}
+		if left <= 0 {
 			return nil, err
 		}
 		// Wait only for what can help: an early seq for the admission of
@@ -51,17 +79,9 @@ func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait tim
 		if early == seqAhead {
 			wake = predecessor
 		}
-		// With shared admission state the entry waited for may come through
-		// another frontend, which sends no wake-up here: look again soon.
-		var poll <-chan time.Time
-		if l.shared != nil {
-			poll = time.After(pollEvery)
-			pollEvery = min(pollEvery*3/2, sharedPoll)
-		}
 		t := time.NewTimer(left)
 		select {
 		case <-wake:
-		case <-poll:
 		case <-t.C:
 		case <-ctx.Done():
 			t.Stop()
@@ -107,4 +127,15 @@ func (l *Ledger) signalAdmitted(admitted []*specs.Admitted) {
 // the same state.
 func (l *Ledger) mayBeEarly(err error, e *specs.Entry) earliness {
 	return earlinessOf(err, e, l.state.LastSeq(e.Agency))
+}
+
+// agencyProgress is the agency's last admitted seq, in whichever state
+// admission uses (local, or the shared database).
+func (l *Ledger) agencyProgress(ctx context.Context, agency string) (uint64, error) {
+	if l.shared != nil {
+		return l.shared.lastSeq(ctx, agency)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.state.LastSeq(agency), nil
 }

@@ -16,14 +16,6 @@ import (
 	"golang.org/x/mod/sumdb/note"
 )
 
-// sharedPoll is how often, at most, an early entry looks again for its
-// predecessor in the shared state, in case another frontend admitted it
-// (it starts at a tenth of that and backs off). Predecessors admitted by
-// this frontend wake it at once, so a single frontend never waits for the
-// poll; polling fast for long would flood the database with the retries of
-// every early entry in flight.
-const sharedPoll = 250 * time.Millisecond
-
 // minAWSCheckpointInterval is the AWS driver's minimum.
 const minAWSCheckpointInterval = time.Second
 
@@ -45,6 +37,11 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 	ttl := time.Duration(st.ReservationTTL)
 	if ttl <= 0 {
 		ttl = time.Minute
+	}
+	// A missing database or bucket is named, with how to create it, rather
+	// than left to surface as a driver error (Error 1049, NoSuchBucket).
+	if err := checkAWS(ctx, st, dsn); err != nil {
+		return nil, err
 	}
 	sh, err := openShared(ctx, dsn, owner, ttl, signer.Name(), cfg.vkey, opts.Logger)
 	if err != nil {
@@ -116,6 +113,8 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 		return nil, fmt.Errorf("settling this frontend's unfinished admissions: %w", err)
 	}
 	go sh.settleLoop(bg, l)
+	l.hold = newHoldQueue(l)
+	go l.hold.run(bg)
 	return l, nil
 }
 
@@ -141,10 +140,10 @@ func (l *Ledger) admitShared(ctx context.Context, admitted []*specs.Admitted) ([
 	if err := l.Healthy(); err != nil {
 		return nil, notEarly, fmt.Errorf("ledger stopped admitting: %w", err)
 	}
-	if err := l.shared.gate(ctx, l); err != nil {
-		return nil, notEarly, err
-	}
-	floor, err := l.reader.NextIndex(ctx)
+	// The gate's reading of the next index (at most 100ms old) is a valid
+	// floor: the index only grows, so the batch's leaves lie at or after
+	// it. One Tessera round trip fewer per batch.
+	floor, err := l.shared.gate(ctx, l)
 	if err != nil {
 		return nil, notEarly, err
 	}

@@ -345,6 +345,15 @@ func TestEndToEnd(t *testing.T) {
 		mustFail(t, 2, "required flag", "audit", "--log", logDir)
 		mustFail(t, 2, "no such file", "verify", "receipt", "--vkey", vkey, "--registry", reg, filepath.Join(work, "missing.tlog-proof"))
 		mustFail(t, 2, "tlog-proof", "verify", "receipt", "--vkey", vkey, "--registry", reg, reg)
+		// A receipt saved with one newline too many (jq -r): the cause is named.
+		rcs, _ := filepath.Glob(filepath.Join(work, "receipts", "*.tlog-proof"))
+		rc, err := os.ReadFile(rcs[0])
+		if err != nil {
+			t.Fatal(err)
+		}
+		nl := filepath.Join(work, "newline.tlog-proof")
+		os.WriteFile(nl, append(rc, '\n'), 0o644)
+		mustFail(t, 2, "1 newline(s) after the checkpoint's last signature line", "verify", "receipt", "--vkey", vkey, "--registry", reg, nl)
 		mustFail(t, 2, "not a ledger directory", "append", "--ledger", work, filepath.Join(ag, "part-1.dsse.jsonl"))
 	})
 }

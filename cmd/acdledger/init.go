@@ -29,7 +29,9 @@ The origin names the log in every checkpoint, e.g. log.cyber-oversight.example/a
 With --storage aws the log lives in an S3 bucket and the admission state in a
 MySQL-compatible database; DIR then holds one frontend's configuration (the keys,
 the registry and storage.json, which never holds a secret). Copy DIR to start
-more frontends of the same log (docs/deploy.md).
+more frontends of the same log (docs/deploy.md). init creates the database named in
+the DSN and the bucket when they do not exist and the credentials allow it; when
+they do not, it writes nothing and exits 2 naming what to create.
 
 ` + storageHelp,
 		Example: `  acdledger init --dir ledger --origin log.cyber-oversight.example/acd --registry registry.json
@@ -49,6 +51,12 @@ more frontends of the same log (docs/deploy.md).
 			if st.Driver != ledger.DriverAWS && sf.anySet() {
 				return usage(fmt.Errorf("the --s3-… and --mysql-dsn flags need --storage aws"))
 			}
+			// The database and the bucket first: made when the credentials
+			// allow, else named (exit 2) before anything is written.
+			created, err := ledger.PrepareAWS(cmd.Context(), st, true)
+			if err != nil {
+				return usage(err)
+			}
 			pass, err := newKeyPassphrase(unencrypted)
 			if err != nil {
 				return usage(err)
@@ -59,10 +67,14 @@ more frontends of the same log (docs/deploy.md).
 			}
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), struct {
-					Dir         string `json:"dir"`
-					Origin      string `json:"origin"`
-					VerifierKey string `json:"verifier_key"`
-				}{dir, origin, vkey})
+					Dir         string   `json:"dir"`
+					Origin      string   `json:"origin"`
+					VerifierKey string   `json:"verifier_key"`
+					Created     []string `json:"created,omitempty"`
+				}{dir, origin, vkey, created})
+			}
+			for _, c := range created {
+				fmt.Fprintf(cmd.OutOrStdout(), "created the %s\n", c)
 			}
 			fmt.Fprintf(cmd.OutOrStdout(), "initialised ledger in %s\norigin: %s\ncheckpoint verifier key (pin this): %s\n", dir, origin, vkey)
 			return nil

@@ -102,6 +102,25 @@ func (o *order) waitEarlier(ctx context.Context, ticket uint64, f follows) (bool
 	return len(earlier) > 0, nil
 }
 
+// anyEarlier says whether an entry started before ticket that this one
+// follows is still unanswered. Asked before each send: if one was, a
+// refusal as early may be because of it even when it is answered by the
+// time the refusal arrives (it got in just after the server gave up
+// waiting), so the entry is sent once more.
+func (o *order) anyEarlier(ticket uint64, f follows) bool {
+	if f.agency == "" {
+		return false
+	}
+	o.mu.Lock()
+	defer o.mu.Unlock()
+	for t, e := range o.pending {
+		if t < ticket && (e.agency == f.agency || slices.Contains(f.refs, e.id)) {
+			return true
+		}
+	}
+	return false
+}
+
 // early says whether a refusal may only mean that the entry came before
 // entries it follows: a seq ahead of the agency's, or a ref not yet in the
 // log.

@@ -133,6 +133,7 @@ func (c *Client) Add(ctx context.Context, envelope []byte, wait bool) (*server.A
 	}
 	attempts, netAttempts := max(c.Attempts, 1), max(c.NetAttempts, 1)
 	for tries, netTries := 1, 0; ; tries++ {
+		hadEarlier := c.order.anyEarlier(ticket, f)
 		res, retryAfter, err := c.post(ctx, u, envelope)
 		if err == nil {
 			return res, nil
@@ -146,7 +147,7 @@ func (c *Client) Add(ctx context.Context, envelope []byte, wait bool) (*server.A
 			if werr != nil {
 				return nil, werr
 			}
-			if !waited {
+			if !waited && !hadEarlier {
 				return nil, err
 			}
 			tries-- // not a try against the busy bound: the entry was early

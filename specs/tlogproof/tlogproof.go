@@ -77,7 +77,9 @@ func (p *Proof) Marshal() []byte {
 // not at all (FuzzParse checks this): no line over MaxLine, no carriage
 // return (that reader drops one before each newline, so the checkpoint it
 // passes on would not be the bytes given), and a checkpoint ending in a
-// newline (it adds one), as every signed note does.
+// newline (it adds one), as every signed note does, and no empty line
+// after it (a receipt is one note and ends where the note ends;
+// specs/receipts.md).
 func Parse(data []byte) (*Proof, error) {
 	if i := bytes.IndexByte(data, '\r'); i >= 0 {
 		return nil, fmt.Errorf("tlog-proof: carriage return at byte %d; lines end with a newline alone", i)
@@ -101,6 +103,14 @@ func Parse(data []byte) (*Proof, error) {
 	}
 	if cp[len(cp)-1] != '\n' {
 		return nil, errors.New("tlog-proof: the checkpoint does not end with a newline")
+	}
+	// A signed note ends with its last signature line's newline; an empty
+	// line after it is no part of the note (formats would pass it on, and
+	// the note reader then refuses the whole checkpoint as malformed). It is
+	// almost always a newline added when the receipt was saved (jq -r,
+	// echo), so name that rather than guess which bytes were meant.
+	if n := len(cp) - len(bytes.TrimRight(cp, "\n")); n > 1 {
+		return nil, fmt.Errorf("tlog-proof: %d newline(s) after the checkpoint's last signature line, which ends the receipt: the file was changed after it was written (saved with jq -r or echo?); remove the trailing empty line(s), e.g. save it with jq -j", n-1)
 	}
 	lines := strings.Split(string(head), "\n")
 	if lines[0] != Header {

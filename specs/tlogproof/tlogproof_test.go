@@ -22,6 +22,18 @@ sFodV/vSp5O8n9a8QpW6PRY97tfOSW5bsc2Xl/EQi08=
 — example.com/fancylog hI2DJw==
 `
 
+// A receipt saved with one newline too many (jq -r, echo) is refused,
+// and the error names the cause: a receipt is one note and ends where the
+// note ends (specs/receipts.md).
+func TestTrailingNewlineNamed(t *testing.T) {
+	for extra, want := range map[string]string{"\n": "1 newline(s) after", "\n\n\n": "3 newline(s) after"} {
+		_, err := Parse([]byte(sample + extra))
+		if err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), "jq -r") {
+			t.Errorf("%q appended: %v", extra, err)
+		}
+	}
+}
+
 func TestRoundTrip(t *testing.T) {
 	p, err := Parse([]byte(sample))
 	if err != nil {
@@ -56,6 +68,7 @@ func TestRejects(t *testing.T) {
 		"CR in checkpoint":                 strings.Replace(sample, "109482\n", "109482\r\n", 1),
 		"long checkpoint line":             strings.Replace(sample, "example.com/fancylog\n109482", "example.com/fancylog"+strings.Repeat("g", MaxLine)+"\n109482", 1),
 		"checkpoint without final newline": strings.TrimSuffix(sample, "\n"),
+		"trailing empty line":              sample + "\n",
 	} {
 		if _, err := Parse([]byte(in)); err == nil {
 			t.Errorf("%s: accepted", name)
