@@ -28,7 +28,7 @@ state (a digest of the admission and rules state). Members sign separately;
 their signatures merge into one file, published beside the checkpoints as
 compliance/<tree size>.note in the log directory.`,
 	}
-	cmd.AddCommand(newComplianceKeygen(), newComplianceSign(), newComplianceVerify())
+	cmd.AddCommand(newComplianceKeygen(), newComplianceSign(), newComplianceVerify(), newCompliancePublish())
 	return cmd
 }
 
@@ -172,11 +172,13 @@ func newComplianceVerify() *cobra.Command {
 	var logPins pinFlags
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "verify FILE (--vkey MEMBER.vkey ... | --policy MEMBERS)",
+		Use:   "verify FILE|URL (--vkey MEMBER.vkey ... | --policy MEMBERS)",
 		Short: "Check a compliance statement's member signatures (a k-of-n quorum with --policy)",
 		Long: `verify reads a compliance statement strictly and checks its signatures: with
 --vkey (repeatable) every given member must have signed; with --policy, a file
 of "member <vkey>" lines and one "quorum <k>" line, at least k of them.
+The statement is a file or an http(s) URL: a log served by acdledger serve
+publishes the statement about tree size N at <log URL>/compliance/<N>.note.
 
 With --log (and the log's pins --log-vkey or --log-policy, and --registry), it
 also replays the log to the statement's tree, as the member did (the log must be
@@ -184,38 +186,15 @@ that tree or provably extend it), and compares every line: rules, config
 (--rules-config, default the engine's defaults), the counts and the state
 digest. Exit 0 when the quorum is met (and the replay agrees), 1 when not,
 2 for an unreadable file or bad keys.`,
-		Example: `  acdledger compliance verify ledger/log/compliance/1234.note --policy members.txt --json`,
+		Example: `  acdledger compliance verify ledger/log/compliance/1234.note --policy members.txt --json
+  acdledger verify compliance http://127.0.0.1:8080/compliance/1234.note --policy members.txt`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var p *compliance.Policy
-			switch {
-			case policyFile != "" && len(vkeys) > 0:
-				return usage(errors.New("give --vkey or --policy, not both"))
-			case policyFile != "":
-				raw, err := os.ReadFile(policyFile)
-				if err != nil {
-					return usage(err)
-				}
-				if p, err = compliance.ParsePolicy(string(raw)); err != nil {
-					return usage(fmt.Errorf("%s: %w", policyFile, err))
-				}
-			case len(vkeys) > 0:
-				var text strings.Builder
-				for _, f := range vkeys {
-					raw, err := os.ReadFile(f)
-					if err != nil {
-						return usage(err)
-					}
-					fmt.Fprintf(&text, "member %s\n", strings.TrimSpace(string(raw)))
-				}
-				var err error
-				if p, err = compliance.ParsePolicy(text.String()); err != nil {
-					return usage(fmt.Errorf("--vkey: %w", err))
-				}
-			default:
-				return usage(errors.New("give the members' keys: --vkey or --policy"))
+			p, err := loadMembers(policyFile, vkeys)
+			if err != nil {
+				return usage(err)
 			}
-			msg, err := os.ReadFile(args[0])
+			msg, err := readStatement(cmd.Context(), args[0])
 			if err != nil {
 				return usage(err)
 			}
