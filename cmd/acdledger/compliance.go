@@ -66,7 +66,7 @@ key apart from any witness key: a compliance statement is not a cosignature.`,
 
 func newComplianceSign() *cobra.Command {
 	var pins pinFlags
-	var logLoc, key, rulesConfig, out, asOf string
+	var logLoc, key, rulesConfig, out, asOf, saveState string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "sign --log DIR|URL --vkey FILE|--policy FILE --registry FILE --key MEMBER.skey --out FILE",
@@ -78,9 +78,13 @@ and signs the statement of what it found with the member's key.
 
 If --out exists and holds the same statement signed by other members, this
 member's signature is added to it; a different statement is an error. Publish
-the file as compliance/<tree size>.note in the log directory.`,
+the file as compliance/<tree size>.note in the log directory (compliance publish).
+
+With --save-state FILE it also writes the state the replay ended in
+(specs/compliance.md, "Saved state"): once the members' quorum has signed the
+statement, audit --resume FILE starts there instead of replaying from 0.`,
 		Example: `  acdledger compliance sign --log ledger/log --policy policy --registry registry.json \
-      --key keys/member-1.skey --out ledger/log/compliance/1234.note`,
+      --key keys/member-1.skey --out ledger/log/compliance/1234.note --save-state 1234.state`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			skey, err := os.ReadFile(key)
@@ -111,10 +115,15 @@ the file as compliance/<tree size>.note in the log directory.`,
 			}
 			bar := progress.Stderr("replaying the log")
 			opts.Progress = bar.Update
-			st, err := compliance.Make(cmd.Context(), p, src, cp, opts)
+			st, saved, err := compliance.MakeWithState(cmd.Context(), p, src, cp, opts)
 			bar.Finish()
 			if err != nil {
 				return classify(fmt.Errorf("log %s: %w", src, err))
+			}
+			if saveState != "" {
+				if err := atomicfile.Write(saveState, saved.Marshal(), 0o644); err != nil {
+					return usage(fmt.Errorf("--save-state: %w", err))
+				}
 			}
 			msg, err := compliance.Sign(st, signer)
 			if err != nil {
@@ -150,6 +159,7 @@ the file as compliance/<tree size>.note in the log directory.`,
 	f.StringVar(&rulesConfig, "rules-config", "", "the compliance rules' configuration file (default: the engine's defaults)")
 	f.StringVar(&asOf, "as-of", "", "judge deadlines as of this RFC 3339 time (default: the checkpoint's newest witness cosignature)")
 	f.StringVar(&out, "out", "", "the statement file to write or add this member's signature to")
+	f.StringVar(&saveState, "save-state", "", "also write the replay's end state here, to resume audits from (audit --resume)")
 	f.BoolVar(&asJSON, "json", false, "print the statement as JSON")
 	cmd.MarkFlagRequired("log")
 	cmd.MarkFlagRequired("key")
