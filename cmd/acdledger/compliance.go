@@ -198,7 +198,7 @@ digest. Exit 0 when the quorum is met (and the replay agrees), 1 when not,
 2 for an unreadable file or bad keys.`,
 		Example: `  acdledger compliance verify ledger/log/compliance/1234.note --policy members.txt --json
   acdledger verify compliance http://127.0.0.1:8080/compliance/1234.note --policy members.txt`,
-		Args:    cobra.ExactArgs(1),
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			p, err := loadMembers(policyFile, vkeys)
 			if err != nil {
