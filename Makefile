@@ -63,6 +63,7 @@ fuzz:
 	$(GO) test ./verifier/report -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/evidence -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseBundle$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./verifier/ckptarchive -run '^$$' -fuzz '^FuzzArchive$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin demo

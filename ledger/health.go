@@ -184,7 +184,9 @@ func isTesseraTemp(rel string) bool {
 	if strings.HasPrefix(rel, "tile/") {
 		return !tessTile.MatchString(rel)
 	}
-	return true
+	// The checkpoint archive's files are named by tree size; it is not
+	// Tessera's, and removes its own temp files (ledger/archive).
+	return !strings.HasPrefix(rel, "checkpoints/")
 }
 
 // sweepTemp removes Tessera's leftover temp files older than minAge (a

@@ -31,6 +31,8 @@ func TestIsTesseraTemp(t *testing.T) {
 		"tile/63/000":                     false,
 		"tile/entries/x123/456.p/7":       false,
 		"tile/entries/x123/456.p/7939393": true,
+		"checkpoints/12":                  false,
+		"checkpoints/index":               false,
 	} {
 		if got := isTesseraTemp(name); got != want {
 			t.Errorf("isTesseraTemp(%q) = %v, want %v", name, got, want)

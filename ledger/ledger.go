@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/acdledger/acdledger/internal/secretfile"
+	"github.com/acdledger/acdledger/ledger/archive"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/specs/tlogproof"
 	"github.com/acdledger/acdledger/verifier/tlog"
@@ -114,6 +115,11 @@ type Ledger struct {
 	recovering bool            // a recovery loop runs (l.mu)
 	recoveries uint64          // times admission resumed after a storage failure (l.mu)
 	served     servedTree      // what served files are checked against (VerifiedResource)
+
+	archive     *archive.Writer // the cosigned-checkpoint archive (POSIX only; nil on AWS)
+	archiveStop context.CancelFunc
+	archiveDone chan struct{}
+	archivedRaw []byte // the last checkpoint archived (the archiver goroutine's, then Close's)
 }
 
 // Open opens a ledger directory made by Init, takes its lock and rebuilds
@@ -218,6 +224,10 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	if err := checkPOSIX(ctx, dir, verifier); err != nil {
 		return nil, err
 	}
+	arch, err := archive.Open(logDir, opts.Logger)
+	if err != nil {
+		return nil, err
+	}
 	driver, err := posix.New(ctx, pcfg)
 	if err != nil {
 		return nil, fmt.Errorf("opening the Tessera POSIX log: %w", err)
@@ -256,11 +266,13 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		changed: make(chan struct{}), advanced: map[agencySeq]chan struct{}{},
 		proofs: map[uint64]*client.ProofBuilder{},
 		logDir: logDir, witnesses: mon, log: opts.Logger, bg: bg,
+		archive: arch,
 	}
 	if err := l.restore(ctx); err != nil {
 		cancel()
 		return nil, err
 	}
+	l.startArchiver(opts.CheckpointInterval)
 	l.seq = newSequencer(appender.Add, int(opts.BatchMaxSize), l.fail)
 	go l.seq.run(bg)
 	if republish {
@@ -505,6 +517,7 @@ func (l *Ledger) LastSeq(agency string) uint64 {
 func (l *Ledger) Close(ctx context.Context) error {
 	l.seq.drain()
 	err := l.shutdown(ctx)
+	l.stopArchiver() // after Tessera's last checkpoint, which it archives
 	l.cancel()
 	sweepTemp(l.logDir, 0, l.log) // Tessera has stopped writing
 	if l.shared != nil {

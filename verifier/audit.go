@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/verifier/ckptarchive"
 	"github.com/acdledger/acdledger/verifier/rules"
 	"github.com/acdledger/acdledger/verifier/tlog"
 )
@@ -38,6 +39,17 @@ type AuditOptions struct {
 	// commits to, which may be smaller than the log's current one, instead
 	// of fetching the current checkpoint.
 	Checkpoint *tlog.Checkpoint
+
+	// WitnessTime makes Audit read the log's cosigned-checkpoint archive
+	// (specs/checkpoints.md) and give R15 (time.recorded) each entry's
+	// witness-time bounds, so back-dating is caught on a log never
+	// watched. Without a witness quorum in the pins, or an archive in the
+	// log, R15 falls back as before and the report says so (log_time).
+	WitnessTime bool
+	// Archive, if set, is an archive already read (ReadWitnessTime) for a
+	// replay (NewReplay) with witness time; LogTime describes it.
+	Archive *ckptarchive.Archive
+	LogTime *LogTime
 
 	// OnViolation, if set, sees every violation, also those beyond
 	// MaxViolations; atEnd is set for those found by the final deadline
@@ -101,6 +113,9 @@ type RulesReport struct {
 	ViolationCount uint64            `json:"violation_count"`
 	ByRule         map[string]uint64 `json:"by_rule"`
 	Violations     []rules.Violation `json:"violations"` // by index, then rule; at most MaxViolations
+	// LogTime says which bounds of when each entry was logged R15 used
+	// (with AuditOptions.WitnessTime or LogTime).
+	LogTime *LogTime `json:"log_time,omitempty"`
 }
 
 // AgencySummary is one agency's part of the log. LastSeq lets an agency
@@ -145,6 +160,12 @@ func (p *Pins) Audit(ctx context.Context, src *tlog.Source, opts AuditOptions) (
 	if cp == nil {
 		var err error
 		if cp, err = src.Checkpoint(ctx, p.Trust); err != nil {
+			return nil, err
+		}
+	}
+	if opts.WitnessTime && opts.Rules != nil && opts.Archive == nil {
+		var err error
+		if opts.Archive, opts.LogTime, err = p.ReadWitnessTime(ctx, src, cp); err != nil {
 			return nil, err
 		}
 	}
@@ -195,7 +216,20 @@ func (p *Pins) NewReplay(cp *tlog.Checkpoint, opts AuditOptions) *Replay {
 		if asOf.IsZero() {
 			asOf = by
 		}
-		r.Rules = &RulesReport{AsOf: asOf.UTC(), CoveredBy: by.UTC(), Rules: rules.Rules(), ByRule: map[string]uint64{}, Violations: []rules.Violation{}}
+		r.Rules = &RulesReport{AsOf: asOf.UTC(), CoveredBy: by.UTC(), Rules: rules.Rules(), ByRule: map[string]uint64{}, Violations: []rules.Violation{}, LogTime: opts.LogTime}
+		a.times = &logTimes{archive: opts.Archive, by: by}
+		if opts.Archive != nil {
+			a.times.current = ckptarchive.TimesOf(p.Trust.Policy, cp.Raw)
+		}
+		// Reasons name the fallback bound only where the report says
+		// which bounds were used (witness time asked for).
+		switch {
+		case opts.LogTime == nil:
+		case opts.LogTime.Source == LogTimeAuditClock:
+			a.times.byNote = "the time of the audit: no witness time"
+		default:
+			a.times.byNote = "the newest witness cosignature of the audited checkpoint"
+		}
 	}
 	if rs := opts.Resume; rs != nil {
 		a.state = rs.Admission
@@ -265,6 +299,7 @@ type auditor struct {
 	state  *specs.LogState
 	batch  [][]byte
 	atEnd  bool // the final deadline check is running
+	times  *logTimes
 }
 
 const auditBatch = 1024
@@ -294,7 +329,7 @@ func (a *auditor) flush(first uint64) {
 		}
 		if a.opts.Rules != nil && admitted[j] != nil {
 			a.report.Rules.Checked++
-			a.violations(a.opts.Rules.AddCovered(idx, admitted[j].Entry, rules.Coverage{By: a.report.Rules.CoveredBy}))
+			a.violations(a.opts.Rules.AddCovered(idx, admitted[j].Entry, a.times.coverage(idx)))
 		}
 		a.account(idx, a.batch[j], admitted[j], err)
 	}

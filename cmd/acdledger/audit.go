@@ -46,6 +46,13 @@ func newAudit() *cobra.Command {
     with the durations of --rules-config (default specs/rules.default.json), and
     lists each violation: rule, index, entry id, case and reason. Deadlines are
     judged as of --as-of (default: the newest witness cosignature, or now);
+  - dates each entry by witness time for R15 (time.recorded): with --policy, the
+    log's cosigned-checkpoint archive (checkpoints/, specs/checkpoints.md) bounds
+    when each entry was logged by its witnesses' cosignature timestamps, so an
+    entry back-dated by more than max_record_lag is caught on a log never
+    watched. Without a policy or an archive it says so and falls back to the
+    checkpoint's newest cosignature (or the time of the audit) as an upper bound
+    only; the output names the bound used (log_time in --json);
   - with --identity (a commission member's age identity), also the commission-only
     check C1: every entry sealed to that member's key is opened and its values
     checked against the commitments the agency signed (specs/sealed.md); a box
@@ -106,6 +113,7 @@ bar is shown on a terminal.`,
 					return err
 				}
 				opts.Rules = rules.New(cfg)
+				opts.WitnessTime = true
 				col = evidence.NewCollector(cfg)
 				if asOf != "" {
 					if opts.RulesAsOf, err = time.Parse(time.RFC3339, asOf); err != nil {
@@ -424,6 +432,9 @@ func printRules(w io.Writer, r *verifier.AuditReport) {
 		return
 	}
 	fmt.Fprintf(w, "\ncompliance rules (specs/rules.md), deadlines as of %s:\n", rr.AsOf.Format(time.RFC3339))
+	if rr.LogTime != nil {
+		fmt.Fprintln(w, rr.LogTime)
+	}
 	if rr.ViolationCount == 0 {
 		fmt.Fprintf(w, "all %d entries comply with the %d rules\n", rr.Checked, len(rr.Rules))
 		return

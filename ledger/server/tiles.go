@@ -37,6 +37,38 @@ func (s *Server) tile(w http.ResponseWriter, r *http.Request) {
 	s.serveFile(w, r, name, strings.HasPrefix(name, "tile/entries/"))
 }
 
+// archived serves the cosigned-checkpoint archive (specs/checkpoints.md):
+// checkpoints/<size> is written once and never changes, so it is cached
+// for a year; checkpoints/index grows, so it is never served from a cache
+// without asking.
+func (s *Server) archived(w http.ResponseWriter, r *http.Request) {
+	name := strings.TrimPrefix(r.URL.Path, "/")
+	data, err := s.l.ArchiveResource(r.Context(), name)
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		http.NotFound(w, r)
+		return
+	case errors.Is(err, ledger.ErrCorrupt):
+		s.metrics.corrupt.Inc()
+		s.log.Error("integrity check failed; not serving the archived checkpoint", "path", name, "err", err)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, err.Error(), http.StatusInternalServerError)
+		return
+	case err != nil:
+		s.log.Error("reading log resource", "path", name, "err", err)
+		w.Header().Set("Cache-Control", "no-store")
+		http.Error(w, "cannot read "+name, http.StatusInternalServerError)
+		return
+	}
+	w.Header().Set("Content-Type", "text/plain; charset=utf-8")
+	if name == "checkpoints/index" {
+		w.Header().Set("Cache-Control", "no-cache, max-age=0")
+	} else {
+		w.Header().Set("Cache-Control", "public, max-age=31536000, immutable")
+	}
+	w.Write(data)
+}
+
 // serveFile sends a resource only once it is checked against the latest
 // published checkpoint (ledger.VerifiedResource), so a file corrupted on
 // disk is never handed out, let alone cached for a year: it gets a 500

@@ -28,6 +28,10 @@ type Coverage struct {
 	// the previous checkpoint knows this; without it, back-dating cannot be
 	// told apart from an old entry, and is not checked.
 	After time.Time
+	// ByNote and AfterNote, if set, say where the bounds come from (e.g.
+	// the archived checkpoint whose witness time it is), for the
+	// violation's reason.
+	ByNote, AfterNote string
 }
 
 // Engine runs the rules over a log's entries in log order. It is not safe

@@ -15,9 +15,17 @@ func (c *checker) recorded(cov Coverage) {
 		return
 	}
 	if !cov.By.IsZero() && occ.After(cov.By.Add(c.e.cfg.ClockSkew.D())) {
-		c.report(RecordTime, "occurred_at %s is after %s, when a checkpoint covering the entry was already seen", ts(occ), ts(cov.By))
+		c.report(RecordTime, "occurred_at %s is after %s, when a checkpoint covering the entry was already seen%s", ts(occ), ts(cov.By), note(cov.ByNote))
 	}
 	if !cov.After.IsZero() && occ.Before(cov.After.Add(-c.e.cfg.MaxRecordLag.D())) {
-		c.report(RecordTime, "occurred_at %s is more than %s before the entry was logged (it was not in the log at %s): back-dated", ts(occ), c.e.cfg.MaxRecordLag.D(), ts(cov.After))
+		c.report(RecordTime, "occurred_at %s is more than %s before the entry was logged (it was not in the log at %s%s): back-dated", ts(occ), c.e.cfg.MaxRecordLag.D(), ts(cov.After), note(cov.AfterNote))
 	}
+}
+
+// note appends a bound's source to a reason ("; witness time: …").
+func note(s string) string {
+	if s == "" {
+		return ""
+	}
+	return "; " + s
 }

@@ -40,6 +40,10 @@ type fetcher interface {
 type Source struct {
 	location string
 	f        fetcher
+	// For ReadResource: the log's base URL and client, or its directory.
+	base *url.URL
+	hc   *http.Client
+	dir  string
 }
 
 // Open returns a Source for the log rooted at location: an http:// or
@@ -58,7 +62,7 @@ func Open(location string) (*Source, error) {
 		if err != nil {
 			return nil, fmt.Errorf("tlog: %s: %v", location, err)
 		}
-		return &Source{location: location, f: f}, nil
+		return &Source{location: location, f: f, base: u, hc: hc}, nil
 	}
 	fi, err := os.Stat(location)
 	if err != nil {
@@ -67,7 +71,7 @@ func Open(location string) (*Source, error) {
 	if !fi.IsDir() {
 		return nil, fmt.Errorf("tlog: %s is not a directory", location)
 	}
-	return &Source{location: location, f: client.FileFetcher{Root: location}}, nil
+	return &Source{location: location, f: client.FileFetcher{Root: location}, dir: location}, nil
 }
 
 // String names the log's location, for messages.
