@@ -346,3 +346,15 @@ func Recheck(ctx context.Context, pins *verifier.Pins, src *tlog.Source, st *Sta
 	}
 	return out, nil
 }
+
+// ParseNote reads the statement of a signed note without checking its
+// signatures (a bundle binds a carried statement to its tree first; Verify
+// checks the members' quorum).
+func ParseNote(msg []byte) (*Statement, error) {
+	_, err := note.Open(msg, note.VerifierList())
+	var u *note.UnverifiedNoteError
+	if !errors.As(err, &u) {
+		return nil, fmt.Errorf("%w: not a signed note: %v", ErrMalformed, err)
+	}
+	return ParseText([]byte(u.Note.Text))
+}
