@@ -277,6 +277,14 @@ fi
 head -n 1 "$dir/auditor/audit-resumed.txt"
 stop serve
 
+step "Air-gapped auditor: the whole log as one bundle, with its archived cosigned checkpoints and the statement"
+"$bin" bundle export --log "$dir/log" --policy "$dir/policy" --registry "$reg" --from 0 --out "$dir/auditor/all.bundle"
+if "$bin" audit --bundle "$dir/auditor/all.bundle" --policy "$dir/policy" --registry "$reg" \
+  --members "$dir/commission/members.txt" >"$dir/auditor/audit-bundle.txt"; then
+  fail "the bundle audit lost the findings"
+fi
+sed -n 1,3p "$dir/auditor/audit-bundle.txt"
+
 stop w1
 stop w2
 step "Left for you to check with any tlog-tiles tool (all processes stopped; $((SECONDS - t0)) s)"

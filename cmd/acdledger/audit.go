@@ -90,7 +90,10 @@ bar is shown on a terminal.`,
 				if identity != "" || evidenceDir != "" {
 					return usage(errors.New("--bundle goes without --identity and --evidence"))
 				}
-				return auditBundles(cmd, &pins, bundles, rulesConfig, asOf, noRules, asJSON)
+				if res.state != "" || res.statement != "" {
+					return usage(errors.New("--bundle goes without --resume and --statement"))
+				}
+				return auditBundles(cmd, &pins, bundles, rulesConfig, asOf, noRules, asJSON, res.members)
 			}
 			if res.state != "" {
 				if identity != "" || evidenceDir != "" || noRules {
@@ -99,7 +102,7 @@ bar is shown on a terminal.`,
 				return auditResumed(cmd, &pins, logLoc, rulesConfig, asOf, &res, asJSON)
 			}
 			if res.members != "" || res.statement != "" {
-				return usage(errors.New("--members and --statement go with --resume"))
+				return usage(errors.New("--members and --statement go with --resume (--members also with --bundle)"))
 			}
 			p, src, err := pins.loadWithLog(logLoc)
 			if err != nil {
@@ -216,7 +219,7 @@ bar is shown on a terminal.`,
 	addUnencryptedFlag(cmd, &unencrypted, "with --identity: use an age identity file that is not encrypted (refused otherwise)")
 	cmd.Flags().StringVar(&identity, "identity", "", "a commission member's age identity: also open every entry sealed to it and check its commitments (commission-only)")
 	cmd.Flags().StringVar(&res.state, "resume", "", "start at the tree size of this saved replay state (compliance sign --save-state), vouched for by a compliance statement")
-	cmd.Flags().StringVar(&res.members, "members", "", `with --resume: the members policy file ("member <vkey>" lines, "quorum <k>") the statement must meet`)
+	cmd.Flags().StringVar(&res.members, "members", "", `with --resume (or --bundle): the members policy file ("member <vkey>" lines, "quorum <k>") the statement(s) must meet`)
 	cmd.Flags().StringVar(&res.statement, "statement", "", "with --resume: the compliance statement (file or URL; default <log>/compliance/<size>.note)")
 	cmd.Flags().StringSliceVar(&bundles, "bundle", nil, "instead of --log: audit a chain of range bundles (bundle export), in order from index 0, with no network")
 	return cmd
@@ -224,7 +227,7 @@ bar is shown on a terminal.`,
 
 // auditBundles audits a chain of bundles: the same report as a full audit
 // of the log up to the last bundle's end.
-func auditBundles(cmd *cobra.Command, pins *pinFlags, files []string, rulesConfig, asOf string, noRules, asJSON bool) error {
+func auditBundles(cmd *cobra.Command, pins *pinFlags, files []string, rulesConfig, asOf string, noRules, asJSON bool, membersFile string) error {
 	p, err := pins.load()
 	if err != nil {
 		return err
@@ -255,12 +258,41 @@ func auditBundles(cmd *cobra.Command, pins *pinFlags, files []string, rulesConfi
 	if err != nil {
 		return failed(err)
 	}
+	// The statements are bound to the chain's tree by Audit; with the
+	// members' policy their quorum is checked too.
+	var sts []*compliance.Statement
+	carried, archived := 0, 0
+	for _, b := range chain {
+		carried += len(b.Statements)
+		archived += len(b.Checkpoints)
+	}
+	if membersFile != "" {
+		members, err := loadMembers(membersFile, nil)
+		if err != nil {
+			return usage(err)
+		}
+		if sts, err = bundle.VerifyStatements(chain, members); err != nil {
+			return failed(err)
+		}
+	}
 	if asJSON {
-		if err := printJSON(cmd.OutOrStdout(), r); err != nil {
+		if err := printJSON(cmd.OutOrStdout(), struct {
+			*verifier.AuditReport
+			ArchivedCheckpoints int                     `json:"archived_checkpoints"`
+			Statements          []*compliance.Statement `json:"compliance_statements,omitempty"`
+		}{r, archived, sts}); err != nil {
 			return err
 		}
 	} else {
 		fmt.Fprintf(cmd.OutOrStdout(), "%d bundles, leaves [0, %d), each proven against its cosigned checkpoint and chained to the one before\n", len(chain), r.Size)
+		fmt.Fprintf(cmd.OutOrStdout(), "%d archived cosigned checkpoints and %d compliance statements carried, each of the tree the leaves give at its size\n", archived, carried)
+		for _, st := range sts {
+			fmt.Fprintf(cmd.OutOrStdout(), "  statement at size %d: %d violations, %d admission failures, as of %s; the members' quorum signed it\n",
+				st.Size, st.Violations, st.AdmissionFailures, st.AsOf.Format(time.RFC3339))
+		}
+		if carried > 0 && membersFile == "" {
+			fmt.Fprintln(cmd.OutOrStdout(), "  (their signatures are not checked: give --members)")
+		}
 		printAudit(cmd.OutOrStdout(), r)
 	}
 	var problems []string
