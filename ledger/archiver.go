@@ -55,17 +55,41 @@ func (l *Ledger) stopArchiver() {
 // archiveCurrent archives the published checkpoint if it is new.
 func (l *Ledger) archiveCurrent(ctx context.Context) {
 	raw, err := l.reader.ReadCheckpoint(ctx)
-	if err != nil || bytes.Equal(raw, l.archivedRaw) {
-		return // none published yet, or nothing new
+	if err != nil {
+		return // none published yet
+	}
+	l.archivePublished(raw)
+}
+
+// archivePublished archives raw, a checkpoint read as published, if it
+// is not the one archived last. Receipt calls it too, before handing out
+// a receipt: every checkpoint a receipt carries is then in the archive.
+func (l *Ledger) archivePublished(raw []byte) {
+	if l.archive == nil {
+		return
+	}
+	l.archiveMu.Lock()
+	defer l.archiveMu.Unlock()
+	if bytes.Equal(raw, l.archivedRaw) {
+		return
 	}
 	cp, err := l.parseCheckpoint(raw)
+	if err == nil {
+		err = l.archive.Add(cp.Size, raw)
+	}
 	if err != nil {
-		l.log.Error("checkpoint archive: the published checkpoint does not verify; not archived", "err", err)
+		// Retried at every check; logged when the error changes and at
+		// most once a minute (a full disk would otherwise log 40 lines a
+		// second).
+		if msg := err.Error(); msg != l.archiveErr || time.Since(l.archiveErrAt) >= witnessRelog {
+			l.archiveErr, l.archiveErrAt = msg, time.Now()
+			l.log.Error("checkpoint archive: the published checkpoint is not archived yet (retried)", "err", err)
+		}
 		return
 	}
-	if err := l.archive.Add(cp.Size, raw); err != nil {
-		l.log.Error("checkpoint archive: not archived (retried at the next check)", "size", cp.Size, "err", err)
-		return
+	if l.archiveErr != "" {
+		l.log.Info("checkpoint archive: archiving again", "size", cp.Size)
+		l.archiveErr = ""
 	}
 	l.archivedRaw = raw
 }

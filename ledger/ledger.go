@@ -116,10 +116,13 @@ type Ledger struct {
 	recoveries uint64          // times admission resumed after a storage failure (l.mu)
 	served     servedTree      // what served files are checked against (VerifiedResource)
 
-	archive     *archive.Writer // the cosigned-checkpoint archive (POSIX only; nil on AWS)
-	archiveStop context.CancelFunc
-	archiveDone chan struct{}
-	archivedRaw []byte // the last checkpoint archived (the archiver goroutine's, then Close's)
+	archive      *archive.Writer // the cosigned-checkpoint archive (POSIX only; nil on AWS)
+	archiveStop  context.CancelFunc
+	archiveDone  chan struct{}
+	archiveMu    sync.Mutex
+	archivedRaw  []byte    // the last checkpoint archived (archiveMu)
+	archiveErr   string    // the last archiving error logged (archiveMu)
+	archiveErrAt time.Time // when (archiveMu)
 }
 
 // Open opens a ledger directory made by Init, takes its lock and rebuilds
@@ -416,6 +419,7 @@ func (l *Ledger) Receipt(ctx context.Context, p *Pending) (*Receipt, error) {
 	if err != nil {
 		return nil, err
 	}
+	l.archivePublished(cpRaw)
 	return l.receipt(ctx, idx, p.Admitted.Envelope.Raw, p.Admitted.Entry.ID, cpRaw)
 }
 

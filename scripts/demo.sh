@@ -129,7 +129,8 @@ step "Auditor: start watching the log (one JSON line per entry, violation, check
 # The demo appends months of generated activity at once: its entries are
 # recorded long after they occurred, and part 1 ends mid-case with deadlines
 # that later parts close. Allow a year of record lag (R15 and deadlines,
-# specs/rules.md); with the defaults, watch would report both.
+# specs/rules.md); with the defaults, watch and audit (which dates entries by
+# the witnesses' time, specs/checkpoints.md) would report both.
 echo '{"max_record_lag": "8760h"}' >"$dir/auditor/rules.json"
 watch() { "$bin" watch --log "$url" --policy "$dir/policy" --registry "$reg" \
   --state "$dir/auditor/watch.state" --rules-config "$dir/auditor/rules.json" --once | tee -a "$dir/auditor/watch.jsonl"; }
@@ -186,7 +187,7 @@ head -n 3 "$dir/auditor/receipts.txt"
 echo "… $n receipts verified"
 
 step "Auditor: full replay of the published log, with the compliance rules, pinning the policy"
-"$bin" audit --log "$dir/log" --policy "$dir/policy" --registry "$reg"
+"$bin" audit --log "$dir/log" --policy "$dir/policy" --registry "$reg" --rules-config "$dir/auditor/rules.json"
 
 step "Operator: fsck, every tile and entry bundle against the signed checkpoint (serve checks each file it serves too)"
 "$bin" fsck --ledger "$dir" --policy "$dir/policy"

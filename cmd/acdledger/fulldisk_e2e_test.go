@@ -154,5 +154,8 @@ func isTemp(rel string) bool {
 	if strings.HasPrefix(rel, "tile/") {
 		return !tile.MatchString(rel)
 	}
+	if name, ok := strings.CutPrefix(rel, "checkpoints/"); ok {
+		return strings.HasPrefix(name, ".") // the archive's own temp files (specs/checkpoints.md)
+	}
 	return rel != "checkpoint" && !strings.HasPrefix(rel, ".state/")
 }
