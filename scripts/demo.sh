@@ -234,7 +234,9 @@ step "Anyone: recompute every figure of the report from the published log (polic
 "$bin" report verify --log "$dir/log" --policy "$dir/policy" --registry "$reg" "$dir/report/report.json"
 "$bin" report verify --log "$dir/log" --vkey "$dir/log.vkey" --registry "$reg" "$dir/report/report.json"
 
-# Act 2: one piece of misconduct, and the commission catching it.
+# Act 2: one piece of misconduct, and the commission catching it. Every
+# replay uses the auditor's year of record lag (see watch above).
+rules="$dir/auditor/rules.json"
 step "Act 2 — misconduct: mpd logs a police measure it started two hours before its approval was decided"
 start serve "$bin" serve --ledger "$dir" --listen 127.0.0.1:0 --policy "$dir/policy" ||
   { cat "$dir/run/serve.log" >&2; fail "serve did not start again"; }
@@ -244,7 +246,7 @@ url=$(sed -n 's/^listening on //p' "$dir/run/serve.out")
 "$bin" append --server "$url" --receipts "$dir/receipts" "$dir/agencies/misconduct/measure-before-approval.dsse.json"
 
 step "Auditor: the full replay catches it (R3 measure.authorised), one evidence package per finding"
-if "$bin" audit --log "$url" --policy "$dir/policy" --registry "$reg" --evidence "$dir/evidence" >"$dir/auditor/audit-act2.txt"; then
+if "$bin" audit --log "$url" --policy "$dir/policy" --registry "$reg" --rules-config "$rules" --evidence "$dir/evidence" >"$dir/auditor/audit-act2.txt"; then
   fail "the audit did not catch the measure started before its approval"
 fi
 sed -n '/^compliance rules/,$p' "$dir/auditor/audit-act2.txt"
@@ -262,7 +264,7 @@ echo "quorum 2" >>"$dir/commission/members.txt"
 # Each member replays the log on their own and signs what they found into
 # the one file (member 3 does not sign: 2 of 3 is the quorum).
 for m in 1 2; do
-  "$bin" compliance sign --log "$url" --policy "$dir/policy" --registry "$reg" --key "$dir/commission/member-$m.skey" \
+  "$bin" compliance sign --log "$url" --policy "$dir/policy" --registry "$reg" --rules-config "$rules" --key "$dir/commission/member-$m.skey" \
     --out "$dir/commission/statement.note" --save-state "$dir/commission/replay.state" 2>/dev/null | sed "s/^/member-$m: /;1!d"
 done
 "$bin" compliance publish "$dir/commission/statement.note" --ledger "$dir" --policy "$dir/commission/members.txt"
@@ -271,7 +273,7 @@ csize=$(sed -n 's/^size //p' "$dir/commission/statement.note")
 grep -q '^violations 2$' "$dir/commission/statement.note" || fail "the statement does not count the two findings"
 
 step "Auditor: next time, resume from the state the members signed instead of replaying from 0"
-if "$bin" audit --log "$url" --policy "$dir/policy" --registry "$reg" \
+if "$bin" audit --log "$url" --policy "$dir/policy" --registry "$reg" --rules-config "$rules" \
   --resume "$dir/commission/replay.state" --members "$dir/commission/members.txt" >"$dir/auditor/audit-resumed.txt"; then
   fail "the resumed audit lost the findings"
 fi
@@ -279,7 +281,7 @@ head -n 1 "$dir/auditor/audit-resumed.txt"
 stop serve
 
 step "Air-gapped auditor: the whole log as one bundle, with its archived cosigned checkpoints and the statement"
-"$bin" bundle export --log "$dir/log" --policy "$dir/policy" --registry "$reg" --from 0 --out "$dir/auditor/all.bundle"
+"$bin" bundle export --log "$dir/log" --policy "$dir/policy" --registry "$reg" --rules-config "$rules" --from 0 --out "$dir/auditor/all.bundle"
 if "$bin" audit --bundle "$dir/auditor/all.bundle" --policy "$dir/policy" --registry "$reg" \
   --members "$dir/commission/members.txt" >"$dir/auditor/audit-bundle.txt"; then
   fail "the bundle audit lost the findings"

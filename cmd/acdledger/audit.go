@@ -351,7 +351,7 @@ func auditResumed(cmd *cobra.Command, pins *pinFlags, logLoc, rulesConfig, asOf 
 	if err != nil {
 		return failed(fmt.Errorf("%s: %w", loc, err))
 	}
-	opts := verifier.AuditOptions{}
+	opts := verifier.AuditOptions{WitnessTime: true}
 	if asOf != "" {
 		if opts.RulesAsOf, err = time.Parse(time.RFC3339, asOf); err != nil {
 			return usage(fmt.Errorf("--as-of: %w", err))

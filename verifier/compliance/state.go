@@ -119,9 +119,16 @@ func MakeWithState(ctx context.Context, pins *verifier.Pins, src *tlog.Source, c
 	if workers <= 0 {
 		workers = runtime.GOMAXPROCS(0)
 	}
-	rp := pins.NewReplay(cp, verifier.AuditOptions{Checkpoint: cp, Rules: eng, RulesAsOf: asOf, Workers: workers, Progress: opts.Progress})
+	// R15 dates entries by witness time where the log has an archive, as
+	// audit does, so the statement counts what audit counts.
+	arch, logTime, err := pins.ReadWitnessTime(ctx, src, cp)
+	if err != nil {
+		return nil, nil, err
+	}
+	rp := pins.NewReplay(cp, verifier.AuditOptions{Checkpoint: cp, Rules: eng, RulesAsOf: asOf, Workers: workers, Progress: opts.Progress,
+		Archive: arch, LogTime: logTime})
 	edge := rangeFactory.NewEmptyRange(0)
-	err := src.Replay(ctx, cp, tlog.ReplayOptions{Workers: workers}, func(i uint64, leaf []byte) error {
+	err = src.Replay(ctx, cp, tlog.ReplayOptions{Workers: workers}, func(i uint64, leaf []byte) error {
 		rp.Add(i, leaf)
 		return edge.Append(rfc6962.DefaultHasher.HashLeaf(leaf), nil)
 	})
@@ -206,8 +213,15 @@ func ReplayFrom(pins *verifier.Pins, data []byte, st *Statement, cp *tlog.Checkp
 // AuditFrom is an audit of cp's tree (verified against pins) that
 // resumes at statement st's tree from the saved state data: only the
 // leaves after st.Size are read, and they must extend the statement's tree
-// to cp's root.
+// to cp's root. With opts.WitnessTime it reads the log's checkpoint
+// archive for R15, as Audit does.
 func AuditFrom(ctx context.Context, pins *verifier.Pins, src *tlog.Source, data []byte, st *Statement, cp *tlog.Checkpoint, cfg rules.Config, opts verifier.AuditOptions) (*verifier.AuditReport, error) {
+	if opts.WitnessTime && opts.Archive == nil {
+		var err error
+		if opts.Archive, opts.LogTime, err = pins.ReadWitnessTime(ctx, src, cp); err != nil {
+			return nil, err
+		}
+	}
 	rs, err := ReplayFrom(pins, data, st, cp, cfg, opts)
 	if err != nil {
 		return nil, err
