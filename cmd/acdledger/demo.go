@@ -49,7 +49,8 @@ it writes into DIR:
   misconduct/measure-before-approval.dsse.json
                              the next police measure of its agency, started two
                              hours before its approval was decided: admitted (its
-                             form is sound), then found by the rules (R3)
+                             form is sound), then found by the rules (R3); only
+                             when the activity has an approved police measure
 
 The entries are fictitious but follow the legal workflow: approvals before
 acquisitions and measures, selection batches that balance, emergency notices,
@@ -238,9 +239,6 @@ func writeRejected(dir string, signers map[string]*agencykey.Signer, reg *specs.
 // decided. Admission accepts it (every field is well formed, the agency
 // signed it); the compliance rules catch it (R3 measure.authorised).
 func writeMisconduct(dir string, signers map[string]*agencykey.Signer, reg *specs.Registry, entries []activity.Entry) error {
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return usage(err)
-	}
 	decided := map[string]string{} // approval id -> decided_at
 	lastSeq := map[string]float64{}
 	var base map[string]any
@@ -263,7 +261,7 @@ func writeMisconduct(dir string, signers map[string]*agencykey.Signer, reg *spec
 		}
 	}
 	if base == nil {
-		return errors.New("no approved police measure to derive the misconduct example from")
+		return nil // a small activity may have no approved police measure: no example then
 	}
 	body := base["body"].(map[string]any)
 	at, err := time.Parse(time.RFC3339, decided[body["approval"].(string)])
@@ -287,6 +285,9 @@ func writeMisconduct(dir string, signers map[string]*agencykey.Signer, reg *spec
 	env, err := signers[agency].Sign(payload)
 	if err != nil {
 		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return usage(err)
 	}
 	return os.WriteFile(filepath.Join(dir, "measure-before-approval.dsse.json"), env, 0o644)
 }

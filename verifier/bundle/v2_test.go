@@ -225,8 +225,14 @@ func TestMonthlyChainV2(t *testing.T) {
 	}
 	bad("a checkpoint of another month", with(1, func(b *specs.Bundle) { b.Checkpoints = append(b.Checkpoints, chain[2].Checkpoints[0]) }), "want ascending sizes in (from")
 	bad("checkpoints out of order", with(0, func(b *specs.Bundle) { b.Checkpoints[0], b.Checkpoints[1] = b.Checkpoints[1], b.Checkpoints[0] }), "checkpoints[1]")
-	bare := regexp.MustCompile(`(?m)^— w[12]\.commission\.example .*\n`).ReplaceAllString(chain[0].Checkpoints[0], "")
-	bad("a checkpoint without its witnesses", with(0, func(b *specs.Bundle) { b.Checkpoints[0] = bare }), "checkpoints[0]: ")
+	// The log's signature line with its first base64 character changed.
+	forged := regexp.MustCompile(`(?m)^(— test\.example/bundle-v2 )(.)`).ReplaceAllStringFunc(chain[0].Checkpoints[0], func(m string) string {
+		if strings.HasSuffix(m, "A") {
+			return m[:len(m)-1] + "B"
+		}
+		return m[:len(m)-1] + "A"
+	})
+	bad("a checkpoint the log did not sign", with(0, func(b *specs.Bundle) { b.Checkpoints[0] = forged }), "checkpoints[0]: ")
 	lie := *st
 	lie.Root = bytes.Repeat([]byte{1}, 32)
 	lieNote, _ := compliance.Sign(&lie, m1s)
