@@ -191,6 +191,11 @@ func TestMonthlyChainV2(t *testing.T) {
 		got.Size != full.Size || got.Root != full.Root || string(a) != string(b) {
 		t.Fatalf("chain audit differs from the full audit:\nfull  %s\nchain %s", a, b)
 	}
+	if os.Getenv("ACDLEDGER_WRITE_VECTORS") == "1" {
+		_, _, m1vkey := memberKey(t, "m1.commission.example", 9)
+		writeVectorsV2(t, chain, fmt.Sprintf("log %s\nwitness w1 %s http://127.0.0.1:1/\nwitness w2 %s http://127.0.0.1:1/\ngroup both 2 w1 w2\nquorum both\n", l.Vkey, v1, v2),
+			"member "+m1vkey+"\n", kit.RegJSON)
+	}
 	sts, err := bundle.VerifyStatements(chain, &compliance.Policy{Members: []note.Verifier{m1v}, Quorum: 1})
 	if err != nil || len(sts) != 1 || sts[0].Size != july.Size {
 		t.Fatalf("statements: %v %+v", err, sts)
@@ -268,4 +273,59 @@ func memberKey(t *testing.T, name string, seed byte) (note.Signer, note.Verifier
 	s, _ := note.NewSigner(skey)
 	v, _ := note.NewVerifier(vkey)
 	return s, v, vkey
+}
+
+const vectorDirV2 = "../../specs/vectors/bundle-v2"
+
+func writeVectorsV2(t *testing.T, chain []*specs.Bundle, policy, members string, reg []byte) {
+	os.RemoveAll(vectorDirV2)
+	if err := os.MkdirAll(vectorDirV2, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(vectorDirV2, "policy"), []byte(policy), 0o644)
+	os.WriteFile(filepath.Join(vectorDirV2, "members.txt"), []byte(members), 0o644)
+	os.WriteFile(filepath.Join(vectorDirV2, "registry.json"), reg, 0o644)
+	for i, b := range chain {
+		raw, _ := b.Marshal()
+		os.WriteFile(filepath.Join(vectorDirV2, fmt.Sprintf("2026-%02d.bundle", 6+i)), raw, 0o644)
+	}
+}
+
+// TestVectorsV2 audits the version 2 chain in specs/vectors/bundle-v2
+// (three months by witness time, with their archived checkpoints and one
+// compliance statement) with its policy, and checks the statement's quorum.
+func TestVectorsV2(t *testing.T) {
+	pins, err := verifier.LoadPolicyPins(filepath.Join(vectorDirV2, "policy"), filepath.Join(vectorDirV2, "registry.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	names, _ := filepath.Glob(filepath.Join(vectorDirV2, "*.bundle"))
+	var chain []*specs.Bundle
+	for _, n := range names {
+		raw, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := specs.ParseBundle(raw)
+		if err != nil || b.Format != specs.BundleFormatV2 {
+			t.Fatalf("%s: %v", n, err)
+		}
+		chain = append(chain, b)
+	}
+	cfg, err := bundle.CheckSettings(chain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r, err := bundle.Audit(chain, pins, verifier.AuditOptions{Rules: rules.New(cfg), RulesAsOf: time.Date(2027, 1, 1, 0, 0, 0, 0, time.UTC)})
+	if err != nil || len(chain) != 3 || r.Size != 5 || r.Rules.ViolationCount < 3 {
+		t.Fatalf("vector audit: %v, %d bundles, %+v", err, len(chain), r)
+	}
+	raw, _ := os.ReadFile(filepath.Join(vectorDirV2, "members.txt"))
+	members, err := compliance.ParsePolicy(string(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sts, err := bundle.VerifyStatements(chain, members); err != nil || len(sts) != 1 {
+		t.Fatalf("statements: %v %d", err, len(sts))
+	}
 }
