@@ -50,6 +50,7 @@ fuzz:
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseBox$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs/tlogproof -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/compliance -run '^$$' -fuzz '^FuzzParseText$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./verifier/compliance -run '^$$' -fuzz '^FuzzParseState$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./internal/tilecheck -run '^$$' -fuzz '^FuzzFiles$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier -run '^$$' -fuzz '^FuzzVerifyReceipt$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzLogStateJSON$$' -fuzztime $(FUZZTIME)

@@ -7,7 +7,10 @@
 #   a 2-of-3 policy, the operator's serve --policy, agencies appending over
 #   HTTP, auditors pinning the policy; one witness stopped (publication goes
 #   on with two), a second stopped (appends acknowledged, nothing published
-#   until one returns).
+#   until one returns). Act 2: an agency logs a measure started before its
+#   approval; the audit catches it, its evidence packages verify offline,
+#   two of three commission members sign the compliance statement, it is
+#   published and verified, and the next audit resumes from its state.
 #
 # Usage: scripts/demo.sh BIN DIR. Every process it starts is stopped when
 # it ends, whether it succeeds or fails.
@@ -231,6 +234,60 @@ step "Anyone: recompute every figure of the report from the published log (polic
 "$bin" report verify --log "$dir/log" --policy "$dir/policy" --registry "$reg" "$dir/report/report.json"
 "$bin" report verify --log "$dir/log" --vkey "$dir/log.vkey" --registry "$reg" "$dir/report/report.json"
 
+# Act 2: one piece of misconduct, and the commission catching it. Every
+# replay uses the auditor's year of record lag (see watch above).
+rules="$dir/auditor/rules.json"
+step "Act 2 — misconduct: mpd logs a police measure it started two hours before its approval was decided"
+start serve "$bin" serve --ledger "$dir" --listen 127.0.0.1:0 --policy "$dir/policy" ||
+  { cat "$dir/run/serve.log" >&2; fail "serve did not start again"; }
+url=$(sed -n 's/^listening on //p' "$dir/run/serve.out")
+# Its form is sound and mpd signed it: admission accepts it (admission
+# checks each entry alone; the rules judge it against the log's history).
+"$bin" append --server "$url" --receipts "$dir/receipts" "$dir/agencies/misconduct/measure-before-approval.dsse.json"
+
+step "Auditor: the full replay catches it (R3 measure.authorised), one evidence package per finding"
+if "$bin" audit --log "$url" --policy "$dir/policy" --registry "$reg" --rules-config "$rules" --evidence "$dir/evidence" >"$dir/auditor/audit-act2.txt"; then
+  fail "the audit did not catch the measure started before its approval"
+fi
+sed -n '/^compliance rules/,$p' "$dir/auditor/audit-act2.txt"
+
+step "Anyone: verify the evidence packages offline, with nothing but the pins"
+"$bin" verify evidence "$dir"/evidence/*.json --policy "$dir/policy" --registry "$reg"
+
+step "Commission: members 1 and 2 of 3 sign the compliance statement, publish it; anyone verifies the 2-of-3 quorum"
+mkdir -p "$dir/commission"
+for m in 1 2 3; do
+  "$bin" compliance keygen --name "member-$m.commission.example" --out "$dir/commission/member-$m" >/dev/null
+  echo "member $(cat "$dir/commission/member-$m.vkey")"
+done >"$dir/commission/members.txt"
+echo "quorum 2" >>"$dir/commission/members.txt"
+# Each member replays the log on their own and signs what they found into
+# the one file (member 3 does not sign: 2 of 3 is the quorum).
+for m in 1 2; do
+  "$bin" compliance sign --log "$url" --policy "$dir/policy" --registry "$reg" --rules-config "$rules" --key "$dir/commission/member-$m.skey" \
+    --out "$dir/commission/statement.note" --save-state "$dir/commission/replay.state" 2>/dev/null | sed "s/^/member-$m: /;1!d"
+done
+"$bin" compliance publish "$dir/commission/statement.note" --ledger "$dir" --policy "$dir/commission/members.txt"
+csize=$(sed -n 's/^size //p' "$dir/commission/statement.note")
+"$bin" verify compliance "$url/compliance/$csize.note" --policy "$dir/commission/members.txt"
+grep -q '^violations 2$' "$dir/commission/statement.note" || fail "the statement does not count the two findings"
+
+step "Auditor: next time, resume from the state the members signed instead of replaying from 0"
+if "$bin" audit --log "$url" --policy "$dir/policy" --registry "$reg" --rules-config "$rules" \
+  --resume "$dir/commission/replay.state" --members "$dir/commission/members.txt" >"$dir/auditor/audit-resumed.txt"; then
+  fail "the resumed audit lost the findings"
+fi
+head -n 1 "$dir/auditor/audit-resumed.txt"
+stop serve
+
+step "Air-gapped auditor: the whole log as one bundle, with its archived cosigned checkpoints and the statement"
+"$bin" bundle export --log "$dir/log" --policy "$dir/policy" --registry "$reg" --rules-config "$rules" --from 0 --out "$dir/auditor/all.bundle"
+if "$bin" audit --bundle "$dir/auditor/all.bundle" --policy "$dir/policy" --registry "$reg" \
+  --members "$dir/commission/members.txt" >"$dir/auditor/audit-bundle.txt"; then
+  fail "the bundle audit lost the findings"
+fi
+sed -n 1,3p "$dir/auditor/audit-bundle.txt"
+
 stop w1
 stop w2
 step "Left for you to check with any tlog-tiles tool (all processes stopped; $((SECONDS - t0)) s)"
@@ -242,3 +299,5 @@ echo "  $dir/witnesses/  each witness's key pair and state (the last checkpoint 
 echo "  $dir/receipts/   one C2SP tlog-proof per entry"
 echo "  $dir/disclosures/ one sealed field, disclosed (acdledger verify disclosure)"
 echo "  $dir/report/     the annual report: report.json (figures), report.md and report.html (ja; en/ in English)"
+echo "  $dir/evidence/   act 2: the evidence packages of the measure started before its approval (acdledger verify evidence)"
+echo "  $dir/commission/ act 2: the members' keys and 2-of-3 policy, the statement (also in $dir/log/compliance/), the saved replay state"

@@ -2,11 +2,17 @@ package specs
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 )
 
-// BundleFormat names version 1 of the range bundle (specs/bundle.md).
-const BundleFormat = "acdledger-bundle/v1"
+// BundleFormat names version 1 of the range bundle (specs/bundle.md);
+// BundleFormatV2 version 2, which also carries the archived cosigned
+// checkpoints and the compliance statements of the range. Both are read.
+const (
+	BundleFormat   = "acdledger-bundle/v1"
+	BundleFormatV2 = "acdledger-bundle/v2"
+)
 
 // Bundle is the leaves [From, To) of a log with what an air-gapped auditor
 // needs to verify them and chain them to the previous bundle: the cosigned
@@ -28,6 +34,13 @@ type Bundle struct {
 	Registry          string `json:"registry"`
 	RulesConfig       string `json:"rules_config"`
 	RulesConfigDigest string `json:"rules_config_digest"`
+	// Version 2 only. Checkpoints are the archived cosigned checkpoints
+	// (checkpoints/<size>, verbatim) of sizes in (From, To], ascending;
+	// Statements the compliance statements (compliance/<N>.note, verbatim)
+	// about sizes in (From, To], ascending. An empty list is written by
+	// leaving the member out.
+	Checkpoints []string `json:"checkpoints,omitempty"`
+	Statements  []string `json:"statements,omitempty"`
 }
 
 // MaxBundleSize bounds a bundle file read by ParseBundle.
@@ -42,8 +55,17 @@ func ParseBundle(data []byte) (*Bundle, error) {
 	if err := decodeStrict(data, &b); err != nil {
 		return nil, fmt.Errorf("bundle: %w", err)
 	}
-	if b.Format != BundleFormat {
-		return nil, fmt.Errorf("bundle: format: %q, want %q", b.Format, BundleFormat)
+	switch b.Format {
+	case BundleFormat:
+		if b.Checkpoints != nil || b.Statements != nil {
+			return nil, fmt.Errorf("bundle: checkpoints, statements: members of %s, not of %s", BundleFormatV2, BundleFormat)
+		}
+	case BundleFormatV2:
+		if b.Checkpoints != nil && len(b.Checkpoints) == 0 || b.Statements != nil && len(b.Statements) == 0 {
+			return nil, errors.New("bundle: checkpoints, statements: an empty list is written by leaving the member out (one encoding)")
+		}
+	default:
+		return nil, fmt.Errorf("bundle: format: %q, want %q or %q", b.Format, BundleFormat, BundleFormatV2)
 	}
 	if b.To < b.From || uint64(len(b.Leaves)) != b.To-b.From {
 		return nil, fmt.Errorf("bundle: leaves: %d leaves for [from %d, to %d)", len(b.Leaves), b.From, b.To)

@@ -56,6 +56,26 @@ type AuditOptions struct {
 	// check (no closing entry up to the checkpoint), not when an entry was
 	// read. Evidence packages are built from it and OnFailure.
 	OnViolation func(v rules.Violation, atEnd bool)
+
+	// Resume, if set, starts the replay at leaf Resume.Size with the state
+	// a replay of the leaves before it ended in (a saved state a quorum of
+	// commission members vouched for, verifier/compliance): only the
+	// leaves from Resume.Size on are given, and the counts start from the
+	// ones carried over. Rules must then be the engine restored from the
+	// same saved state.
+	Resume *Resume
+}
+
+// Resume is where a replay resumes: the admission state after the leaves
+// [0, Size), and the admission failures and rule violations counted over
+// them. The report's lists (failures, violations, by kind, by agency) hold
+// only what the leaves from Size on show; its counts are of the whole
+// tree.
+type Resume struct {
+	Size       uint64
+	Admission  *specs.LogState
+	Failures   uint64
+	Violations uint64
 }
 
 // AuditReport is the outcome of a full replay.
@@ -69,8 +89,11 @@ type AuditReport struct {
 	ByKind       map[string]uint64         `json:"by_kind"`
 	ByAgency     map[string]*AgencySummary `json:"by_agency"`
 	FailureCount uint64                    `json:"failure_count"`
-	Failures     []EntryFailure            `json:"failures"`
-	Rules        *RulesReport              `json:"rules,omitempty"`
+	// ResumedAt is the tree size a resumed replay started at (0: the whole
+	// tree was replayed); see AuditOptions.Resume.
+	ResumedAt uint64         `json:"resumed_at,omitempty"`
+	Failures  []EntryFailure `json:"failures"`
+	Rules     *RulesReport   `json:"rules,omitempty"`
 	// AdmissionState is the admission state after the last leaf (each
 	// agency's seq, every id seen): what a compliance statement digests.
 	AdmissionState *specs.LogState `json:"-"`
@@ -167,7 +190,8 @@ type Replay struct {
 }
 
 // NewReplay starts a replay of the tree of cp (already verified). Rules
-// and deadlines are as for Audit.
+// and deadlines are as for Audit. With opts.Resume, the first leaf to add
+// is the one at index opts.Resume.Size.
 func (p *Pins) NewReplay(cp *tlog.Checkpoint, opts AuditOptions) *Replay {
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
@@ -205,6 +229,13 @@ func (p *Pins) NewReplay(cp *tlog.Checkpoint, opts AuditOptions) *Replay {
 			a.times.byNote = "the time of the audit: no witness time"
 		default:
 			a.times.byNote = "the newest witness cosignature of the audited checkpoint"
+		}
+	}
+	if rs := opts.Resume; rs != nil {
+		a.state = rs.Admission
+		r.Entries, r.FailureCount, r.ResumedAt = rs.Size, rs.Failures, rs.Size
+		if r.Rules != nil {
+			r.Rules.ViolationCount = rs.Violations
 		}
 	}
 	return &Replay{a: a, cp: cp}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"slices"
 	"strings"
 	"text/tabwriter"
@@ -13,6 +14,7 @@ import (
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/verifier"
 	"github.com/acdledger/acdledger/verifier/bundle"
+	"github.com/acdledger/acdledger/verifier/compliance"
 	"github.com/acdledger/acdledger/verifier/evidence"
 	"github.com/acdledger/acdledger/verifier/rules"
 	"github.com/acdledger/acdledger/verifier/sealed"
@@ -22,6 +24,7 @@ import (
 func newAudit() *cobra.Command {
 	var pins pinFlags
 	var logLoc, rulesConfig, asOf, identity, evidenceDir string
+	var res resumeFlags
 	var unencrypted bool
 	var asJSON, noRules bool
 	var bundles []string
@@ -61,13 +64,23 @@ evidence package (specs/evidence.md) that verify evidence checks offline. With
 export, specs/bundle.md) with no network: the same report as a full audit of the
 log up to the last bundle's end.
 
+With --resume STATE (compliance sign --save-state) and the members' keys
+(--members), the audit starts at the state's tree size instead of 0: the
+compliance statement about that size (--statement, default
+<log>/compliance/<N>.note, a file or URL) must be signed by the members'
+quorum and carry the state's digest, with the same rules and configuration.
+Only the leaves after it are read and checked against the current checkpoint;
+the counts are the statement's plus theirs, the verdict a full replay's
+(specs/compliance.md, "Saved state").
+
 It exits 1 naming the index and reason of every failure or violation. A progress
 bar is shown on a terminal.`,
 		Example: `  acdledger audit --log demo/log --vkey demo/log.vkey --registry demo/registry.json
   acdledger audit --log https://log.example/ --policy commission.policy --registry registry.json --json
   acdledger audit --log demo/log --vkey demo/log.vkey --registry demo/registry.json --rules-config rules.json --as-of 2027-03-31T23:59:59+09:00
   acdledger audit --log ledger/log --policy policy --registry registry.json --evidence evidence
-  acdledger audit --bundle 2026-06.bundle --bundle 2026-07.bundle --policy policy --registry registry.json`,
+  acdledger audit --bundle 2026-06.bundle --bundle 2026-07.bundle --policy policy --registry registry.json
+  acdledger audit --log ledger/log --policy policy --registry registry.json --resume 1234.state --members members.txt`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if (logLoc == "") == (len(bundles) == 0) {
@@ -77,7 +90,19 @@ bar is shown on a terminal.`,
 				if identity != "" || evidenceDir != "" {
 					return usage(errors.New("--bundle goes without --identity and --evidence"))
 				}
-				return auditBundles(cmd, &pins, bundles, rulesConfig, asOf, noRules, asJSON)
+				if res.state != "" || res.statement != "" {
+					return usage(errors.New("--bundle goes without --resume and --statement"))
+				}
+				return auditBundles(cmd, &pins, bundles, rulesConfig, asOf, noRules, asJSON, res.members)
+			}
+			if res.state != "" {
+				if identity != "" || evidenceDir != "" || noRules {
+					return usage(errors.New("--resume goes without --identity, --evidence and --no-rules"))
+				}
+				return auditResumed(cmd, &pins, logLoc, rulesConfig, asOf, &res, asJSON)
+			}
+			if res.members != "" || res.statement != "" {
+				return usage(errors.New("--members and --statement go with --resume (--members also with --bundle)"))
 			}
 			p, src, err := pins.loadWithLog(logLoc)
 			if err != nil {
@@ -193,13 +218,16 @@ bar is shown on a terminal.`,
 	cmd.Flags().StringVar(&evidenceDir, "evidence", "", "write one evidence package (specs/evidence.md) per violation and admission failure into this directory; never overwrites")
 	addUnencryptedFlag(cmd, &unencrypted, "with --identity: use an age identity file that is not encrypted (refused otherwise)")
 	cmd.Flags().StringVar(&identity, "identity", "", "a commission member's age identity: also open every entry sealed to it and check its commitments (commission-only)")
+	cmd.Flags().StringVar(&res.state, "resume", "", "start at the tree size of this saved replay state (compliance sign --save-state), vouched for by a compliance statement")
+	cmd.Flags().StringVar(&res.members, "members", "", `with --resume (or --bundle): the members policy file ("member <vkey>" lines, "quorum <k>") the statement(s) must meet`)
+	cmd.Flags().StringVar(&res.statement, "statement", "", "with --resume: the compliance statement (file or URL; default <log>/compliance/<size>.note)")
 	cmd.Flags().StringSliceVar(&bundles, "bundle", nil, "instead of --log: audit a chain of range bundles (bundle export), in order from index 0, with no network")
 	return cmd
 }
 
 // auditBundles audits a chain of bundles: the same report as a full audit
 // of the log up to the last bundle's end.
-func auditBundles(cmd *cobra.Command, pins *pinFlags, files []string, rulesConfig, asOf string, noRules, asJSON bool) error {
+func auditBundles(cmd *cobra.Command, pins *pinFlags, files []string, rulesConfig, asOf string, noRules, asJSON bool, membersFile string) error {
 	p, err := pins.load()
 	if err != nil {
 		return err
@@ -230,12 +258,126 @@ func auditBundles(cmd *cobra.Command, pins *pinFlags, files []string, rulesConfi
 	if err != nil {
 		return failed(err)
 	}
+	// The statements are bound to the chain's tree by Audit; with the
+	// members' policy their quorum is checked too.
+	var sts []*compliance.Statement
+	carried, archived := 0, 0
+	for _, b := range chain {
+		carried += len(b.Statements)
+		archived += len(b.Checkpoints)
+	}
+	if membersFile != "" {
+		members, err := loadMembers(membersFile, nil)
+		if err != nil {
+			return usage(err)
+		}
+		if sts, err = bundle.VerifyStatements(chain, members); err != nil {
+			return failed(err)
+		}
+	}
+	if asJSON {
+		if err := printJSON(cmd.OutOrStdout(), struct {
+			*verifier.AuditReport
+			ArchivedCheckpoints int                     `json:"archived_checkpoints"`
+			Statements          []*compliance.Statement `json:"compliance_statements,omitempty"`
+		}{r, archived, sts}); err != nil {
+			return err
+		}
+	} else {
+		fmt.Fprintf(cmd.OutOrStdout(), "%d bundles, leaves [0, %d), each proven against its cosigned checkpoint and chained to the one before\n", len(chain), r.Size)
+		fmt.Fprintf(cmd.OutOrStdout(), "%d archived cosigned checkpoints and %d compliance statements carried, each of the tree the leaves give at its size\n", archived, carried)
+		for _, st := range sts {
+			fmt.Fprintf(cmd.OutOrStdout(), "  statement at size %d: %d violations, %d admission failures, as of %s; the members' quorum signed it\n",
+				st.Size, st.Violations, st.AdmissionFailures, st.AsOf.Format(time.RFC3339))
+		}
+		if carried > 0 && membersFile == "" {
+			fmt.Fprintln(cmd.OutOrStdout(), "  (their signatures are not checked: give --members)")
+		}
+		printAudit(cmd.OutOrStdout(), r)
+	}
+	var problems []string
+	if !r.OK() {
+		problems = append(problems, fmt.Sprintf("%d of %d entries break the admission rules", r.FailureCount, r.Entries))
+	}
+	if !r.Compliant() {
+		problems = append(problems, fmt.Sprintf("%d compliance rule violations", r.Rules.ViolationCount))
+	}
+	if len(problems) > 0 {
+		return failed(fmt.Errorf("audit failed: %s", strings.Join(problems, "; ")))
+	}
+	return nil
+}
+
+type resumeFlags struct{ state, members, statement string }
+
+// auditResumed audits the log from a saved state that a compliance
+// statement signed by the members' quorum vouches for.
+func auditResumed(cmd *cobra.Command, pins *pinFlags, logLoc, rulesConfig, asOf string, res *resumeFlags, asJSON bool) error {
+	if res.members == "" {
+		return usage(errors.New("--resume needs the members' policy (--members) the statement must meet"))
+	}
+	members, err := loadMembers(res.members, nil)
+	if err != nil {
+		return usage(err)
+	}
+	cfg, err := loadRulesConfig(rulesConfig)
+	if err != nil {
+		return err
+	}
+	data, err := os.ReadFile(res.state)
+	if err != nil {
+		return usage(fmt.Errorf("--resume: %w", err))
+	}
+	saved, _, _, err := compliance.ParseState(data, cfg)
+	if err != nil {
+		return usage(fmt.Errorf("%s: %w", res.state, err))
+	}
+	p, src, err := pins.loadWithLog(logLoc)
+	if err != nil {
+		return err
+	}
+	loc := res.statement
+	if loc == "" {
+		loc = statementPath(logLoc, saved.Size)
+	}
+	msg, err := readStatement(cmd.Context(), loc)
+	if err != nil {
+		return usage(fmt.Errorf("--statement: %w", err))
+	}
+	st, signers, err := compliance.Verify(msg, members)
+	if errors.Is(err, compliance.ErrMalformed) {
+		return usage(fmt.Errorf("%s: %w", loc, err))
+	}
+	if err != nil {
+		return failed(fmt.Errorf("%s: %w", loc, err))
+	}
+	opts := verifier.AuditOptions{WitnessTime: true}
+	if asOf != "" {
+		if opts.RulesAsOf, err = time.Parse(time.RFC3339, asOf); err != nil {
+			return usage(fmt.Errorf("--as-of: %w", err))
+		}
+	}
+	cp, err := src.Checkpoint(cmd.Context(), p.Trust)
+	if err != nil {
+		return classify(fmt.Errorf("log %s: %w", src, err))
+	}
+	bar := progress.Stderr("auditing entries")
+	opts.Progress = bar.Update
+	r, err := compliance.AuditFrom(cmd.Context(), p, src, data, st, cp, cfg, opts)
+	bar.Finish()
+	if errors.Is(err, compliance.ErrState) {
+		return failed(fmt.Errorf("%s: %w", res.state, err))
+	}
+	if err != nil {
+		return classify(fmt.Errorf("log %s: %w", src, err))
+	}
 	if asJSON {
 		if err := printJSON(cmd.OutOrStdout(), r); err != nil {
 			return err
 		}
 	} else {
-		fmt.Fprintf(cmd.OutOrStdout(), "%d bundles, leaves [0, %d), each proven against its cosigned checkpoint and chained to the one before\n", len(chain), r.Size)
+		fmt.Fprintf(cmd.OutOrStdout(), "resumed at tree size %d from %s: the statement %s (signed by %s) carries its state; %d violations and %d admission failures before it\n",
+			st.Size, res.state, loc, strings.Join(signers, ", "), st.Violations, st.AdmissionFailures)
 		printAudit(cmd.OutOrStdout(), r)
 	}
 	var problems []string
@@ -275,7 +417,11 @@ func printSealedChecks(w io.Writer, c *sealedChecks) {
 
 func printAudit(w io.Writer, r *verifier.AuditReport) {
 	fmt.Fprintf(w, "log %s: tree size %d, root %s%s\n", r.Origin, r.Size, r.Root, cosigned(r.Cosigners))
-	fmt.Fprintf(w, "tree recomputed from every entry bundle and every hash tile checked: %v\n", r.TreeVerified)
+	if r.ResumedAt > 0 {
+		fmt.Fprintf(w, "leaves [%d, %d) appended to the statement's tree give the checkpoint's root: %v (kinds and agencies below count only them)\n", r.ResumedAt, r.Size, r.TreeVerified)
+	} else {
+		fmt.Fprintf(w, "tree recomputed from every entry bundle and every hash tile checked: %v\n", r.TreeVerified)
+	}
 	fmt.Fprintf(w, "\n%-24s %8s\n", "kind", "entries")
 	for _, k := range sortedMapKeys(r.ByKind) {
 		fmt.Fprintf(w, "%-24s %8d\n", k, r.ByKind[k])

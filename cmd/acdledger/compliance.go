@@ -28,7 +28,7 @@ state (a digest of the admission and rules state). Members sign separately;
 their signatures merge into one file, published beside the checkpoints as
 compliance/<tree size>.note in the log directory.`,
 	}
-	cmd.AddCommand(newComplianceKeygen(), newComplianceSign(), newComplianceVerify())
+	cmd.AddCommand(newComplianceKeygen(), newComplianceSign(), newComplianceVerify(), newCompliancePublish())
 	return cmd
 }
 
@@ -66,7 +66,7 @@ key apart from any witness key: a compliance statement is not a cosignature.`,
 
 func newComplianceSign() *cobra.Command {
 	var pins pinFlags
-	var logLoc, key, rulesConfig, out, asOf string
+	var logLoc, key, rulesConfig, out, asOf, saveState string
 	var asJSON bool
 	cmd := &cobra.Command{
 		Use:   "sign --log DIR|URL --vkey FILE|--policy FILE --registry FILE --key MEMBER.skey --out FILE",
@@ -78,9 +78,13 @@ and signs the statement of what it found with the member's key.
 
 If --out exists and holds the same statement signed by other members, this
 member's signature is added to it; a different statement is an error. Publish
-the file as compliance/<tree size>.note in the log directory.`,
+the file as compliance/<tree size>.note in the log directory (compliance publish).
+
+With --save-state FILE it also writes the state the replay ended in
+(specs/compliance.md, "Saved state"): once the members' quorum has signed the
+statement, audit --resume FILE starts there instead of replaying from 0.`,
 		Example: `  acdledger compliance sign --log ledger/log --policy policy --registry registry.json \
-      --key keys/member-1.skey --out ledger/log/compliance/1234.note`,
+      --key keys/member-1.skey --out ledger/log/compliance/1234.note --save-state 1234.state`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			skey, err := os.ReadFile(key)
@@ -111,10 +115,15 @@ the file as compliance/<tree size>.note in the log directory.`,
 			}
 			bar := progress.Stderr("replaying the log")
 			opts.Progress = bar.Update
-			st, err := compliance.Make(cmd.Context(), p, src, cp, opts)
+			st, saved, err := compliance.MakeWithState(cmd.Context(), p, src, cp, opts)
 			bar.Finish()
 			if err != nil {
 				return classify(fmt.Errorf("log %s: %w", src, err))
+			}
+			if saveState != "" {
+				if err := atomicfile.Write(saveState, saved.Marshal(), 0o644); err != nil {
+					return usage(fmt.Errorf("--save-state: %w", err))
+				}
 			}
 			msg, err := compliance.Sign(st, signer)
 			if err != nil {
@@ -150,6 +159,7 @@ the file as compliance/<tree size>.note in the log directory.`,
 	f.StringVar(&rulesConfig, "rules-config", "", "the compliance rules' configuration file (default: the engine's defaults)")
 	f.StringVar(&asOf, "as-of", "", "judge deadlines as of this RFC 3339 time (default: the checkpoint's newest witness cosignature)")
 	f.StringVar(&out, "out", "", "the statement file to write or add this member's signature to")
+	f.StringVar(&saveState, "save-state", "", "also write the replay's end state here, to resume audits from (audit --resume)")
 	f.BoolVar(&asJSON, "json", false, "print the statement as JSON")
 	cmd.MarkFlagRequired("log")
 	cmd.MarkFlagRequired("key")
@@ -172,11 +182,13 @@ func newComplianceVerify() *cobra.Command {
 	var logPins pinFlags
 	var asJSON bool
 	cmd := &cobra.Command{
-		Use:   "verify FILE (--vkey MEMBER.vkey ... | --policy MEMBERS)",
+		Use:   "verify FILE|URL (--vkey MEMBER.vkey ... | --policy MEMBERS)",
 		Short: "Check a compliance statement's member signatures (a k-of-n quorum with --policy)",
 		Long: `verify reads a compliance statement strictly and checks its signatures: with
 --vkey (repeatable) every given member must have signed; with --policy, a file
 of "member <vkey>" lines and one "quorum <k>" line, at least k of them.
+The statement is a file or an http(s) URL: a log served by acdledger serve
+publishes the statement about tree size N at <log URL>/compliance/<N>.note.
 
 With --log (and the log's pins --log-vkey or --log-policy, and --registry), it
 also replays the log to the statement's tree, as the member did (the log must be
@@ -184,38 +196,15 @@ that tree or provably extend it), and compares every line: rules, config
 (--rules-config, default the engine's defaults), the counts and the state
 digest. Exit 0 when the quorum is met (and the replay agrees), 1 when not,
 2 for an unreadable file or bad keys.`,
-		Example: `  acdledger compliance verify ledger/log/compliance/1234.note --policy members.txt --json`,
-		Args:    cobra.ExactArgs(1),
+		Example: `  acdledger compliance verify ledger/log/compliance/1234.note --policy members.txt --json
+  acdledger verify compliance http://127.0.0.1:8080/compliance/1234.note --policy members.txt`,
+		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			var p *compliance.Policy
-			switch {
-			case policyFile != "" && len(vkeys) > 0:
-				return usage(errors.New("give --vkey or --policy, not both"))
-			case policyFile != "":
-				raw, err := os.ReadFile(policyFile)
-				if err != nil {
-					return usage(err)
-				}
-				if p, err = compliance.ParsePolicy(string(raw)); err != nil {
-					return usage(fmt.Errorf("%s: %w", policyFile, err))
-				}
-			case len(vkeys) > 0:
-				var text strings.Builder
-				for _, f := range vkeys {
-					raw, err := os.ReadFile(f)
-					if err != nil {
-						return usage(err)
-					}
-					fmt.Fprintf(&text, "member %s\n", strings.TrimSpace(string(raw)))
-				}
-				var err error
-				if p, err = compliance.ParsePolicy(text.String()); err != nil {
-					return usage(fmt.Errorf("--vkey: %w", err))
-				}
-			default:
-				return usage(errors.New("give the members' keys: --vkey or --policy"))
+			p, err := loadMembers(policyFile, vkeys)
+			if err != nil {
+				return usage(err)
 			}
-			msg, err := os.ReadFile(args[0])
+			msg, err := readStatement(cmd.Context(), args[0])
 			if err != nil {
 				return usage(err)
 			}

@@ -46,6 +46,11 @@ it writes into DIR:
   part-N.dsse.jsonl          signed entries (DSSE envelopes, one per line) in log
                              order, split into --parts growth steps
   rejected/nainai.dsse.json  the next nco entry, claiming a 内内 acquisition: refused
+  misconduct/measure-before-approval.dsse.json
+                             the next police measure of its agency, started two
+                             hours before its approval was decided: admitted (its
+                             form is sound), then found by the rules (R3); only
+                             when the activity has an approved police measure
 
 The entries are fictitious but follow the legal workflow: approvals before
 acquisitions and measures, selection batches that balance, emergency notices,
@@ -155,6 +160,9 @@ func generateDemo(cmd *cobra.Command, out string, cfg activity.Config, parts int
 	if err := writeRejected(filepath.Join(out, "rejected"), signers, reg, entries); err != nil {
 		return err
 	}
+	if err := writeMisconduct(filepath.Join(out, "misconduct"), signers, reg, entries); err != nil {
+		return err
+	}
 	fmt.Fprintf(cmd.OutOrStdout(), "generated %d entries for %d agencies in %s (seed %d, %d parts)\n",
 		len(entries), len(signers), out, cfg.Seed, parts)
 	return nil
@@ -223,6 +231,65 @@ func writeRejected(dir string, signers map[string]*agencykey.Signer, reg *specs.
 		return err
 	}
 	return os.WriteFile(filepath.Join(dir, "nainai.dsse.json"), env, 0o644)
+}
+
+// writeMisconduct makes one piece of misconduct for the demo's second act:
+// the agency of the last approved police measure executes another measure
+// under the same approval, started two hours before that approval was
+// decided. Admission accepts it (every field is well formed, the agency
+// signed it); the compliance rules catch it (R3 measure.authorised).
+func writeMisconduct(dir string, signers map[string]*agencykey.Signer, reg *specs.Registry, entries []activity.Entry) error {
+	decided := map[string]string{} // approval id -> decided_at
+	lastSeq := map[string]float64{}
+	var base map[string]any
+	for _, e := range entries {
+		var m map[string]any
+		if err := json.Unmarshal(e.Payload, &m); err != nil {
+			return err
+		}
+		lastSeq[e.Agency] = m["seq"].(float64)
+		body, _ := m["body"].(map[string]any)
+		switch m["kind"] {
+		case "approval.decided":
+			if at, ok := body["decided_at"].(string); ok {
+				decided[m["id"].(string)] = at
+			}
+		case "measure.executed":
+			if a, _ := body["approval"].(string); a != "" && decided[a] != "" && body["executor"] == "police" {
+				base = m
+			}
+		}
+	}
+	if base == nil {
+		return nil // a small activity may have no approved police measure: no example then
+	}
+	body := base["body"].(map[string]any)
+	at, err := time.Parse(time.RFC3339, decided[body["approval"].(string)])
+	if err != nil {
+		return fmt.Errorf("misconduct example: decided_at: %w", err)
+	}
+	agency := base["agency"].(string)
+	start, end := at.Add(-2*time.Hour).Format(time.RFC3339), at.Add(-time.Hour).Format(time.RFC3339)
+	base["id"] = "DEMO-MISCONDUCT-MEASURE"
+	base["seq"] = lastSeq[agency] + 1
+	base["occurred_at"] = start
+	base["refs"] = []any{body["approval"]}
+	body["started_at"], body["ended_at"] = start, end
+	payload, err := json.Marshal(base)
+	if err != nil {
+		return err
+	}
+	if payload, err = seal.Seal(payload, reg); err != nil {
+		return err
+	}
+	env, err := signers[agency].Sign(payload)
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return usage(err)
+	}
+	return os.WriteFile(filepath.Join(dir, "measure-before-approval.dsse.json"), env, 0o644)
 }
 
 // newDemoDecode decodes standard base64, one value per line, for the demo's

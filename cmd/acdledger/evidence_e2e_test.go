@@ -148,4 +148,12 @@ func TestBundleCLI(t *testing.T) {
 	}
 	mustFail(t, 1, "bundle 1 starts at 2", append([]string{"audit", "--bundle", july}, pins...)...)
 	mustFail(t, 2, "not both", append([]string{"audit", "--bundle", july, "--log", l.Dir}, pins...)...)
+	// Version 2 is written (no archive here: no checkpoints or statements).
+	if raw, _ := os.ReadFile(june); !strings.HasPrefix(string(raw), `{"format":"acdledger-bundle/v2"`) {
+		t.Fatalf("bundle export wrote %.40s…", raw)
+	}
+	// --month is reckoned by witness time: it needs a policy and a month.
+	mustFail(t, 2, "--month needs --policy", append([]string{"bundle", "export", "--log", l.Dir, "--month", "2026-06", "--out", filepath.Join(work, "m.bundle")}, pins...)...)
+	mustFail(t, 2, "not both", append([]string{"bundle", "export", "--log", l.Dir, "--month", "2026-06", "--from", "2", "--out", filepath.Join(work, "m.bundle")}, pins...)...)
+	mustFail(t, 2, "--bundle goes without --resume", append([]string{"audit", "--bundle", june, "--resume", june}, pins...)...)
 }

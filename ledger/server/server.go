@@ -53,6 +53,7 @@ func New(l *ledger.Ledger, cfg Config) *Server {
 	s.mux.HandleFunc("POST /add", s.add)
 	s.mux.HandleFunc("GET /checkpoint", s.checkpoint)
 	s.mux.HandleFunc("GET /tile/", s.tile)
+	s.mux.HandleFunc("GET /compliance/", s.compliance)
 	s.mux.HandleFunc("GET /checkpoints/", s.archived)
 	s.mux.HandleFunc("GET /healthz", s.healthz)
 	s.mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))

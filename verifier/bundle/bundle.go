@@ -172,6 +172,12 @@ func verifyChain(chain []*specs.Bundle, p *verifier.Pins, start uint64) (*chainS
 		if k == 0 {
 			seen = left
 		}
+		// Version 2: each carried checkpoint and statement must be of the
+		// tree the leaves give at its size (a prefix of this bundle's).
+		targets, err := extraTargets(n, b, cp, p)
+		if err != nil {
+			return nil, err
+		}
 		for i, s := range b.Leaves {
 			leaf, err := base64.StdEncoding.DecodeString(s)
 			if err != nil {
@@ -181,6 +187,16 @@ func verifyChain(chain []*specs.Bundle, p *verifier.Pins, start uint64) (*chainS
 				return nil, err
 			}
 			leaves = append(leaves, leaf)
+			for len(targets) > 0 && targets[0].size == seen.End() {
+				root, err := seen.GetRootHash(nil)
+				if err != nil {
+					return nil, err
+				}
+				if !bytes.Equal(root, targets[0].root) {
+					return nil, chainErr("bundle %d: %s: its root is not that of the leaves [0, %d) (%s)", n, targets[0].what, targets[0].size, b64(root))
+				}
+				targets = targets[1:]
+			}
 		}
 		rh, err := decodeHashes(fmt.Sprintf("bundle %d: right", n), b.Right)
 		if err != nil {

@@ -160,40 +160,17 @@ func StateDigest(admissionJSON, rulesJSON []byte) string {
 
 // Options say how to replay.
 type Options struct {
-	Config    rules.Config
-	AsOf      time.Time // when deadlines are judged; zero: the checkpoint's newest cosignature, else an error
-	Workers   int
-	Progress  func(done, total uint64)
+	Config   rules.Config
+	AsOf     time.Time // when deadlines are judged; zero: the checkpoint's newest cosignature, else an error
+	Workers  int
+	Progress func(done, total uint64)
 }
 
 // Make replays the tree cp commits to (already verified against pins) with
 // the rules and returns the statement of what it found.
 func Make(ctx context.Context, pins *verifier.Pins, src *tlog.Source, cp *tlog.Checkpoint, opts Options) (*Statement, error) {
-	asOf := opts.AsOf
-	if asOf.IsZero() {
-		asOf = cp.CosignedAt
-	}
-	if asOf.IsZero() {
-		return nil, errors.New("no as-of time: the checkpoint has no witness cosignature; give one")
-	}
-	asOf = asOf.UTC().Truncate(time.Second)
-	eng := rules.New(opts.Config)
-	ar, err := pins.Audit(ctx, src, verifier.AuditOptions{Checkpoint: cp, Rules: eng, RulesAsOf: asOf, Workers: opts.Workers, Progress: opts.Progress})
-	if err != nil {
-		return nil, err
-	}
-	adm, err := ar.AdmissionState.MarshalJSON()
-	if err != nil {
-		return nil, err
-	}
-	rst, err := eng.MarshalState()
-	if err != nil {
-		return nil, err
-	}
-	return &Statement{
-		Origin: cp.Origin, Size: cp.Size, Root: cp.Hash, Rules: RulesVersion(opts.Config), Config: ConfigDigest(opts.Config),
-		AsOf: asOf, Violations: ar.Rules.ViolationCount, AdmissionFailures: ar.FailureCount, State: StateDigest(adm, rst),
-	}, nil
+	st, _, err := MakeWithState(ctx, pins, src, cp, opts)
+	return st, err
 }
 
 // Sign signs the statement as a signed note.
@@ -368,4 +345,16 @@ func Recheck(ctx context.Context, pins *verifier.Pins, src *tlog.Source, st *Sta
 		}
 	}
 	return out, nil
+}
+
+// ParseNote reads the statement of a signed note without checking its
+// signatures (a bundle binds a carried statement to its tree first; Verify
+// checks the members' quorum).
+func ParseNote(msg []byte) (*Statement, error) {
+	_, err := note.Open(msg, note.VerifierList())
+	var u *note.UnverifiedNoteError
+	if !errors.As(err, &u) {
+		return nil, fmt.Errorf("%w: not a signed note: %v", ErrMalformed, err)
+	}
+	return ParseText([]byte(u.Note.Text))
 }
