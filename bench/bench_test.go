@@ -90,14 +90,17 @@ func BenchmarkTesseraPOSIX(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r := runTessera(b, driver, checkpointInterval, leaves)
+		r := runTessera(b, driver, checkpointInterval, leaves, nil)
 		b.StartTimer()
 		r.name = fmt.Sprintf("bare Tessera POSIX, %d B random leaves", f.avgSize)
 		record(b, r)
 	}
 }
 
-func runTessera(b *testing.B, driver tessera.Driver, cpInterval time.Duration, leaves [][]byte) result {
+// runTessera adds leaves to a bare Tessera log. With verify, each chunk's
+// leaves are first checked by verify on GOMAXPROCS goroutines, as the
+// ledger's admission does (Registry.VerifyBatch): the anchor (1b).
+func runTessera(b *testing.B, driver tessera.Driver, cpInterval time.Duration, leaves [][]byte, verify func(i int) error) result {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	skey, _, err := note.GenerateKey(rand.Reader, "bench.example/tessera")
@@ -128,6 +131,11 @@ func runTessera(b *testing.B, driver tessera.Driver, cpInterval time.Duration, l
 	for lo := 0; lo < len(leaves); lo += chunk {
 		hi := min(lo+chunk, len(leaves))
 		t0 := time.Now()
+		if verify != nil {
+			if err := parallel(lo, hi, verify); err != nil {
+				b.Fatal(err)
+			}
+		}
 		fs := make([]tessera.IndexFuture, hi-lo)
 		for i := range fs {
 			fs[i] = app.Add(ctx, tessera.NewEntry(leaves[lo+i]))
