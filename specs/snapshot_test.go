@@ -217,4 +217,3 @@ func FuzzLogStateSnapshot(f *testing.F) {
 		}
 	})
 }
-
