@@ -21,7 +21,6 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera"
-	"github.com/transparency-dev/tessera/api/layout"
 	"github.com/transparency-dev/tessera/client"
 	"github.com/transparency-dev/tessera/storage/posix"
 	"golang.org/x/mod/sumdb/note"
@@ -114,6 +113,8 @@ type Ledger struct {
 	recovering bool            // a recovery loop runs (l.mu)
 	recoveries uint64          // times admission resumed after a storage failure (l.mu)
 	served     servedTree      // what served files are checked against (VerifiedResource)
+	snapSize   uint64          // tree size of the snapshot the state was restored from (0: none)
+	openSize   uint64          // tree size the state was restored to
 }
 
 // Open opens a ledger directory made by Init, takes its lock and rebuilds
@@ -261,41 +262,20 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		cancel()
 		return nil, err
 	}
+	if l.openSize > l.snapSize {
+		// A tail was replayed (or the whole log, on the first open after
+		// an upgrade or with a bad snapshot): save it, so the next start
+		// does not replay it again.
+		if err := l.saveSnapshot(ctx, l.openSize); err != nil && !errors.Is(err, errNotAtCheckpoint) {
+			l.log.Warn("admission snapshot not saved", "file", SnapshotFile, "error", err)
+		}
+	}
 	l.seq = newSequencer(appender.Add, int(opts.BatchMaxSize), l.fail)
 	go l.seq.run(bg)
 	if republish {
 		l.awaitCosigned(ctx, policy, 3*cmp.Or(opts.WitnessTimeout, tessera.DefaultWitnessTimeout))
 	}
 	return l, nil
-}
-
-// restore replays the integrated tree (which may be ahead of the last
-// published checkpoint after a crash) into the admission state. Entries are
-// the ledger's own, already checked on admission, so only the header is
-// read: id, kind, agency, case and seq.
-func (l *Ledger) restore(ctx context.Context) error {
-	size, err := l.reader.IntegratedSize(ctx)
-	if err != nil {
-		return err
-	}
-	for n := uint64(0); n*layout.EntryBundleWidth < size; n++ {
-		entries, err := l.bundle(ctx, n, size)
-		if err != nil {
-			return fmt.Errorf("restoring state: entry bundle %d: %w", n, err)
-		}
-		for i, leaf := range entries {
-			idx := n*layout.EntryBundleWidth + uint64(i)
-			if idx >= size {
-				break
-			}
-			h, err := specs.PeekHeader(leaf)
-			if err != nil {
-				return fmt.Errorf("restoring state: entry %d: %w", idx, err)
-			}
-			l.state.Record(*h, idx)
-		}
-	}
-	return nil
 }
 
 // Dir is the ledger directory.
@@ -505,6 +485,11 @@ func (l *Ledger) LastSeq(agency string) uint64 {
 func (l *Ledger) Close(ctx context.Context) error {
 	l.seq.drain()
 	err := l.shutdown(ctx)
+	if err == nil && l.shared == nil {
+		if serr := l.snapshotOnClose(ctx); serr != nil && !errors.Is(serr, errNotAtCheckpoint) {
+			l.log.Warn("admission snapshot not saved", "file", SnapshotFile, "error", serr)
+		}
+	}
 	l.cancel()
 	sweepTemp(l.logDir, 0, l.log) // Tessera has stopped writing
 	if l.shared != nil {
