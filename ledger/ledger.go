@@ -21,7 +21,6 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera"
-	"github.com/transparency-dev/tessera/client"
 	"github.com/transparency-dev/tessera/storage/posix"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -101,9 +100,9 @@ type Ledger struct {
 	local       map[string]time.Time        // shared state: ids handed to Tessera here: zero until recorded as sequenced, then when
 	localPurged time.Time
 
-	proofMu   sync.Mutex
-	proofs    map[uint64]*client.ProofBuilder // by tree size: receipts for one checkpoint share fetched tiles
-	lastCP    *log.Checkpoint                 // the last checkpoint verified for a receipt
+	proofs    proofCache // tiles and their subtree hashes, shared by all receipts (proofs.go)
+	cpMu      sync.Mutex // guards lastCP, lastCPRaw only: no lock is held while a proof is built
+	lastCP    *log.Checkpoint
 	lastCPRaw []byte
 
 	logDir     string          // the POSIX log directory ("" for AWS): for temp-file sweeps and path-free messages
@@ -255,7 +254,6 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 25*time.Millisecond),
 		state:   specs.NewLogState(),
 		changed: make(chan struct{}), advanced: map[agencySeq]chan struct{}{},
-		proofs: map[uint64]*client.ProofBuilder{},
 		logDir: logDir, witnesses: mon, log: opts.Logger, bg: bg,
 	}
 	if err := l.restore(ctx); err != nil {
@@ -396,27 +394,11 @@ type Receipt struct {
 }
 
 func (l *Ledger) receipt(ctx context.Context, idx uint64, leaf []byte, entryID string, cpRaw []byte) (*Receipt, error) {
-	l.proofMu.Lock()
 	cp, err := l.openCheckpoint(cpRaw)
 	if err != nil {
-		l.proofMu.Unlock()
 		return nil, err
 	}
-	pb := l.proofs[cp.Size]
-	if pb == nil {
-		if pb, err = client.NewProofBuilder(ctx, cp.Size, l.reader.ReadTile); err != nil {
-			l.proofMu.Unlock()
-			return nil, err
-		}
-		// Keep only builders for the newest sizes: receipts are asked for
-		// right after publication, so older trees are rarely wanted again.
-		if len(l.proofs) > 4 {
-			clear(l.proofs)
-		}
-		l.proofs[cp.Size] = pb
-	}
-	hashes, err := pb.InclusionProof(ctx, idx)
-	l.proofMu.Unlock()
+	hashes, err := l.proofs.inclusion(ctx, l.reader.ReadTile, idx, cp.Size)
 	if err != nil {
 		return nil, fmt.Errorf("building inclusion proof for %d in tree %d: %w", idx, cp.Size, err)
 	}
@@ -429,8 +411,10 @@ func (l *Ledger) receipt(ctx context.Context, idx uint64, leaf []byte, entryID s
 
 // openCheckpoint verifies and parses one of the log's own checkpoints,
 // remembering the last one: every receipt of a batch carries the same
-// checkpoint, which need not be verified again for each. l.proofMu is held.
+// checkpoint, which need not be verified again for each.
 func (l *Ledger) openCheckpoint(raw []byte) (*log.Checkpoint, error) {
+	l.cpMu.Lock()
+	defer l.cpMu.Unlock()
 	if l.lastCP != nil && bytes.Equal(raw, l.lastCPRaw) {
 		return l.lastCP, nil
 	}
