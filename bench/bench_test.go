@@ -401,20 +401,22 @@ func runLedgerOn(b *testing.B, dir string, f *fixture, workers int, receipts boo
 func BenchmarkHTTP(b *testing.B) {
 	f := loadFixture(b)
 	for _, conc := range []int{256, 1024} {
-		b.Run(fmt.Sprintf("clients=%d", conc), func(b *testing.B) {
-			for b.Loop() {
-				b.StopTimer()
-				r := runHTTP(b, scratch(b, "http"), f, min(nHTTPEntries, len(f.envs)), conc)
-				b.StartTimer()
-				r.id = fmt.Sprintf("3.%d", conc)
-				r.name = fmt.Sprintf("acdledger HTTP loopback, %d clients, wait=true", conc)
-				record(b, r)
-			}
-		})
+		for _, wait := range []bool{true, false} {
+			b.Run(fmt.Sprintf("clients=%d/wait=%v", conc, wait), func(b *testing.B) {
+				for b.Loop() {
+					b.StopTimer()
+					r := runHTTP(b, scratch(b, "http"), f, min(nHTTPEntries, len(f.envs)), conc, wait)
+					b.StartTimer()
+					r.id = fmt.Sprintf("3.%d.%v", conc, wait)
+					r.name = fmt.Sprintf("acdledger HTTP loopback, %d clients, wait=%v", conc, wait)
+					record(b, r)
+				}
+			})
+		}
 	}
 }
 
-func runHTTP(b *testing.B, dir string, f *fixture, n, conc int) result {
+func runHTTP(b *testing.B, dir string, f *fixture, n, conc int, wait bool) result {
 	ctx := context.Background()
 	l, closeLedger := openLedger(b, dir, f)
 	defer closeLedger()
@@ -452,7 +454,7 @@ func runHTTP(b *testing.B, dir string, f *fixture, n, conc int) result {
 					return
 				}
 				t0 := time.Now()
-				if _, err := cl.Add(ctx, f.envs[i], true); err != nil {
+				if _, err := cl.Add(ctx, f.envs[i], wait); err != nil {
 					errs.set(fmt.Errorf("entry %d: %w", i, err))
 					continue
 				}
