@@ -114,6 +114,7 @@ type Ledger struct {
 	served     servedTree      // what served files are checked against (VerifiedResource)
 	snapSize   uint64          // tree size of the snapshot the state was restored from (0: none)
 	openSize   uint64          // tree size the state was restored to
+	savedSize  uint64          // tree size of the snapshot on disk, as far as this ledger knows
 }
 
 // Open opens a ledger directory made by Init, takes its lock and rebuilds
@@ -266,6 +267,8 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		// does not replay it again.
 		if err := l.saveSnapshot(ctx, l.openSize); err != nil && !errors.Is(err, errNotAtCheckpoint) {
 			l.log.Warn("admission snapshot not saved", "file", SnapshotFile, "error", err)
+		} else if err == nil {
+			l.savedSize = l.openSize
 		}
 	}
 	l.seq = newSequencer(appender.Add, int(opts.BatchMaxSize), l.fail)

@@ -51,7 +51,7 @@ func (l *Ledger) restore(ctx context.Context) error {
 	if err := l.replay(ctx, from, size, func(h *specs.Header, idx uint64) { l.state.Record(*h, idx) }); err != nil {
 		return fmt.Errorf("restoring state: %w", err)
 	}
-	l.snapSize, l.openSize = from, size
+	l.snapSize, l.openSize, l.savedSize = from, size, from
 	return nil
 }
 
@@ -214,7 +214,7 @@ func (l *Ledger) snapshotOnClose(ctx context.Context) error {
 	if l.broken != nil {
 		return nil // the state is not trusted until the log is replayed
 	}
-	if size == l.snapSize {
+	if size == l.savedSize {
 		return nil // nothing new since the snapshot
 	}
 	if err := l.replay(ctx, l.openSize, size, func(h *specs.Header, idx uint64) { l.state.SetIndex(h.ID, idx) }); err != nil {
