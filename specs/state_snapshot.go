@@ -217,10 +217,12 @@ func UnmarshalLogStateSnapshot(data []byte, size uint64) (*LogState, error) {
 			}
 			nums[t] = v
 		}
-		if _, dup := s.ids[id]; dup {
+		// One map operation per entry: a repeated id leaves the map's
+		// length unchanged.
+		s.ids[id] = entryInfo{index: i, kind: uint8(remap[0][nums[0]]), agency: uint16(remap[1][nums[1]]), kase: remap[2][nums[2]]}
+		if uint64(len(s.ids)) != i+1 {
 			return nil, fail(field.String(), "id %q is already at an earlier index", truncate(id))
 		}
-		s.ids[id] = entryInfo{index: i, kind: uint8(remap[0][nums[0]]), agency: uint16(remap[1][nums[1]]), kase: remap[2][nums[2]]}
 	}
 	for t, name := range [3]string{"kinds", "agencies", "cases"} {
 		if used[t] != uint64(len(remap[t])-1) {
