@@ -73,4 +73,4 @@ clean:
 # receipt. One run of each, a summary table at the end; nothing is asserted.
 .PHONY: bench
 bench:
-	./scripts/services.sh test-run $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench
+	./scripts/services.sh test-run $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 90m ./bench
