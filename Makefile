@@ -64,6 +64,8 @@ fuzz:
 	$(GO) test ./verifier/evidence -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseBundle$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/ckptarchive -run '^$$' -fuzz '^FuzzArchive$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseSnapshot$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./specs -run '^$$' -fuzz '^FuzzLogStateSnapshot$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin demo
@@ -73,4 +75,4 @@ clean:
 # receipt. One run of each, a summary table at the end; nothing is asserted.
 .PHONY: bench
 bench:
-	./scripts/services.sh test-run $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 30m ./bench
+	./scripts/services.sh test-run $(GO) test -run '^$$' -bench . -benchtime 1x -count 1 -timeout 90m ./bench

@@ -52,7 +52,7 @@ func BenchmarkTesseraAWS(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r := runTessera(b, d, awsCheckpointInterval, leaves)
+		r := runTessera(b, d, awsCheckpointInterval, leaves, nil)
 		b.StartTimer()
 		r.id = "6a"
 		r.name = fmt.Sprintf("bare Tessera AWS driver (MariaDB + versitygw), %d B leaves", f.avgSize)

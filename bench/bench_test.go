@@ -90,14 +90,17 @@ func BenchmarkTesseraPOSIX(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		r := runTessera(b, driver, checkpointInterval, leaves)
+		r := runTessera(b, driver, checkpointInterval, leaves, nil)
 		b.StartTimer()
 		r.name = fmt.Sprintf("bare Tessera POSIX, %d B random leaves", f.avgSize)
 		record(b, r)
 	}
 }
 
-func runTessera(b *testing.B, driver tessera.Driver, cpInterval time.Duration, leaves [][]byte) result {
+// runTessera adds leaves to a bare Tessera log. With verify, each chunk's
+// leaves are first checked by verify on GOMAXPROCS goroutines, as the
+// ledger's admission does (Registry.VerifyBatch): the anchor (1b).
+func runTessera(b *testing.B, driver tessera.Driver, cpInterval time.Duration, leaves [][]byte, verify func(i int) error) result {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	skey, _, err := note.GenerateKey(rand.Reader, "bench.example/tessera")
@@ -128,6 +131,11 @@ func runTessera(b *testing.B, driver tessera.Driver, cpInterval time.Duration, l
 	for lo := 0; lo < len(leaves); lo += chunk {
 		hi := min(lo+chunk, len(leaves))
 		t0 := time.Now()
+		if verify != nil {
+			if err := parallel(lo, hi, verify); err != nil {
+				b.Fatal(err)
+			}
+		}
 		fs := make([]tessera.IndexFuture, hi-lo)
 		for i := range fs {
 			fs[i] = app.Add(ctx, tessera.NewEntry(leaves[lo+i]))
@@ -393,20 +401,22 @@ func runLedgerOn(b *testing.B, dir string, f *fixture, workers int, receipts boo
 func BenchmarkHTTP(b *testing.B) {
 	f := loadFixture(b)
 	for _, conc := range []int{256, 1024} {
-		b.Run(fmt.Sprintf("clients=%d", conc), func(b *testing.B) {
-			for b.Loop() {
-				b.StopTimer()
-				r := runHTTP(b, scratch(b, "http"), f, min(nHTTPEntries, len(f.envs)), conc)
-				b.StartTimer()
-				r.id = fmt.Sprintf("3.%d", conc)
-				r.name = fmt.Sprintf("acdledger HTTP loopback, %d clients, wait=true", conc)
-				record(b, r)
-			}
-		})
+		for _, wait := range []bool{true, false} {
+			b.Run(fmt.Sprintf("clients=%d/wait=%v", conc, wait), func(b *testing.B) {
+				for b.Loop() {
+					b.StopTimer()
+					r := runHTTP(b, scratch(b, "http"), f, min(nHTTPEntries, len(f.envs)), conc, wait)
+					b.StartTimer()
+					r.id = fmt.Sprintf("3.%d.%v", conc, wait)
+					r.name = fmt.Sprintf("acdledger HTTP loopback, %d clients, wait=%v", conc, wait)
+					record(b, r)
+				}
+			})
+		}
 	}
 }
 
-func runHTTP(b *testing.B, dir string, f *fixture, n, conc int) result {
+func runHTTP(b *testing.B, dir string, f *fixture, n, conc int, wait bool) result {
 	ctx := context.Background()
 	l, closeLedger := openLedger(b, dir, f)
 	defer closeLedger()
@@ -444,7 +454,7 @@ func runHTTP(b *testing.B, dir string, f *fixture, n, conc int) result {
 					return
 				}
 				t0 := time.Now()
-				if _, err := cl.Add(ctx, f.envs[i], true); err != nil {
+				if _, err := cl.Add(ctx, f.envs[i], wait); err != nil {
 					errs.set(fmt.Errorf("entry %d: %w", i, err))
 					continue
 				}

@@ -473,6 +473,7 @@ func printSummary(w io.Writer) {
 	if r := find("4b"); r != nil {
 		fmt.Fprintf(w, "  %s (4b) verify receipt < %v: mean %s, p99 %s\n", check(r.mean < targetReceipt && r.p99 < targetReceipt), targetReceipt, dur(r.mean), dur(r.p99))
 	}
+	printIssueTable(w)
 	if r := find("5a"); r != nil {
 		n := float64(runtime.GOMAXPROCS(0))
 		fmt.Fprintf(w, "\nceilings from (5), if %d cores did nothing else: admission's stateless checks %.0f entries/s", int(n), n*r.rate)
@@ -516,4 +517,84 @@ func mib(kib int64) string {
 		return "–"
 	}
 	return fmt.Sprintf("%.0f MiB", float64(kib)/1024)
+}
+
+// printIssueTable prints issue 12's table: each figure beside the anchor
+// it is read against, both from this run, with the ratio and the target.
+// Rows whose measurements did not run are left out.
+func printIssueTable(w io.Writer) {
+	type row struct {
+		figure, id, anchor, anchorID string
+		target                       float64 // minimum ratio figure/anchor (0: none)
+	}
+	rows := []row{
+		{"in-process signed append, receipts (2)", "2", "bare Tessera + Ed25519 per leaf (1b)", "1b", 0.8},
+		{"in-process signed append, no receipts (2c)", "2c", "bare Tessera + Ed25519 per leaf (1b)", "1b", 0.9},
+		{"bare Tessera + Ed25519 per leaf (1b)", "1b", "bare Tessera POSIX (1)", "1", 0},
+		{"in-process signed append, receipts (2)", "2", "bare Tessera POSIX (1)", "1", 0},
+		{"audit replay (4a)", "4a", "Ed25519 verify on GOMAXPROCS goroutines (5f)", "5f", 0.65},
+	}
+	for _, conc := range []int{256, 1024} {
+		for _, wait := range []bool{true, false} {
+			rows = append(rows, row{fmt.Sprintf("HTTP %d clients wait=%v (3)", conc, wait), fmt.Sprintf("3.%d.%v", conc, wait),
+				fmt.Sprintf("minimal Tessera HTTP add server (3t)"), fmt.Sprintf("3t.%d.%v", conc, wait), 0.8})
+		}
+	}
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	header := false
+	hdr := func() {
+		if !header {
+			fmt.Fprintln(w, "\nissue 12's table (figure and anchor from this run; rates in entries/s):")
+			fmt.Fprintln(tw, "figure\tnow\tanchor\tanchor now\tratio\ttarget\t")
+			header = true
+		}
+	}
+	for _, r := range rows {
+		f, a := find(r.id), find(r.anchorID)
+		if f == nil || a == nil {
+			continue
+		}
+		hdr()
+		ratio := f.rate / a.rate
+		target := ""
+		if r.target > 0 {
+			target = fmt.Sprintf("%s ≥ %.2f×", mark(ratio >= r.target), r.target)
+		}
+		fmt.Fprintf(tw, "%s\t%.0f/s\t%s\t%.0f/s\t%.2f×\t%s\t\n", r.figure, f.rate, r.anchor, a.rate, ratio, target)
+	}
+	if f, a := find("7b"), find("7a"); f != nil && a != nil {
+		hdr()
+		fmt.Fprintf(tw, "verify receipt, one file, wall incl. start (7b p50)\t%s\ta trivial Go binary (7a p50)\t%s\t%.1f×\t%s < 10ms\t\n",
+			dur(f.p50), dur(a.p50), float64(f.p50)/float64(a.p50), mark(f.p50 < 10*time.Millisecond))
+	}
+	// Start and poll against log size: flat means within 2× from the
+	// smallest size measured to the largest.
+	for _, s := range []struct{ prefix, name string }{{"8a.", "ledger open, whole replay (8a)"}, {"8b.", "ledger open from snapshot (8b)"}, {"9.", "watch --once, nothing new (9)"}} {
+		var rs []result
+		for _, r := range results {
+			if strings.HasPrefix(r.id, s.prefix) {
+				rs = append(rs, r)
+			}
+		}
+		if len(rs) == 0 {
+			continue
+		}
+		slices.SortFunc(rs, func(x, y result) int { return x.entries - y.entries })
+		hdr()
+		var parts []string
+		for _, r := range rs {
+			parts = append(parts, fmt.Sprintf("%s at %d (%s)", dur(r.elapsed), r.entries, mib(r.peakKiB)))
+		}
+		growth := float64(rs[len(rs)-1].elapsed) / float64(rs[0].elapsed)
+		fmt.Fprintf(tw, "%s\t%s\tsmallest size\t\t%.1f× over %d×\t%s flat (≤ 2×)\t\n", s.name, strings.Join(parts, ", "), growth,
+			rs[len(rs)-1].entries/rs[0].entries, mark(growth <= 2))
+	}
+	tw.Flush()
+}
+
+func mark(ok bool) string {
+	if ok {
+		return "✔"
+	}
+	return "✘"
 }

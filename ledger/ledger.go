@@ -22,8 +22,6 @@ import (
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera"
-	"github.com/transparency-dev/tessera/api/layout"
-	"github.com/transparency-dev/tessera/client"
 	"github.com/transparency-dev/tessera/storage/posix"
 	"golang.org/x/mod/sumdb/note"
 )
@@ -104,9 +102,9 @@ type Ledger struct {
 	local       map[string]time.Time        // shared state: ids handed to Tessera here: zero until recorded as sequenced, then when
 	localPurged time.Time
 
-	proofMu   sync.Mutex
-	proofs    map[uint64]*client.ProofBuilder // by tree size: receipts for one checkpoint share fetched tiles
-	lastCP    *log.Checkpoint                 // the last checkpoint verified for a receipt
+	proofs    proofCache // tiles and their subtree hashes, shared by all receipts (proofs.go)
+	cpMu      sync.Mutex // guards lastCP, lastCPRaw only: no lock is held while a proof is built
+	lastCP    *log.Checkpoint
 	lastCPRaw []byte
 
 	logDir     string          // the POSIX log directory ("" for AWS): for temp-file sweeps and path-free messages
@@ -124,6 +122,9 @@ type Ledger struct {
 	archivedRaw  []byte    // the last checkpoint archived (archiveMu)
 	archiveErr   string    // the last archiving error logged (archiveMu)
 	archiveErrAt time.Time // when (archiveMu)
+	snapSize     uint64    // tree size of the snapshot the state was restored from (0: none)
+	openSize     uint64    // tree size the state was restored to
+	savedSize    uint64    // tree size of the snapshot on disk, as far as this ledger knows
 }
 
 // Open opens a ledger directory made by Init, takes its lock and rebuilds
@@ -268,13 +269,22 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 25*time.Millisecond),
 		state:   specs.NewLogState(),
 		changed: make(chan struct{}), advanced: map[agencySeq]chan struct{}{},
-		proofs: map[uint64]*client.ProofBuilder{},
 		logDir: logDir, witnesses: mon, log: opts.Logger, bg: bg,
 		archive: arch,
 	}
 	if err := l.restore(ctx); err != nil {
 		cancel()
 		return nil, err
+	}
+	if l.openSize > l.snapSize {
+		// A tail was replayed (or the whole log, on the first open after
+		// an upgrade or with a bad snapshot): save it, so the next start
+		// does not replay it again.
+		if err := l.saveSnapshot(ctx, l.openSize); err != nil && !errors.Is(err, errNotAtCheckpoint) {
+			l.log.Warn("admission snapshot not saved", "file", SnapshotFile, "error", err)
+		} else if err == nil {
+			l.savedSize = l.openSize
+		}
 	}
 	l.startArchiver(opts.CheckpointInterval)
 	l.seq = newSequencer(appender.Add, int(opts.BatchMaxSize), l.fail)
@@ -283,35 +293,6 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		l.awaitCosigned(ctx, policy, 3*cmp.Or(opts.WitnessTimeout, tessera.DefaultWitnessTimeout))
 	}
 	return l, nil
-}
-
-// restore replays the integrated tree (which may be ahead of the last
-// published checkpoint after a crash) into the admission state. Entries are
-// the ledger's own, already checked on admission, so only the header is
-// read: id, kind, agency, case and seq.
-func (l *Ledger) restore(ctx context.Context) error {
-	size, err := l.reader.IntegratedSize(ctx)
-	if err != nil {
-		return err
-	}
-	for n := uint64(0); n*layout.EntryBundleWidth < size; n++ {
-		entries, err := l.bundle(ctx, n, size)
-		if err != nil {
-			return fmt.Errorf("restoring state: entry bundle %d: %w", n, err)
-		}
-		for i, leaf := range entries {
-			idx := n*layout.EntryBundleWidth + uint64(i)
-			if idx >= size {
-				break
-			}
-			h, err := specs.PeekHeader(leaf)
-			if err != nil {
-				return fmt.Errorf("restoring state: entry %d: %w", idx, err)
-			}
-			l.state.Record(*h, idx)
-		}
-	}
-	return nil
 }
 
 // Dir is the ledger directory.
@@ -433,27 +414,11 @@ type Receipt struct {
 }
 
 func (l *Ledger) receipt(ctx context.Context, idx uint64, leaf []byte, entryID string, cpRaw []byte) (*Receipt, error) {
-	l.proofMu.Lock()
 	cp, err := l.openCheckpoint(cpRaw)
 	if err != nil {
-		l.proofMu.Unlock()
 		return nil, err
 	}
-	pb := l.proofs[cp.Size]
-	if pb == nil {
-		if pb, err = client.NewProofBuilder(ctx, cp.Size, l.reader.ReadTile); err != nil {
-			l.proofMu.Unlock()
-			return nil, err
-		}
-		// Keep only builders for the newest sizes: receipts are asked for
-		// right after publication, so older trees are rarely wanted again.
-		if len(l.proofs) > 4 {
-			clear(l.proofs)
-		}
-		l.proofs[cp.Size] = pb
-	}
-	hashes, err := pb.InclusionProof(ctx, idx)
-	l.proofMu.Unlock()
+	hashes, err := l.proofs.inclusion(ctx, l.reader.ReadTile, idx, cp.Size)
 	if err != nil {
 		return nil, fmt.Errorf("building inclusion proof for %d in tree %d: %w", idx, cp.Size, err)
 	}
@@ -466,8 +431,10 @@ func (l *Ledger) receipt(ctx context.Context, idx uint64, leaf []byte, entryID s
 
 // openCheckpoint verifies and parses one of the log's own checkpoints,
 // remembering the last one: every receipt of a batch carries the same
-// checkpoint, which need not be verified again for each. l.proofMu is held.
+// checkpoint, which need not be verified again for each.
 func (l *Ledger) openCheckpoint(raw []byte) (*log.Checkpoint, error) {
+	l.cpMu.Lock()
+	defer l.cpMu.Unlock()
 	if l.lastCP != nil && bytes.Equal(raw, l.lastCPRaw) {
 		return l.lastCP, nil
 	}
@@ -522,6 +489,11 @@ func (l *Ledger) LastSeq(agency string) uint64 {
 func (l *Ledger) Close(ctx context.Context) error {
 	l.seq.drain()
 	err := l.shutdown(ctx)
+	if err == nil && l.shared == nil {
+		if serr := l.snapshotOnClose(ctx); serr != nil && !errors.Is(serr, errNotAtCheckpoint) {
+			l.log.Warn("admission snapshot not saved", "file", SnapshotFile, "error", serr)
+		}
+	}
 	l.stopArchiver() // after Tessera's last checkpoint, which it archives
 	l.cancel()
 	sweepTemp(l.logDir, 0, l.log) // Tessera has stopped writing

@@ -12,7 +12,6 @@ import (
 
 	"github.com/acdledger/acdledger/specs"
 	"github.com/transparency-dev/tessera"
-	"github.com/transparency-dev/tessera/client"
 	"golang.org/x/mod/sumdb/note"
 )
 
@@ -97,7 +96,7 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 100*time.Millisecond),
 		state:   specs.NewLogState(),
 		changed: make(chan struct{}), advanced: map[agencySeq]chan struct{}{},
-		proofs: map[uint64]*client.ProofBuilder{}, local: map[string]time.Time{},
+		local: map[string]time.Time{},
 	}
 	l.seq = newSequencer(appender.Add, int(opts.BatchMaxSize), l.fail)
 	go l.seq.run(bg)

@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/go-json-experiment/json/jsontext"
@@ -53,13 +54,38 @@ func (e *Entry) Occurred() time.Time {
 	return t
 }
 
-var entrySchema = mustCompile("entry.schema.json")
+// The schemas are compiled on first use, all from one compiler, so that
+// their shared definitions are compiled once: nothing is compiled at
+// package init. A command that never checks an entry (keygen, --help)
+// pays nothing, and `verify receipt` pays for the two schemas it uses
+// (BENCHMARKS.md, "verify receipt"; compiling at init cost about 45 ms of
+// every process start).
+var (
+	schemaCompiler     = sync.OnceValue(newSchemaCompiler)
+	entrySchema        = lazySchema("entry.schema.json")
+	registrySchema     = lazySchema("registry.schema.json")
+	sealedValuesSchema = lazySchema("entry.schema.json#/$defs/sealed_values")
+	refersToSchema     = lazySchema("entry.schema.json#/$defs/refers_to")
+)
+
+// schemaMu serialises compilation: a jsonschema.Compiler is not safe for
+// concurrent use, and the lazy schemas share one.
+var schemaMu sync.Mutex
+
+func lazySchema(name string) func() *jsonschema.Schema {
+	return sync.OnceValue(func() *jsonschema.Schema {
+		c := schemaCompiler()
+		schemaMu.Lock()
+		defer schemaMu.Unlock()
+		return c.MustCompile(name)
+	})
+}
 
 // englishPrinter renders schema errors; messages are part of the CLI's
 // output, so they do not follow the machine's locale.
 var englishPrinter = message.NewPrinter(language.English)
 
-func mustCompile(name string) *jsonschema.Schema {
+func newSchemaCompiler() *jsonschema.Compiler {
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
 	c.RegisterFormat(&jsonschema.Format{Name: "date-time", Validate: validateTime})
@@ -76,7 +102,7 @@ func mustCompile(name string) *jsonschema.Schema {
 			panic(err)
 		}
 	}
-	return c.MustCompile(name)
+	return c
 }
 
 // timeLiteral is the one spelling of a time: RFC 3339 with an upper-case
@@ -127,7 +153,7 @@ func ParseEntry(payload []byte) (*Entry, error) {
 	if err := checkSealedShape(id, doc); err != nil {
 		return nil, err
 	}
-	if err := entrySchema.Validate(doc); err != nil {
+	if err := entrySchema().Validate(doc); err != nil {
 		return nil, schemaViolation(id, err)
 	}
 	return entryFromDoc(m, payload), nil

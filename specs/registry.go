@@ -121,8 +121,6 @@ type Key struct {
 	verifier signature.Verifier
 }
 
-var registrySchema = mustCompile("registry.schema.json")
-
 // ParseRegistry reads and checks a registry: schema, known kinds, commission
 // kinds only for the commission, key ids that match their keys, and keys of
 // an accepted algorithm (Ed25519 or ECDSA P-256).
@@ -134,7 +132,7 @@ func ParseRegistry(data []byte) (*Registry, error) {
 	if err != nil {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
-	if err := registrySchema.Validate(doc); err != nil {
+	if err := registrySchema().Validate(doc); err != nil {
 		v := schemaViolation("", err)
 		return nil, fmt.Errorf("registry: field %s: %s", v.Field, v.Message)
 	}

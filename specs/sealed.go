@@ -83,10 +83,6 @@ func Commit(salt []byte, value json.RawMessage) (string, error) {
 	return "sha256:" + hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// sealedValuesSchema is the type of every sealed value, from the same
-// compiled schema files as entries and registries.
-var sealedValuesSchema = mustCompile("entry.schema.json#/$defs/sealed_values")
-
 // CheckSealedValues checks clear sealed values of a kind: only fields the
 // kind may seal, each of the type entry.schema.json gives it. field is the
 // prefix errors name the fields with ("sealed" in a draft, "box.fields" in
@@ -104,7 +100,7 @@ func CheckSealedValues(id, kind, prefix string, values map[string]json.RawMessag
 		}
 		doc[name] = v
 	}
-	if err := sealedValuesSchema.Validate(doc); err != nil {
+	if err := sealedValuesSchema().Validate(doc); err != nil {
 		v := schemaViolation(id, err)
 		v.Field, v.Rule = prefix+"."+v.Field, RuleSealedField
 		return v

@@ -11,12 +11,12 @@ import (
 	"bytes"
 	"embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
 
 	"github.com/acdledger/acdledger/specs/tlogproof"
-	"github.com/santhosh-tekuri/jsonschema/v6"
 )
 
 // Files are the machine-readable specification files, embedded so that every
@@ -99,9 +99,6 @@ func init() {
 	}
 }
 
-// refersToSchema is the shape every x-refers-to annotation must have.
-var refersToSchema = mustCompile("entry.schema.json#/$defs/refers_to")
-
 // refsFromSchema reads the reference fields and their annotations. A ref
 // field without an annotation, or an annotation on anything else, is an
 // error: a field that names an entry of no declared kind could name any.
@@ -142,22 +139,44 @@ func refsFromSchema() (map[string][]string, map[string]map[string]RefTarget, err
 	return fields, targets, nil
 }
 
+// parseRefersTo reads one x-refers-to annotation. It runs at package init,
+// so it does not compile the refers_to schema (that would put a schema
+// compilation back into every process start); it checks the same shape by
+// hand, and TestRefersToAnnotations checks every annotation against the
+// schema's refers_to definition as well.
 func parseRefersTo(raw json.RawMessage) (RefTarget, error) {
-	doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-	if err != nil {
-		return RefTarget{}, err
-	}
-	if err := refersToSchema.Validate(doc); err != nil {
-		return RefTarget{}, err
-	}
 	var a struct {
-		Kinds []string `json:"kinds"`
-		Same  []string `json:"same"`
+		Kinds *[]string `json:"kinds"`
+		Same  *[]string `json:"same"`
 	}
-	if err := json.Unmarshal(raw, &a); err != nil {
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(&a); err != nil {
 		return RefTarget{}, err
 	}
-	return RefTarget{Kinds: a.Kinds, SameAgency: slices.Contains(a.Same, "agency"), SameCase: slices.Contains(a.Same, "case")}, nil
+	switch {
+	case a.Kinds == nil || len(*a.Kinds) == 0:
+		return RefTarget{}, errors.New("kinds: at least one kind is required")
+	case a.Same == nil:
+		return RefTarget{}, errors.New("same: required")
+	}
+	for i, k := range *a.Kinds {
+		if !slices.Contains(Kinds, k) {
+			return RefTarget{}, fmt.Errorf("kinds: %q is not a kind", k)
+		}
+		if slices.Contains((*a.Kinds)[:i], k) {
+			return RefTarget{}, fmt.Errorf("kinds: %q twice", k)
+		}
+	}
+	for i, f := range *a.Same {
+		if f != "agency" && f != "case" {
+			return RefTarget{}, fmt.Errorf("same: %q is neither agency nor case", f)
+		}
+		if slices.Contains((*a.Same)[:i], f) {
+			return RefTarget{}, fmt.Errorf("same: %q twice", f)
+		}
+	}
+	return RefTarget{Kinds: *a.Kinds, SameAgency: slices.Contains(*a.Same, "agency"), SameCase: slices.Contains(*a.Same, "case")}, nil
 }
 
 // kindDefs reads entry.schema.json's per-kind rules ("if kind is K then

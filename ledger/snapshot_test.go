@@ -1,0 +1,225 @@
+package ledger_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/acdledger/acdledger/internal/testkit"
+	"github.com/acdledger/acdledger/ledger"
+	"github.com/acdledger/acdledger/specs"
+)
+
+// syncBuf collects a ledger's log lines (its warnings say why a snapshot
+// was not used).
+type syncBuf struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuf) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuf) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func openLogged(t *testing.T, dir string) (*ledger.Ledger, *syncBuf) {
+	t.Helper()
+	buf := &syncBuf{}
+	l, err := ledger.Open(context.Background(), dir, ledger.Options{Logger: slog.New(slog.NewTextHandler(buf, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return l, buf
+}
+
+func appendN(t *testing.T, l *ledger.Ledger, kit *testkit.Kit, n int) {
+	t.Helper()
+	ctx := context.Background()
+	var envs [][]byte
+	for i := range n {
+		envs = append(envs, kit.Signed(t, []string{"nco", "npa", "commission"}[i%3]))
+	}
+	ps, err := l.Append(ctx, envs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Ask for the index of only some: the others are filled in on Close.
+	for i, p := range ps {
+		if i%2 == 0 {
+			if _, err := l.Index(p); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+}
+
+func closeL(t *testing.T, l *ledger.Ledger) {
+	t.Helper()
+	if err := l.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestSnapshotRestore: Close saves the admission state bound to the
+// published tree; Open restores it and replays only the leaves after it,
+// and admission carries on exactly as after a full replay.
+func TestSnapshotRestore(t *testing.T) {
+	ctx := context.Background()
+	kit := testkit.New(t)
+	dir := t.TempDir()
+	if _, err := ledger.Init(dir, "test.example/snap", kit.RegJSON); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := openLogged(t, dir)
+	appendN(t, l, kit, 300)
+	closeL(t, l)
+	first, err := os.ReadFile(filepath.Join(dir, ledger.SnapshotFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap, err := specs.ParseSnapshot(first)
+	if err != nil || snap.Size != 300 {
+		t.Fatalf("snapshot %+v, %v", snap, err)
+	}
+
+	l, logs := openLogged(t, dir)
+	if got := ledger.RestoredFrom(l); got != 300 {
+		t.Fatalf("restored from %d, want the snapshot at 300 (log: %s)", got, logs)
+	}
+	if got := l.LastSeq("nco"); got != 100 {
+		t.Fatalf("nco last seq %d, want 100", got)
+	}
+	// A duplicate of an entry from the snapshot is refused; the next seq admitted.
+	kit.Unseq("npa")
+	dup := kit.Signed(t, "npa")
+	if _, err := l.Append(ctx, dup); err == nil {
+		t.Fatal("an entry with an earlier seq was admitted after restoring from the snapshot")
+	}
+	appendN(t, l, kit, 30)
+	closeL(t, l)
+
+	// An older snapshot (300) of the longer log (330) is proven consistent
+	// with the published checkpoint and only the tail replayed.
+	if err := os.WriteFile(filepath.Join(dir, ledger.SnapshotFile), first, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, logs = openLogged(t, dir)
+	if got := ledger.RestoredFrom(l); got != 300 {
+		t.Fatalf("restored from %d, want the older snapshot at 300 (log: %s)", got, logs)
+	}
+	if l.Len() != 330 || l.LastSeq("nco") != 110 {
+		t.Fatalf("len %d, nco last seq %d after the tail replay", l.Len(), l.LastSeq("nco"))
+	}
+	closeL(t, l)
+	// ...and the open saved the replayed tail: the next one starts at 330.
+	l, _ = openLogged(t, dir)
+	if got := ledger.RestoredFrom(l); got != 330 {
+		t.Fatalf("restored from %d, want 330", got)
+	}
+	closeL(t, l)
+}
+
+// TestSnapshotRefused: a snapshot that is damaged, of another log, ahead
+// of the log, with a root or content that is not the log's, or with a
+// section this version does not read, is not used: the ledger says why,
+// replays the log from its start, and saves a good snapshot.
+func TestSnapshotRefused(t *testing.T) {
+	kit := testkit.New(t)
+	dir := t.TempDir()
+	if _, err := ledger.Init(dir, "test.example/snap", kit.RegJSON); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := openLogged(t, dir)
+	appendN(t, l, kit, 40)
+	closeL(t, l)
+	path := filepath.Join(dir, ledger.SnapshotFile)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	parsed := func() *specs.Snapshot {
+		s, err := specs.ParseSnapshot(good)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s.Sections = append([]specs.SnapshotSection(nil), s.Sections...)
+		return s
+	}
+	remarshal := func(s *specs.Snapshot) []byte {
+		raw, err := s.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		return raw
+	}
+	for _, tc := range []struct {
+		name string
+		file func() []byte
+		want string
+	}{
+		{"damaged", func() []byte { return bytes.Replace(good, []byte("nco"), []byte("nca"), 1) }, "sha256: does not match"},
+		{"other log", func() []byte { s := parsed(); s.Origin = "other.example/log"; return remarshal(s) }, "snapshot of log"},
+		{"ahead", func() []byte { s := parsed(); s.Size = 41; return remarshal(s) }, "the log has only 40 entries"},
+		{"root", func() []byte { s := parsed(); s.Root = bytes.Repeat([]byte{1}, 32); return remarshal(s) }, "differs from the published checkpoint's"},
+		{"section", func() []byte {
+			s := parsed()
+			s.Sections = append(s.Sections, specs.SnapshotSection{Name: "registry", Version: 1, Data: []byte("x")})
+			return remarshal(s)
+		}, "section registry version 1 is not one this acdledger reads"},
+		{"content", func() []byte {
+			s := parsed()
+			// The same entries, the last two swapped: a state that is not the log's.
+			lines := strings.Split(strings.TrimSuffix(string(s.Sections[0].Data), "\n"), "\n")
+			n := len(lines)
+			lines[n-1], lines[n-2] = lines[n-2], lines[n-1]
+			s.Sections[0].Data = []byte(strings.Join(lines, "\n") + "\n")
+			return remarshal(s)
+		}, "entry 39 is not the log's"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if err := os.WriteFile(path, tc.file(), 0o644); err != nil {
+				t.Fatal(err)
+			}
+			l, logs := openLogged(t, dir)
+			defer closeL(t, l)
+			if got := ledger.RestoredFrom(l); got != 0 {
+				t.Fatalf("restored from %d: the bad snapshot was used", got)
+			}
+			if !strings.Contains(logs.String(), "admission snapshot not used") || !strings.Contains(logs.String(), tc.want) {
+				t.Fatalf("log %q does not say %q", logs, tc.want)
+			}
+			if l.Len() != 40 || l.LastSeq("nco") != 14 {
+				t.Fatalf("len %d, nco last seq %d after the full replay", l.Len(), l.LastSeq("nco"))
+			}
+			again, err := os.ReadFile(path)
+			if err != nil || !bytes.Equal(again, good) {
+				t.Fatalf("the open did not save the good snapshot again (%v)", err)
+			}
+		})
+	}
+	// Missing: replayed without a warning, and saved.
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	l, logs := openLogged(t, dir)
+	closeL(t, l)
+	if strings.Contains(logs.String(), "snapshot") {
+		t.Fatalf("a missing snapshot was warned about: %s", logs)
+	}
+	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
+		t.Fatal("no snapshot saved after replaying the log")
+	}
+}
