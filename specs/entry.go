@@ -55,6 +55,9 @@ func (e *Entry) Occurred() time.Time {
 
 var entrySchema = mustCompile("entry.schema.json")
 
+// schemaBase is the $id prefix of the embedded schemas.
+const schemaBase = "https://github.com/acdledger/acdledger/specs/"
+
 // englishPrinter renders schema errors; messages are part of the CLI's
 // output, so they do not follow the machine's locale.
 var englishPrinter = message.NewPrinter(language.English)
@@ -72,11 +75,13 @@ func mustCompile(name string) *jsonschema.Schema {
 		if err != nil {
 			panic(fmt.Sprintf("specs/%s: %v", f, err))
 		}
-		if err := c.AddResource(f, doc); err != nil {
+		// Under its $id, so that entry.schema.json's references to
+		// registry.schema.json (the genesis carries a registry) resolve.
+		if err := c.AddResource(schemaBase+f, doc); err != nil {
 			panic(err)
 		}
 	}
-	return c.MustCompile(name)
+	return c.MustCompile(schemaBase + name)
 }
 
 // timeLiteral is the one spelling of a time: RFC 3339 with an upper-case

@@ -25,6 +25,10 @@ const (
 	RuleRefUnknown        = "refs.unknown"
 	RuleRefMissing        = "refs.body-not-listed"
 	RuleRefKind           = "refs.kind"
+	// RuleRegistry is a registry entry (specs/registry.md) that cannot be
+	// applied: a genesis anywhere but index 0, a change naming an agency,
+	// key or member that is not there, a second agency of one id…
+	RuleRegistry = "registry.change"
 	RuleSealedPlaintext   = "sealed.plaintext"
 	RuleSealedInPublic    = "sealed.public"
 	RuleSealedField       = "sealed.field"
