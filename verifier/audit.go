@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"github.com/acdledger/acdledger/specs/registrylog"
 	"runtime"
 	"sync"
 	"time"
@@ -62,6 +64,32 @@ type AuditReport struct {
 	// AdmissionState is the admission state after the last leaf (each
 	// agency's seq, every id seen): what a compliance statement digests.
 	AdmissionState *specs.LogState `json:"-"`
+	// Trust is where the registry came from and, for a log with a
+	// genesis, its history (specs/registry.md).
+	Trust *TrustReport `json:"trust,omitempty"`
+	// History is the trust history replayed (nil if it could not be).
+	History *registrylog.History `json:"-"`
+}
+
+// TrustReport says which registry the audit checked each entry against.
+type TrustReport struct {
+	// Source is "genesis" (replayed from the log, pinned by RootKey) or
+	// "registry-file" (a log without a genesis: the pinned file is its
+	// implicit genesis).
+	Source   string         `json:"source"`
+	RootKey  string         `json:"root_key_fingerprint,omitempty"`
+	Versions []TrustVersion `json:"versions"`
+	// CrossCheck lists where the --registry file differs from the registry
+	// in force at the end of the log (given both a root key and a file).
+	CrossCheck []string `json:"registry_file_differences,omitempty"`
+}
+
+// TrustVersion is one registry of the history: made at Index by EntryID.
+type TrustVersion struct {
+	Index      uint64 `json:"index"`
+	EntryID    string `json:"entry_id,omitempty"`
+	Change     string `json:"change"`
+	OccurredAt string `json:"occurred_at,omitempty"`
 }
 
 // RulesReport is the outcome of the compliance rules over the log.
@@ -109,8 +137,8 @@ func (r *AuditReport) Compliant() bool { return r.Rules == nil || r.Rules.Violat
 // with no gap. An error means the tree itself could not be verified; rule
 // failures of single entries are listed in the report.
 func (p *Pins) Audit(ctx context.Context, src *tlog.Source, opts AuditOptions) (*AuditReport, error) {
-	if p.Registry == nil {
-		return nil, inputErr("an audit needs the agency registry")
+	if p.Registry == nil && p.Root == "" {
+		return nil, inputErr("an audit needs the commission root key fingerprint (--root-key) or, for a log without a genesis, the agency registry")
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
@@ -159,6 +187,9 @@ func (p *Pins) NewReplay(cp *tlog.Checkpoint, opts AuditOptions) *Replay {
 		ByKind: map[string]uint64{}, ByAgency: map[string]*AgencySummary{}, Failures: []EntryFailure{},
 	}
 	a := &auditor{pins: p, opts: opts, report: r, state: specs.NewLogState(), batch: make([][]byte, 0, auditBatch)}
+	if p.Root == "" {
+		a.hist = registrylog.Implicit(p.Registry)
+	}
 	if opts.Rules != nil {
 		if a.opts.MaxViolations <= 0 {
 			a.opts.MaxViolations = 1000
@@ -203,6 +234,7 @@ func (rp *Replay) Finish() *AuditReport {
 	}
 	r.TreeVerified = true
 	r.AdmissionState = a.state
+	a.trustReport()
 	if a.opts.Rules != nil {
 		a.atEnd = true
 		a.violations(a.opts.Rules.Finish(r.Rules.AsOf))
@@ -234,6 +266,11 @@ type auditor struct {
 	state  *specs.LogState
 	batch  [][]byte
 	atEnd  bool // the final deadline check is running
+	// hist is the trust history so far: from the genesis at index 0 (with
+	// a root key pinned; nil until it is read, and for good if it does not
+	// verify) or the pinned registry file as an implicit genesis.
+	hist       *registrylog.History
+	genesisErr error
 }
 
 const auditBatch = 1024
@@ -242,24 +279,49 @@ func (a *auditor) flush(first uint64) {
 	n := len(a.batch)
 	admitted := make([]*specs.Admitted, n)
 	errs := make([]error, n)
+	start := 0
+	if first == 0 && n > 0 && a.pins.Root != "" {
+		admitted[0], errs[0] = a.genesis(a.batch[0])
+		start = 1
+	}
+	verify := func(j int) {
+		if a.hist == nil {
+			errs[j] = fmt.Errorf("no registry to check against: %w", a.genesisErr)
+			return
+		}
+		admitted[j], errs[j] = a.hist.Current().VerifySigned(a.batch[j])
+	}
 	var wg sync.WaitGroup
 	per := (n + a.opts.Workers - 1) / a.opts.Workers
-	for lo := 0; lo < n; lo += per {
+	for lo := start; lo < n; lo += per {
 		hi := min(lo+per, n)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			for j := lo; j < hi; j++ {
-				admitted[j], errs[j] = a.pins.Registry.VerifySigned(a.batch[j])
+				verify(j)
 			}
 		}()
 	}
 	wg.Wait()
+	changed := false
 	for j := 0; j < n; j++ {
 		idx := first + uint64(j)
+		if changed {
+			// A registry entry earlier in this batch changed the registry:
+			// the rest are checked again against the one it made.
+			verify(j)
+		}
 		err := errs[j]
 		if err == nil {
 			err = a.state.CheckVerified(admitted[j])
+		}
+		if err == nil && idx > 0 && specs.RootKinds[admitted[j].Entry.Kind] {
+			ok, aerr := a.hist.Add(idx, admitted[j])
+			if aerr != nil {
+				err = aerr
+			}
+			changed = changed || ok
 		}
 		if a.opts.Rules != nil && admitted[j] != nil {
 			a.report.Rules.Checked++
@@ -309,4 +371,36 @@ func (a *auditor) account(idx uint64, leaf []byte, adm *specs.Admitted, err erro
 	if a.opts.OnEntry != nil {
 		a.opts.OnEntry(idx, adm)
 	}
+}
+
+// genesis reads leaf 0 as the log's genesis, checked against the pinned
+// root key fingerprint and origin, and starts the trust history.
+func (a *auditor) genesis(leaf []byte) (*specs.Admitted, error) {
+	reg, adm, err := registrylog.ReadGenesis(leaf, registrylog.Pins{Origin: a.pins.Trust.Origin, RootKeyID: a.pins.Root})
+	if err != nil {
+		a.genesisErr = fmt.Errorf("the genesis at index 0 does not verify against the pinned root key: %w", err)
+		return nil, err
+	}
+	a.hist = registrylog.NewHistory(reg, adm)
+	return adm, nil
+}
+
+// trustReport fills the report's trust section at the end of the replay.
+func (a *auditor) trustReport() {
+	if a.hist == nil {
+		return
+	}
+	r := a.report
+	r.History = a.hist
+	tr := &TrustReport{Source: "genesis", RootKey: a.pins.Root}
+	if a.hist.IsImplicit() {
+		tr.Source = "registry-file"
+	}
+	for _, v := range a.hist.Versions() {
+		tr.Versions = append(tr.Versions, TrustVersion{Index: v.Index, EntryID: v.EntryID, Change: v.Change, OccurredAt: v.OccurredAt})
+	}
+	if a.pins.Registry != nil && !a.hist.IsImplicit() {
+		tr.CrossCheck = registrylog.Diff(a.pins.Registry, a.hist.Current())
+	}
+	r.Trust = tr
 }

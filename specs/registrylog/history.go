@@ -3,6 +3,7 @@ package registrylog
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/acdledger/acdledger/specs"
@@ -147,4 +148,61 @@ func (h *History) UnmarshalJSON(data []byte) error {
 	}
 	h.versions = vs
 	return nil
+}
+
+// Diff names where registry b differs from a (an auditor's registry file
+// and the registry replayed from the log): agencies, their role, kinds,
+// keys and recipient, and the commission members' recipients.
+func Diff(a, b *specs.Registry) []string {
+	var out []string
+	for _, x := range a.Agencies {
+		y := b.Agency(x.ID)
+		if y == nil {
+			out = append(out, fmt.Sprintf("agency %s: in the file, not in the log's registry", x.ID))
+			continue
+		}
+		if x.Role != y.Role {
+			out = append(out, fmt.Sprintf("agency %s: role %s in the file, %s in the log", x.ID, x.Role, y.Role))
+		}
+		if !slices.Equal(slices.Sorted(slices.Values(x.Kinds)), slices.Sorted(slices.Values(y.Kinds))) {
+			out = append(out, fmt.Sprintf("agency %s: kinds differ (file %v, log %v)", x.ID, x.Kinds, y.Kinds))
+		}
+		if x.Recipient != y.Recipient {
+			out = append(out, fmt.Sprintf("agency %s: recipient %q in the file, %q in the log", x.ID, x.Recipient, y.Recipient))
+		}
+		for _, k := range x.Keys {
+			switch yk := y.Key(k.ID); {
+			case yk == nil:
+				out = append(out, fmt.Sprintf("agency %s: key %s in the file, not in the log", x.ID, k.ID))
+			case yk.RevokedBy != "" && k.RevokedBy == "":
+				out = append(out, fmt.Sprintf("agency %s: key %s is in the file, but the log revoked it (registry entry %s)", x.ID, k.ID, yk.RevokedBy))
+			}
+		}
+		for _, k := range y.Keys {
+			if x.Key(k.ID) == nil && k.RevokedBy == "" {
+				out = append(out, fmt.Sprintf("agency %s: key %s in the log, not in the file", x.ID, k.ID))
+			}
+		}
+	}
+	for _, y := range b.Agencies {
+		if a.Agency(y.ID) == nil && y.RetiredBy == "" {
+			out = append(out, fmt.Sprintf("agency %s: in the log's registry, not in the file", y.ID))
+		}
+	}
+	type rk struct{ id, r string }
+	have := map[rk]bool{}
+	for _, r := range a.Recipients {
+		have[rk{r.ID, r.Recipient}] = true
+	}
+	for _, r := range b.Recipients {
+		if !have[rk{r.ID, r.Recipient}] {
+			out = append(out, fmt.Sprintf("member %s: recipient %s (from %s) in the log, not in the file", r.ID, r.Recipient, r.ValidFrom))
+		}
+		delete(have, rk{r.ID, r.Recipient})
+	}
+	for k := range have {
+		out = append(out, fmt.Sprintf("member %s: recipient %s in the file, not in the log", k.id, k.r))
+	}
+	slices.Sort(out)
+	return out
 }

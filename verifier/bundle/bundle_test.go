@@ -2,11 +2,11 @@ package bundle_test
 
 import (
 	"context"
+	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
-	"encoding/json"
-	"errors"
 	"strings"
 	"testing"
 	"time"

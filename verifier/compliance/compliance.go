@@ -160,10 +160,10 @@ func StateDigest(admissionJSON, rulesJSON []byte) string {
 
 // Options say how to replay.
 type Options struct {
-	Config    rules.Config
-	AsOf      time.Time // when deadlines are judged; zero: the checkpoint's newest cosignature, else an error
-	Workers   int
-	Progress  func(done, total uint64)
+	Config   rules.Config
+	AsOf     time.Time // when deadlines are judged; zero: the checkpoint's newest cosignature, else an error
+	Workers  int
+	Progress func(done, total uint64)
 }
 
 // Make replays the tree cp commits to (already verified against pins) with
