@@ -100,6 +100,10 @@ bar is shown on a terminal.`,
 				if err != nil {
 					return usage(err)
 				}
+				// The members' recipients are the log's, with a genesis.
+				if err := replayTrust(cmd.Context(), p, src); err != nil {
+					return err
+				}
 				if checker, err = sealed.NewChecker(p.Registry, ids); err != nil {
 					return usage(fmt.Errorf("--identity: %w", err))
 				}
