@@ -195,8 +195,12 @@ func (r *Registry) SetAgencyRecipient(agency, recipient string) error {
 type Key struct {
 	ID        string `json:"key_id"`
 	PublicKey string `json:"public_key"` // PEM, SubjectPublicKeyInfo
-	// ValidFrom, when set, is the first occurred_at the key may sign for
-	// (a key added by a registry entry; it may be back-dated).
+	// ValidFrom, when set, is the start of the key's validity as the
+	// registry entry that added it declares it (it may be back-dated). It
+	// is for the record and for "registry show --at": admission judges a
+	// key by its position in the log (added before, not revoked before),
+	// not by occurred_at, so that an agency can record this morning's event
+	// with the key it got at noon.
 	ValidFrom string `json:"valid_from,omitempty"`
 	// RevokedBy is the id of the registry entry that revoked or replaced
 	// the key: entries signed by it and logged after that one are refused

@@ -208,9 +208,6 @@ func (reg *Registry) verifySigned(raw []byte, read func([]byte) (*Envelope, erro
 	if k.RevokedBy != "" {
 		return nil, violation(e.ID, "signatures[0].keyid", RuleKeyUnknown, "key %s of agency %s was revoked by registry entry %s; entries it signs logged after that entry are refused", k.ID, a.ID, k.RevokedBy)
 	}
-	if !k.from.IsZero() && e.Occurred().Before(k.from) {
-		return nil, violation(e.ID, "signatures[0].keyid", RuleKeyUnknown, "key %s of agency %s is valid for entries that occurred from %s on; this one occurred at %s", k.ID, a.ID, k.ValidFrom, e.OccurredAt)
-	}
 	if err := env.verify(e.ID, k); err != nil {
 		return nil, err
 	}
