@@ -43,6 +43,9 @@ like an agency key) and BASE.pub. It signs the log's genesis (acdledger init
 --root-key) and every registry change (acdledger registry …); auditors pin its
 fingerprint, the key id printed here, and nothing else of the registry.
 
+Without --registry it only writes the identity and prints its recipient, for
+'acdledger registry add-member' on a log with a genesis.
+
 A rotation with an earlier --valid-from (e.g. the start of the member's term)
 replaces the member's keys that would only start after it. On a log with a
 genesis the registry file is not what the ledger admits against: make the change
@@ -164,7 +167,17 @@ func memberKeygen(cmd *cobra.Command, member, name, out, registry, validFrom str
 		}
 	}
 	if registry == "" {
-		return usage(errors.New("--member needs --registry: a member's recipient is only used once the registry lists it"))
+		// A log with a genesis takes the recipient as a registry entry
+		// (acdledger registry add-member), not from a file.
+		recipient, err := writeAgeIdentity(out+".age", pass)
+		if err != nil {
+			return usage(existsHint(err, out+".age"))
+		}
+		if asJSON {
+			return printJSON(cmd.OutOrStdout(), keygenResult{Files: []string{out + ".age"}, Recipient: recipient, Member: member})
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.age\nrecipient: %s\nnot registered: give it to 'acdledger registry add-member --member %s --recipient %s', or run keygen with --registry FILE for a registry file\n", out, recipient, member, recipient)
+		return nil
 	}
 	reg, err := readRegistryOrNew(registry)
 	if err != nil {

@@ -438,7 +438,7 @@ from --valid-from on.`,
 
 func newRegistryShow() *cobra.Command {
 	var pins pinFlags
-	var logLoc, at string
+	var logLoc, at, write string
 	var index int64
 	var asJSON bool
 	cmd := &cobra.Command{
@@ -448,7 +448,8 @@ func newRegistryShow() *cobra.Command {
 genesis, trusting only the pinned log key and root key fingerprint, and prints the
 registry in force: for the entry at --index N (the registry the changes before N
 made), or at --at TIME (the changes in log order whose occurred_at is not after
-TIME), or, by default, now. With --json the output is the registry JSON with the
+TIME), or, by default, now. --write FILE saves it as a registry file: what 'sign
+--registry' seals to. With --json the output is the registry JSON with the
 version it is (index and id of the entry that made it) and the whole history.`,
 		Example: `  acdledger registry show --log ledger/log --vkey ledger/log.vkey --root-key 8601…443d
   acdledger registry show --log https://log.example/ --policy commission.policy --root-key 8601…443d --at 2026-07-01T00:00:00+09:00 --json`,
@@ -487,6 +488,11 @@ version it is (index and id of the entry that made it) and the whole history.`,
 				}
 				v = h.AtTime(t)
 			}
+			if write != "" {
+				if err := writeRegistry(write, v.Registry); err != nil {
+					return usage(fmt.Errorf("--write: %w", err))
+				}
+			}
 			if asJSON {
 				return printJSON(cmd.OutOrStdout(), struct {
 					Version  *registrylog.Version  `json:"version"`
@@ -503,6 +509,7 @@ version it is (index and id of the entry that made it) and the whole history.`,
 	cmd.Flags().StringVar(&at, "at", "", "the registry in force at this time (RFC 3339)")
 	cmd.Flags().Int64Var(&index, "index", -1, "the registry the entry at this index is checked against")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the registry and its history as JSON")
+	cmd.Flags().StringVar(&write, "write", "", "also write that registry as a registry file, e.g. for 'sign --registry' to seal to the members in force")
 	cmd.MarkFlagRequired("log")
 	return cmd
 }
