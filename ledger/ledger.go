@@ -99,12 +99,12 @@ type Ledger struct {
 
 	mu          sync.Mutex // serialises admission: the order entries are checked in is the order they are sequenced in
 	state       *specs.LogState
-	hist        *registrylog.History            // the trust history admitted so far (trust.go)
+	hist        *registrylog.History           // the trust history admitted so far (trust.go)
 	reg         atomic.Pointer[specs.Registry] // hist.Current(), readable without l.mu
-	changed     chan struct{}               // closed and replaced whenever entries are admitted
-	advanced    map[agencySeq]chan struct{} // closed when that agency's seq is admitted (see AppendInOrder)
-	broken      error                       // set when Tessera failed an entry after admission; the state is then not trusted until reopen
-	local       map[string]time.Time        // shared state: ids handed to Tessera here: zero until recorded as sequenced, then when
+	changed     chan struct{}                  // closed and replaced whenever entries are admitted
+	advanced    map[agencySeq]chan struct{}    // closed when that agency's seq is admitted (see AppendInOrder)
+	broken      error                          // set when Tessera failed an entry after admission; the state is then not trusted until reopen
+	local       map[string]time.Time           // shared state: ids handed to Tessera here: zero until recorded as sequenced, then when
 	localPurged time.Time
 
 	proofMu   sync.Mutex

@@ -83,8 +83,8 @@ type Options struct {
 	// Root, when set, is the commission root key fingerprint: the registry
 	// is replayed from the log's genesis and registry entries
 	// (specs/registry.md), and Registry is not used.
-	Root string
-	Rules    rules.Config
+	Root  string
+	Rules rules.Config
 	// State is the state file. It is created on first use.
 	State string
 	// Evidence, if set, is a directory where a fork, rollback or
