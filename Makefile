@@ -62,6 +62,8 @@ fuzz:
 	$(GO) test ./verifier/report -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/evidence -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseBundle$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./specs/registrylog -run '^$$' -fuzz '^FuzzRegistryLeaves$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./specs/registrylog -run '^$$' -fuzz '^FuzzHistoryJSON$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin demo
