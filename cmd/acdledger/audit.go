@@ -272,6 +272,12 @@ func printSealedChecks(w io.Writer, c *sealedChecks) {
 func printAudit(w io.Writer, r *verifier.AuditReport) {
 	fmt.Fprintf(w, "log %s: tree size %d, root %s%s\n", r.Origin, r.Size, r.Root, cosigned(r.Cosigners))
 	fmt.Fprintf(w, "tree recomputed from every entry bundle and every hash tile checked: %v\n", r.TreeVerified)
+	if tr := r.Trust; tr != nil && tr.Source == "genesis" {
+		fmt.Fprintf(w, "registry replayed from the genesis, root key %s: %d versions\n", tr.RootKey, len(tr.Versions))
+		for _, d := range tr.CrossCheck {
+			fmt.Fprintf(w, "  the --registry file differs: %s\n", d)
+		}
+	}
 	fmt.Fprintf(w, "\n%-24s %8s\n", "kind", "entries")
 	for _, k := range sortedMapKeys(r.ByKind) {
 		fmt.Fprintf(w, "%-24s %8d\n", k, r.ByKind[k])
