@@ -181,3 +181,29 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 		t.Errorf("audit pinning another root key does not say why:\n%s", r.stdout)
 	}
 }
+
+// keygen --member: a rotation back-dated before the key it replaces works
+// (the earlier key is superseded), and a refused change leaves no file.
+func TestMemberKeygenRotation(t *testing.T) {
+	work := t.TempDir()
+	reg := filepath.Join(work, "registry.json")
+	keys := filepath.Join(work, "keys")
+	must(t, "keygen", "--agency", "nco", "--out", filepath.Join(keys, "nco"), "--registry", reg)
+	must(t, "keygen", "--member", "member-1", "--out", filepath.Join(keys, "member-1"), "--registry", reg)
+	must(t, "keygen", "--member", "member-1", "--out", filepath.Join(keys, "member-1.term"), "--registry", reg, "--valid-from", "2026-04-01T00:00:00+09:00")
+	raw, _ := os.ReadFile(reg)
+	var r struct {
+		Recipients []struct {
+			ID        string `json:"id"`
+			ValidFrom string `json:"valid_from"`
+		} `json:"recipients"`
+	}
+	json.Unmarshal(raw, &r)
+	if len(r.Recipients) != 1 || r.Recipients[0].ValidFrom != "2026-04-01T00:00:00+09:00" {
+		t.Errorf("after a rotation back-dated to the start of the term: %s", raw)
+	}
+	mustFail(t, 2, "also an agency id", "keygen", "--member", "nco", "--out", filepath.Join(keys, "stray"), "--registry", reg)
+	if _, err := os.Stat(filepath.Join(keys, "stray.age")); err == nil {
+		t.Error("a refused keygen --member left its .age file")
+	}
+}
