@@ -85,6 +85,8 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 	must(t, "keygen", "--agency", "mic", "--out", filepath.Join(keys, "mic"))
 	change("add-agency", "--agency", "mic", "--name", "Ministry of Internal Affairs", "--pub", filepath.Join(keys, "mic.pub"), "--kinds", "retention.deleted")
 	appendOK(entry("mic", "mic", now.Format(time.RFC3339), false))
+	// A watcher starts here; it carries on from its saved state below.
+	must(t, "watch", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--state", path("watch.state"), "--once")
 
 	// 2. A second nco key, then the first revoked: the old key signs one
 	// more entry before the revocation, and is refused after it.
@@ -169,6 +171,13 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 	if !strings.Contains(opened, "deleted at the morning's incident site") {
 		t.Errorf("open of the morning event:\n%s", opened)
 	}
+	// A field disclosed, verified with the registry replayed from the log.
+	must(t, "disclose", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--identity", filepath.Join(keys, "member-1b.age"), "--field", "detail", "--out", path("fact.json"), "nco-4")
+	must(t, "verify", "disclosure", "--vkey", vkey, "--root-key", fp, "--log", logDir, path("fact.json"))
+	mustFail(t, 2, "--root-key needs --log", "verify", "disclosure", "--vkey", vkey, "--root-key", fp, path("fact.json"))
+	// The watcher carries on through the key revocation, the member rotation
+	// and the policy changes, with the history it saved.
+	must(t, "watch", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--state", path("watch.state"), "--once")
 	// A --registry file is a cross-check: the stale one names the differences.
 	out = must(t, "audit", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--registry", reg, "--no-rules", "--json")
 	if !strings.Contains(out, "registry_file_differences") || !strings.Contains(out, "agency mic: in the log's registry, not in the file") {
