@@ -122,7 +122,7 @@ func TestNoGenesisRefusesRegistryEntries(t *testing.T) {
 	d, _ := registrylog.Draft("r", specs.KindRegistryChange, 2, time.Now(), map[string]any{"change": "agency.retired", "agency_id": "npa"})
 	env, _ := root.Sign(d)
 	var v *specs.Violation
-	if _, err := l.Append(ctx, env); !errors.As(err, &v) || v.Rule != specs.RuleAgencyUnknown || !strings.Contains(v.Message, "no genesis") {
+	if _, err := l.Append(ctx, env); !errors.As(err, &v) || v.Rule != specs.RuleAgencyUnknown || !strings.Contains(v.Message, "has no commission root key") {
 		t.Fatalf("registry entry on a log without genesis: %v", err)
 	}
 }

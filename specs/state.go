@@ -194,7 +194,7 @@ func (reg *Registry) verifySigned(raw []byte, read func([]byte) (*Envelope, erro
 	a := reg.Agency(e.Agency)
 	if a == nil {
 		if e.Agency == RootAgency {
-			return nil, violation(e.ID, "agency", RuleAgencyUnknown, "this log has no genesis entry, so it has no commission root key to sign registry entries (specs/registry.md, Migration)")
+			return nil, violation(e.ID, "agency", RuleAgencyUnknown, "a registry entry, but the registry checked against has no commission root key: for a log with a genesis, pin the root key's fingerprint (--root-key) instead of a registry file; a log without a genesis takes no registry entries (specs/registry.md)")
 		}
 		return nil, violation(e.ID, "agency", RuleAgencyUnknown, "agency %q is not in the registry", e.Agency)
 	}

@@ -183,6 +183,11 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 	if !strings.Contains(out, "registry_file_differences") || !strings.Contains(out, "agency mic: in the log's registry, not in the file") {
 		t.Errorf("audit with a stale --registry does not name where it differs:\n%s", out)
 	}
+	// A registry file alone does not verify a log with a genesis, and says what to pin.
+	r = mustFail(t, 1, "break the admission rules", "audit", "--log", logDir, "--vkey", vkey, "--registry", reg, "--no-rules")
+	if !strings.Contains(r.stdout, "pin the root key's fingerprint (--root-key)") {
+		t.Errorf("audit of a log with a genesis pinning only a registry file does not say to pin the root key:\n%s", r.stdout)
+	}
 	// Another root key pinned: nothing verifies.
 	otherFP := strings.TrimSpace(strings.SplitAfter(must(t, "keygen", "--commission", "--out", filepath.Join(keys, "other")), "(auditors pin this): ")[1])
 	r = mustFail(t, 1, "break the admission rules", "audit", "--log", logDir, "--vkey", vkey, "--root-key", otherFP, "--no-rules")
