@@ -129,6 +129,14 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 	}
 	change("set-policy", "--new-policy", policy(1))
 	change("set-policy", "--new-policy", policy(2))
+	// 5. The rules configuration adopted, and the added agency retired.
+	change("adopt-rules", "--version", "2026.1")
+	change("retire-agency", "--agency", "mic", "--reason", "merged")
+	r = run(t, "append", "--server", url, entry("mic", "mic", now.Format(time.RFC3339), false))
+	if r.code != 1 || !strings.Contains(r.stderr, "agency.unknown") || !strings.Contains(r.stderr, "retired by registry entry") {
+		t.Fatalf("an entry of a retired agency: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	seqs["mic"]--
 
 	// Ten years later, with nothing but the genesis pins.
 	var audit struct {
@@ -150,7 +158,7 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 		changes = append(changes, v.Change)
 	}
 	if audit.FailureCount != 0 || audit.Trust.Source != "genesis" ||
-		strings.Join(changes, " ") != "genesis agency.added key.added key.revoked member.added policy.set policy.set" {
+		strings.Join(changes, " ") != "genesis agency.added key.added key.revoked member.added policy.set policy.set rules.adopted agency.retired" {
 		t.Fatalf("audit ten years later: %d failures, trust from %s, changes %v\n%s", audit.FailureCount, audit.Trust.Source, changes, out)
 	}
 	// The receipt of the entry the old key signed before its revocation
@@ -160,6 +168,14 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 	show := must(t, "registry", "show", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--json")
 	if !strings.Contains(show, `"revoked_by": "registry-4"`) || !strings.Contains(show, `group members 2 w1 w2`) {
 		t.Errorf("registry show: want nco's first key revoked by registry-4 and the 2-of-2 policy:\n%s", show)
+	}
+	if !strings.Contains(show, `"version": "2026.1"`) || !strings.Contains(show, `"retired_by": "registry-9"`) {
+		t.Errorf("registry show: want rules 2026.1 and mic retired by registry-9:\n%s", show)
+	}
+	// By time: before the first change, the genesis registry.
+	show = must(t, "registry", "show", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--at", now.Add(-time.Hour).Format(time.RFC3339))
+	if !strings.Contains(show, "as made by the genesis") {
+		t.Errorf("registry show --at an hour ago:\n%s", show)
 	}
 	// At the index of the entry signed before the revocation, the old key was in force.
 	show = must(t, "registry", "show", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--index", "5")
@@ -180,7 +196,7 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 	must(t, "watch", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--state", path("watch.state"), "--once")
 	// A --registry file is a cross-check: the stale one names the differences.
 	out = must(t, "audit", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--registry", reg, "--no-rules", "--json")
-	if !strings.Contains(out, "registry_file_differences") || !strings.Contains(out, "agency mic: in the log's registry, not in the file") {
+	if !strings.Contains(out, "registry_file_differences") || !strings.Contains(out, "but the log revoked it (registry entry registry-4)") {
 		t.Errorf("audit with a stale --registry does not name where it differs:\n%s", out)
 	}
 	// A registry file alone does not verify a log with a genesis, and says what to pin.
