@@ -66,6 +66,8 @@ fuzz:
 	$(GO) test ./verifier/ckptarchive -run '^$$' -fuzz '^FuzzArchive$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseSnapshot$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzLogStateSnapshot$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./specs/registrylog -run '^$$' -fuzz '^FuzzRegistryLeaves$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./specs/registrylog -run '^$$' -fuzz '^FuzzHistoryJSON$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin demo

@@ -52,8 +52,14 @@ func InitEncrypted(dir, origin string, registry []byte, st Storage, passphrase [
 	if err := checkOrigin(origin); err != nil {
 		return "", err
 	}
-	if _, err := specs.ParseRegistry(registry); err != nil {
+	reg, err := specs.ParseRegistry(registry)
+	if err != nil {
 		return "", err
+	}
+	if len(reg.RootKeys) > 0 || reg.WitnessPolicy != nil || reg.Rules != nil {
+		// A registry saved from a log's history (registry show --write): its
+		// root keys come from a genesis, which init writes with --root-key.
+		return "", errors.New("the registry file has root_keys, witness_policy or rules: those come from a log's registry entries; give init the agencies and members only (and --root-key for a genesis)")
 	}
 	if _, err := os.Stat(filepath.Join(dir, SignerFile)); err == nil {
 		return "", fmt.Errorf("%s already holds a ledger (%s exists)", dir, SignerFile)

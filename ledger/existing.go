@@ -77,7 +77,7 @@ func (l *Ledger) sameEntry(leaf, submitted []byte) bool {
 	if err != nil {
 		return false
 	}
-	a, err := l.registry.VerifySubmitted(submitted)
+	a, err := l.currentRegistry().VerifySubmitted(submitted)
 	return err == nil && bytes.Equal(a.Envelope.Payload, logged.Payload) && a.Envelope.KeyID == logged.KeyID
 }
 

@@ -11,11 +11,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/acdledger/acdledger/internal/secretfile"
 	"github.com/acdledger/acdledger/ledger/archive"
 	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/specs/registrylog"
 	"github.com/acdledger/acdledger/specs/tlogproof"
 	"github.com/acdledger/acdledger/verifier/tlog"
 	"github.com/transparency-dev/formats/log"
@@ -80,7 +82,8 @@ func (o Options) withDefaults() Options {
 type Ledger struct {
 	dir      string
 	origin   string
-	registry *specs.Registry
+	registry *specs.Registry // registry.json: the implicit genesis of a log without one (see trust.go)
+	vkey     string
 	verifier note.Verifier
 	storage  Storage
 	shared   *shared    // the admission state in the shared database (AWS driver); nil for POSIX
@@ -96,10 +99,12 @@ type Ledger struct {
 
 	mu          sync.Mutex // serialises admission: the order entries are checked in is the order they are sequenced in
 	state       *specs.LogState
-	changed     chan struct{}               // closed and replaced whenever entries are admitted
-	advanced    map[agencySeq]chan struct{} // closed when that agency's seq is admitted (see AppendInOrder)
-	broken      error                       // set when Tessera failed an entry after admission; the state is then not trusted until reopen
-	local       map[string]time.Time        // shared state: ids handed to Tessera here: zero until recorded as sequenced, then when
+	hist        *registrylog.History           // the trust history admitted so far (trust.go)
+	reg         atomic.Pointer[specs.Registry] // hist.Current(), readable without l.mu
+	changed     chan struct{}                  // closed and replaced whenever entries are admitted
+	advanced    map[agencySeq]chan struct{}    // closed when that agency's seq is admitted (see AppendInOrder)
+	broken      error                          // set when Tessera failed an entry after admission; the state is then not trusted until reopen
+	local       map[string]time.Time           // shared state: ids handed to Tessera here: zero until recorded as sequenced, then when
 	localPurged time.Time
 
 	proofs    proofCache // tiles and their subtree hashes, shared by all receipts (proofs.go)
@@ -261,7 +266,7 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		return nil, fmt.Errorf("starting the Tessera appender: %w", err)
 	}
 	l := &Ledger{
-		dir: dir, origin: signer.Name(), registry: reg, verifier: verifier, storage: Storage{Driver: DriverPOSIX},
+		dir: dir, origin: signer.Name(), registry: reg, vkey: cfg.vkey, verifier: verifier, storage: Storage{Driver: DriverPOSIX},
 		readRes: func(_ context.Context, name string) ([]byte, error) {
 			return os.ReadFile(filepath.Join(logDir, filepath.FromSlash(name)))
 		},
@@ -301,8 +306,9 @@ func (l *Ledger) Dir() string { return l.dir }
 // Origin is the log's origin line (and checkpoint key name).
 func (l *Ledger) Origin() string { return l.origin }
 
-// Registry is the agency registry the ledger admits against.
-func (l *Ledger) Registry() *specs.Registry { return l.registry }
+// Registry is the agency registry the ledger admits against now: the
+// registry.json of the directory as the log's registry entries changed it.
+func (l *Ledger) Registry() *specs.Registry { return l.currentRegistry() }
 
 // Pending is an admitted entry on its way into the log.
 type Pending struct {
@@ -325,7 +331,7 @@ func (l *Ledger) Append(ctx context.Context, envelopes ...[]byte) ([]*Pending, e
 }
 
 func (l *Ledger) append(ctx context.Context, envelopes [][]byte) ([]*Pending, error) {
-	admitted, err := l.registry.VerifyBatch(envelopes)
+	admitted, err := l.currentRegistry().VerifyBatch(envelopes)
 	if err != nil {
 		return nil, err
 	}
@@ -348,11 +354,21 @@ func (l *Ledger) admit(ctx context.Context, admitted []*specs.Admitted) (out []*
 	if l.broken != nil {
 		return nil, notEarly, fmt.Errorf("ledger stopped admitting after a storage failure; it resumes by itself once the storage takes writes again (retry shortly): %w", l.broken)
 	}
+	next, err := l.admitTrust(admitted)
+	if err != nil {
+		return nil, notEarly, err
+	}
+	index := uint64(l.state.Len()) // the index a registry entry will have: admission order is log order
 	if err := l.state.AdmitBatch(admitted); err != nil {
 		if len(admitted) == 1 {
 			early = l.mayBeEarly(err, admitted[0].Entry)
 		}
 		return nil, early, err
+	}
+	if next != nil {
+		if err := l.acceptTrust(admitted[0], index); err != nil {
+			return nil, notEarly, err
+		}
 	}
 	out = make([]*Pending, len(admitted))
 	for i, a := range admitted {

@@ -24,7 +24,7 @@ const (
 // entries concurrently over a network can thus pipeline them, although
 // requests overtake each other on the way.
 func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait time.Duration) (*Pending, error) {
-	admitted, err := l.registry.VerifyBatch([][]byte{envelope})
+	admitted, err := l.currentRegistry().VerifyBatch([][]byte{envelope})
 	if err != nil {
 		return nil, err
 	}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/acdledger/acdledger/internal/atomicfile"
 	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/specs/registrylog"
 	"github.com/transparency-dev/merkle/proof"
 	"github.com/transparency-dev/merkle/rfc6962"
 	"github.com/transparency-dev/tessera/api/layout"
@@ -40,7 +41,14 @@ func (l *Ledger) restore(ctx context.Context) error {
 		return err
 	}
 	from := uint64(0)
-	st, n, err := l.loadSnapshot(ctx, size)
+	st, n, trust, err := l.loadSnapshot(ctx, size)
+	if err == nil {
+		// The trust history is rebuilt from the log's own registry
+		// entries, which the snapshot only locates.
+		if err = l.restoreTrustAt(ctx, trust); err != nil {
+			l.hist = nil
+		}
+	}
 	switch {
 	case err == nil:
 		l.state, from = st, n
@@ -48,15 +56,25 @@ func (l *Ledger) restore(ctx context.Context) error {
 	default:
 		l.log.Warn("admission snapshot not used: replaying the log from its start", "file", SnapshotFile, "error", err)
 	}
-	if err := l.replay(ctx, from, size, func(h *specs.Header, idx uint64) { l.state.Record(*h, idx) }); err != nil {
+	if err := l.replay(ctx, from, size, func(h *specs.Header, leaf []byte, idx uint64) error {
+		if err := l.restoreTrust(idx, leaf, h); err != nil {
+			return err
+		}
+		l.state.Record(*h, idx)
+		return nil
+	}); err != nil {
 		return fmt.Errorf("restoring state: %w", err)
 	}
+	if l.hist == nil {
+		l.hist = registrylog.Implicit(l.registry)
+	}
+	l.reg.Store(l.hist.Current())
 	l.snapSize, l.openSize, l.savedSize = from, size, from
 	return nil
 }
 
-// replay calls fn with the header of each leaf in [from, to).
-func (l *Ledger) replay(ctx context.Context, from, to uint64, fn func(*specs.Header, uint64)) error {
+// replay calls fn with the header and bytes of each leaf in [from, to).
+func (l *Ledger) replay(ctx context.Context, from, to uint64, fn func(*specs.Header, []byte, uint64) error) error {
 	for n := from / layout.EntryBundleWidth; n*layout.EntryBundleWidth < to; n++ {
 		entries, err := l.bundle(ctx, n, to)
 		if err != nil {
@@ -74,7 +92,9 @@ func (l *Ledger) replay(ctx context.Context, from, to uint64, fn func(*specs.Hea
 			if err != nil {
 				return fmt.Errorf("entry %d: %w", idx, err)
 			}
-			fn(h, idx)
+			if err := fn(h, leaf, idx); err != nil {
+				return err
+			}
 		}
 	}
 	return nil
@@ -86,52 +106,60 @@ func (l *Ledger) replay(ctx context.Context, from, to uint64, fn func(*specs.Hea
 // from the log's tiles to a larger one), and that its last entry is the
 // log's leaf at that index. Any doubt is an error: the caller then
 // rebuilds from the log, which is always right, only slower.
-func (l *Ledger) loadSnapshot(ctx context.Context, integrated uint64) (*specs.LogState, uint64, error) {
+func (l *Ledger) loadSnapshot(ctx context.Context, integrated uint64) (*specs.LogState, uint64, []uint64, error) {
 	raw, err := os.ReadFile(filepath.Join(l.dir, SnapshotFile))
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	snap, err := specs.ParseSnapshot(raw)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	if snap.Origin != l.origin {
-		return nil, 0, fmt.Errorf("snapshot of log %q, not of this log (%q)", snap.Origin, l.origin)
+		return nil, 0, nil, fmt.Errorf("snapshot of log %q, not of this log (%q)", snap.Origin, l.origin)
 	}
 	if snap.Size > integrated {
-		return nil, 0, fmt.Errorf("snapshot at tree size %d, but the log has only %d entries", snap.Size, integrated)
+		return nil, 0, nil, fmt.Errorf("snapshot at tree size %d, but the log has only %d entries", snap.Size, integrated)
 	}
-	var sec *specs.SnapshotSection
+	var sec, trustSec *specs.SnapshotSection
 	for i, s := range snap.Sections {
-		if s.Name != specs.LogStateSection || s.Version != specs.LogStateSectionVersion {
+		switch {
+		case s.Name == specs.LogStateSection && s.Version == specs.LogStateSectionVersion:
+			sec = &snap.Sections[i]
+		case s.Name == trustSection && s.Version == trustSectionVersion:
+			trustSec = &snap.Sections[i]
+		default:
 			// A newer writer's state: never half-applied.
-			return nil, 0, fmt.Errorf("section %s version %d is not one this acdledger reads", s.Name, s.Version)
+			return nil, 0, nil, fmt.Errorf("section %s version %d is not one this acdledger reads", s.Name, s.Version)
 		}
-		sec = &snap.Sections[i]
 	}
-	if sec == nil {
-		return nil, 0, fmt.Errorf("no %s section", specs.LogStateSection)
+	if sec == nil || trustSec == nil {
+		return nil, 0, nil, fmt.Errorf("no %s or no %s section", specs.LogStateSection, trustSection)
+	}
+	trust, err := parseTrustSection(trustSec.Data, snap.Size)
+	if err != nil {
+		return nil, 0, nil, err
 	}
 	if err := l.checkSnapshotRoot(ctx, snap); err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	st, err := specs.UnmarshalLogStateSnapshot(sec.Data, snap.Size)
 	if err != nil {
-		return nil, 0, err
+		return nil, 0, nil, err
 	}
 	if snap.Size > 0 {
 		// The root binds the snapshot to the log, not its content to the
 		// entries: check one entry against the log as well, cheaply.
 		last := snap.Size - 1
 		var lastID string
-		if err := l.replay(ctx, last, snap.Size, func(h *specs.Header, _ uint64) { lastID = h.ID }); err != nil {
-			return nil, 0, err
+		if err := l.replay(ctx, last, snap.Size, func(h *specs.Header, _ []byte, _ uint64) error { lastID = h.ID; return nil }); err != nil {
+			return nil, 0, nil, err
 		}
 		if idx, ok := st.IndexOf(lastID); !ok || idx != last {
-			return nil, 0, fmt.Errorf("the snapshot's entry %d is not the log's (%q)", last, lastID)
+			return nil, 0, nil, fmt.Errorf("the snapshot's entry %d is not the log's (%q)", last, lastID)
 		}
 	}
-	return st, snap.Size, nil
+	return st, snap.Size, trust, nil
 }
 
 func (l *Ledger) checkSnapshotRoot(ctx context.Context, snap *specs.Snapshot) error {
@@ -192,7 +220,10 @@ func (l *Ledger) saveSnapshot(ctx context.Context, size uint64) error {
 		return err
 	}
 	snap := &specs.Snapshot{Origin: l.origin, Size: size, Root: cp.Hash,
-		Sections: []specs.SnapshotSection{{Name: specs.LogStateSection, Version: specs.LogStateSectionVersion, Data: data}}}
+		Sections: []specs.SnapshotSection{
+			{Name: specs.LogStateSection, Version: specs.LogStateSectionVersion, Data: data},
+			{Name: trustSection, Version: trustSectionVersion, Data: l.trustSectionData()},
+		}}
 	raw, err := snap.Marshal()
 	if err != nil {
 		return err
@@ -217,7 +248,7 @@ func (l *Ledger) snapshotOnClose(ctx context.Context) error {
 	if size == l.savedSize {
 		return nil // nothing new since the snapshot
 	}
-	if err := l.replay(ctx, l.openSize, size, func(h *specs.Header, idx uint64) { l.state.SetIndex(h.ID, idx) }); err != nil {
+	if err := l.replay(ctx, l.openSize, size, func(h *specs.Header, _ []byte, idx uint64) error { l.state.SetIndex(h.ID, idx); return nil }); err != nil {
 		return err
 	}
 	return l.saveSnapshot(ctx, size)

@@ -77,9 +77,12 @@ func lazySchema(name string) func() *jsonschema.Schema {
 		c := schemaCompiler()
 		schemaMu.Lock()
 		defer schemaMu.Unlock()
-		return c.MustCompile(name)
+		return c.MustCompile(schemaBase + name)
 	})
 }
+
+// schemaBase is the $id prefix of the embedded schemas.
+const schemaBase = "https://github.com/acdledger/acdledger/specs/"
 
 // englishPrinter renders schema errors; messages are part of the CLI's
 // output, so they do not follow the machine's locale.
@@ -98,7 +101,9 @@ func newSchemaCompiler() *jsonschema.Compiler {
 		if err != nil {
 			panic(fmt.Sprintf("specs/%s: %v", f, err))
 		}
-		if err := c.AddResource(f, doc); err != nil {
+		// Under its $id, so that entry.schema.json's references to
+		// registry.schema.json (the genesis carries a registry) resolve.
+		if err := c.AddResource(schemaBase+f, doc); err != nil {
 			panic(err)
 		}
 	}

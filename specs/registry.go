@@ -23,7 +23,34 @@ type Registry struct {
 	Agencies   []*Agency    `json:"agencies"`
 	Recipients []*Recipient `json:"recipients,omitempty"`
 
+	// What registry entries of the log (specs/registry.md) add: the
+	// commission root keys that sign them, the witness policy and the
+	// rules configuration in force. A registry file given to init has
+	// none of them; the genesis entry adds the root keys.
+	RootKeys      []*Key         `json:"root_keys,omitempty"`
+	WitnessPolicy *PolicySetting `json:"witness_policy,omitempty"`
+	Rules         *RulesSetting  `json:"rules,omitempty"`
+
 	byID map[string]*Agency
+	root *Agency // the pseudo-agency RootAgency, holding RootKeys
+}
+
+// PolicySetting is the witness policy (specs/witnesses.md) the commission
+// set by a policy.set entry, in force for checkpoints from ValidFrom on.
+type PolicySetting struct {
+	Policy    string `json:"policy"`
+	ValidFrom string `json:"valid_from"`
+	SetBy     string `json:"set_by"` // the registry entry's id
+}
+
+// RulesSetting is the rules configuration the commission adopted by a
+// rules.adopted entry: audits and reports name Version and check Digest
+// (rules.Config.Digest) of the configuration they ran.
+type RulesSetting struct {
+	Version   string `json:"version"`
+	Digest    string `json:"digest"`
+	ValidFrom string `json:"valid_from"`
+	AdoptedBy string `json:"adopted_by"`
 }
 
 // Agency is one registered appender.
@@ -36,6 +63,9 @@ type Agency struct {
 	// Recipient is the agency's own age X25519 recipient: entries it seals
 	// are also encrypted to it, so it can read back what it appended.
 	Recipient string `json:"recipient,omitempty"`
+	// RetiredBy is the id of the registry entry that retired the agency:
+	// entries of it logged after that one are refused (agency.unknown).
+	RetiredBy string `json:"retired_by,omitempty"`
 
 	kinds map[string]bool
 	keys  map[string]*Key
@@ -87,6 +117,41 @@ func (r *Registry) SealTo(agency string, t time.Time) ([]SealTarget, error) {
 	return out, nil
 }
 
+// SealToCurrent lists who an entry of that agency may be sealed to when
+// its occurred_at predates every member key (specs/sealed.md, "Past
+// events"): the members' current recipients, those with no valid_until in
+// the registry in force where the entry is logged, then the agency.
+func (r *Registry) SealToCurrent(agency string) ([]SealTarget, error) {
+	var out []SealTarget
+	for _, rc := range r.Recipients {
+		if rc.ValidUntil == "" {
+			out = append(out, SealTarget{rc.ID, rc.Recipient})
+		}
+	}
+	if len(out) == 0 {
+		return nil, fmt.Errorf("no commission recipient in the registry is in force, so nobody could open a sealed entry")
+	}
+	if a := r.Agency(agency); a != nil && a.Recipient != "" {
+		out = append(out, SealTarget{a.ID, a.Recipient})
+	}
+	return out, nil
+}
+
+// SealFor is who an agency's tool seals an entry that occurred at t to:
+// the recipients valid at t (SealTo) or, when none was valid then (an
+// event before any member key, e.g. this morning's before today's key), the
+// current ones (SealToCurrent). Admission accepts either set.
+func (r *Registry) SealFor(agency string, t time.Time) ([]SealTarget, error) {
+	out, err := r.SealTo(agency, t)
+	if err == nil {
+		return out, nil
+	}
+	if cur, cerr := r.SealToCurrent(agency); cerr == nil {
+		return cur, nil
+	}
+	return nil, err
+}
+
 // AddRecipient registers a commission member's recipient from validFrom
 // on. If the member already has an open recipient, that one is closed at
 // validFrom: a key rotation.
@@ -94,12 +159,25 @@ func (r *Registry) AddRecipient(id, name, recipient string, validFrom time.Time)
 	if r.Version == 0 {
 		r.Version = 1
 	}
+	if err := r.index(); err != nil {
+		return err
+	}
+	// A recipient of the member that would only start at or after the new
+	// one is superseded (a rotation back-dated before the key it replaces,
+	// e.g. to the start of the member's term): it is dropped from the
+	// registry from now on. Entries already logged keep their verdict, judged
+	// against the registry in force at their own position in the log.
+	kept := r.Recipients[:0]
 	for _, rc := range r.Recipients {
-		if rc.ID == id && rc.ValidUntil == "" {
+		if rc.ID == id && !rc.from.Before(validFrom) {
+			continue
+		}
+		if rc.ID == id && (rc.until.IsZero() || rc.until.After(validFrom)) {
 			rc.ValidUntil = validFrom.Format(time.RFC3339)
 		}
+		kept = append(kept, rc)
 	}
-	r.Recipients = append(r.Recipients, &Recipient{ID: id, Name: name, Recipient: recipient, ValidFrom: validFrom.Format(time.RFC3339)})
+	r.Recipients = append(kept, &Recipient{ID: id, Name: name, Recipient: recipient, ValidFrom: validFrom.Format(time.RFC3339)})
 	return r.index()
 }
 
@@ -117,8 +195,20 @@ func (r *Registry) SetAgencyRecipient(agency, recipient string) error {
 type Key struct {
 	ID        string `json:"key_id"`
 	PublicKey string `json:"public_key"` // PEM, SubjectPublicKeyInfo
+	// ValidFrom, when set, is the start of the key's validity as the
+	// registry entry that added it declares it (it may be back-dated). It
+	// is for the record and for "registry show --at": admission judges a
+	// key by its position in the log (added before, not revoked before),
+	// not by occurred_at, so that an agency can record this morning's event
+	// with the key it got at noon.
+	ValidFrom string `json:"valid_from,omitempty"`
+	// RevokedBy is the id of the registry entry that revoked or replaced
+	// the key: entries signed by it and logged after that one are refused
+	// (key.unknown). Those logged before still verify.
+	RevokedBy string `json:"revoked_by,omitempty"`
 
 	verifier signature.Verifier
+	from     time.Time
 }
 
 // ParseRegistry reads and checks a registry: schema, known kinds, commission
@@ -156,34 +246,42 @@ func (r *Registry) index() error {
 		if r.byID[a.ID] != nil {
 			return fmt.Errorf("registry: agency %s is listed twice", a.ID)
 		}
+		if a.ID == RootAgency {
+			return fmt.Errorf("registry: agency id %s is reserved to the commission root key (specs/registry.md)", RootAgency)
+		}
 		r.byID[a.ID] = a
 		a.kinds = map[string]bool{}
 		for _, k := range a.Kinds {
 			if !known[k] {
 				return fmt.Errorf("registry: agency %s: unknown kind %q", a.ID, k)
 			}
+			if RootKinds[k] {
+				return fmt.Errorf("registry: agency %s: kind %s is appended only by the commission root key", a.ID, k)
+			}
 			if CommissionKinds[k] && a.Role != "commission" {
 				return fmt.Errorf("registry: agency %s: kind %s is reserved to the commission", a.ID, k)
 			}
 			a.kinds[k] = true
 		}
-		a.keys = map[string]*Key{}
-		for _, k := range a.Keys {
-			pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(k.PublicKey))
-			if err != nil {
-				return fmt.Errorf("registry: agency %s: key %s: %w", a.ID, k.ID, err)
+		var err error
+		if a.keys, err = indexKeys("agency "+a.ID, a.Keys); err != nil {
+			return err
+		}
+	}
+	r.root = nil
+	if len(r.RootKeys) > 0 {
+		r.root = &Agency{ID: RootAgency, Name: "Commission root key", Role: "root", Keys: r.RootKeys,
+			kinds: map[string]bool{KindGenesis: true, KindRegistryChange: true}}
+		var err error
+		if r.root.keys, err = indexKeys("root", r.RootKeys); err != nil {
+			return err
+		}
+		for _, k := range r.RootKeys {
+			if pub, _ := cryptoutils.UnmarshalPEMToPublicKey([]byte(k.PublicKey)); pub != nil {
+				if _, ok := pub.(ed25519.PublicKey); !ok {
+					return fmt.Errorf("registry: root key %s: a commission root key must be Ed25519", k.ID)
+				}
 			}
-			id, err := KeyID(pub)
-			if err != nil {
-				return fmt.Errorf("registry: agency %s: key %s: %w", a.ID, k.ID, err)
-			}
-			if id != k.ID {
-				return fmt.Errorf("registry: agency %s: key_id %s does not match its public key (which has key id %s)", a.ID, k.ID, id)
-			}
-			if k.verifier, err = signature.LoadVerifier(pub, crypto.SHA256); err != nil {
-				return fmt.Errorf("registry: agency %s: key %s: %w", a.ID, k.ID, err)
-			}
-			a.keys[k.ID] = k
 		}
 	}
 	for _, a := range r.Agencies {
@@ -221,8 +319,46 @@ func (r *Registry) index() error {
 	return nil
 }
 
+// indexKeys checks each key (its id matches its public key, an accepted
+// algorithm, a valid_from that is a time) and maps them by id.
+func indexKeys(owner string, keys []*Key) (map[string]*Key, error) {
+	out := map[string]*Key{}
+	for _, k := range keys {
+		pub, err := cryptoutils.UnmarshalPEMToPublicKey([]byte(k.PublicKey))
+		if err != nil {
+			return nil, fmt.Errorf("registry: %s: key %s: %w", owner, k.ID, err)
+		}
+		id, err := KeyID(pub)
+		if err != nil {
+			return nil, fmt.Errorf("registry: %s: key %s: %w", owner, k.ID, err)
+		}
+		if id != k.ID {
+			return nil, fmt.Errorf("registry: %s: key_id %s does not match its public key (which has key id %s)", owner, k.ID, id)
+		}
+		if out[k.ID] != nil {
+			return nil, fmt.Errorf("registry: %s: key %s is listed twice", owner, k.ID)
+		}
+		if k.verifier, err = signature.LoadVerifier(pub, crypto.SHA256); err != nil {
+			return nil, fmt.Errorf("registry: %s: key %s: %w", owner, k.ID, err)
+		}
+		k.from = time.Time{}
+		if k.ValidFrom != "" {
+			if k.from, err = time.Parse(time.RFC3339, k.ValidFrom); err != nil {
+				return nil, fmt.Errorf("registry: %s: key %s: valid_from: %w", owner, k.ID, err)
+			}
+		}
+		out[k.ID] = k
+	}
+	return out, nil
+}
+
 // Agency returns the registered agency with that id, or nil.
-func (r *Registry) Agency(id string) *Agency { return r.byID[id] }
+func (r *Registry) Agency(id string) *Agency {
+	if id == RootAgency {
+		return r.root
+	}
+	return r.byID[id]
+}
 
 // MayAppend reports whether the agency may append entries of that kind.
 func (a *Agency) MayAppend(kind string) bool { return a.kinds[kind] }

@@ -209,17 +209,20 @@ func (reg *Registry) checkSealed(e *Entry) error {
 	if s == nil {
 		return nil
 	}
-	want, err := reg.SealTo(e.Agency, e.Occurred())
-	if err != nil {
-		return violation(e.ID, "sealed.to", RuleSealedRecipients, "%v", err)
-	}
-	var ids []string
-	for _, r := range want {
-		ids = append(ids, r.ID)
-	}
+	// Either the members valid at occurred_at or those in force where the
+	// entry is logged (specs/sealed.md, "Past events"): both can open it,
+	// and an agency can always seal what it must record.
 	got := slices.Sorted(slices.Values(s.To))
-	if !slices.Equal(got, slices.Sorted(slices.Values(ids))) {
-		return violation(e.ID, "sealed.to", RuleSealedRecipients, "sealed to [%s]; at %s the registry requires exactly [%s]", strings.Join(s.To, " "), e.OccurredAt, strings.Join(ids, " "))
+	want, err := reg.SealTo(e.Agency, e.Occurred())
+	ids := targetIDs(want)
+	if err == nil && slices.Equal(got, ids) {
+		err = nil
+	} else if cur, cerr := reg.SealToCurrent(e.Agency); cerr == nil && slices.Equal(got, targetIDs(cur)) {
+		err = nil
+	} else if err != nil {
+		return violation(e.ID, "sealed.to", RuleSealedRecipients, "%v; nor is it sealed to the members in force now [%s]", err, strings.Join(targetIDs(cur), " "))
+	} else {
+		return violation(e.ID, "sealed.to", RuleSealedRecipients, "sealed to [%s]; at %s the registry requires exactly [%s] (or the members in force now, [%s])", strings.Join(s.To, " "), e.OccurredAt, strings.Join(ids, " "), strings.Join(targetIDs(cur), " "))
 	}
 	box, err := base64.StdEncoding.DecodeString(s.Box)
 	if err != nil {
@@ -233,6 +236,14 @@ func (reg *Registry) checkSealed(e *Entry) error {
 		return violation(e.ID, "sealed.box", RuleSealedBox, "the box has %d X25519 recipient stanzas; sealed.to lists %d", n, len(s.To))
 	}
 	return nil
+}
+
+func targetIDs(ts []SealTarget) []string {
+	var ids []string
+	for _, r := range ts {
+		ids = append(ids, r.ID)
+	}
+	return slices.Sorted(slices.Values(ids))
 }
 
 // CountAgeStanzas reads the text header of a binary age file (C2SP age:

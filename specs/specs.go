@@ -61,7 +61,23 @@ var Kinds = []string{
 	"selection.batch", "retention.deleted", "provision",
 	"measure.executed", "emergency.notice", "mofa.consulted", "pm.ordered",
 	"inspection", "notice", "demand", "recommendation", "response",
+	"registry.genesis", "registry.change",
 }
+
+// RootAgency is the reserved agency id of the commission's root key(s),
+// which sign the registry entries and nothing else (specs/registry.md). No
+// registry may list an agency of that id.
+const RootAgency = "commission-root"
+
+// Registry entry kinds: the genesis at index 0 and every later change of
+// the registry, signed by a commission root key.
+const (
+	KindGenesis        = "registry.genesis"
+	KindRegistryChange = "registry.change"
+)
+
+// RootKinds are the kinds only the commission root key appends.
+var RootKinds = map[string]bool{KindGenesis: true, KindRegistryChange: true}
 
 // CommissionKinds may be appended only by an agency whose registry role is
 // "commission": they record the commission's own decisions and oversight acts.

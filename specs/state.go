@@ -193,11 +193,20 @@ func (reg *Registry) verifySigned(raw []byte, read func([]byte) (*Envelope, erro
 	}
 	a := reg.Agency(e.Agency)
 	if a == nil {
+		if e.Agency == RootAgency {
+			return nil, violation(e.ID, "agency", RuleAgencyUnknown, "a registry entry, but the registry checked against has no commission root key: for a log with a genesis, pin the root key's fingerprint (--root-key) instead of a registry file; a log without a genesis takes no registry entries (specs/registry.md)")
+		}
 		return nil, violation(e.ID, "agency", RuleAgencyUnknown, "agency %q is not in the registry", e.Agency)
+	}
+	if a.RetiredBy != "" {
+		return nil, violation(e.ID, "agency", RuleAgencyUnknown, "agency %s was retired by registry entry %s; entries logged after it are refused", a.ID, a.RetiredBy)
 	}
 	k := a.Key(env.KeyID)
 	if k == nil {
 		return nil, violation(e.ID, "signatures[0].keyid", RuleKeyUnknown, "key %s is not registered for agency %s", env.KeyID, a.ID)
+	}
+	if k.RevokedBy != "" {
+		return nil, violation(e.ID, "signatures[0].keyid", RuleKeyUnknown, "key %s of agency %s was revoked by registry entry %s; entries it signs logged after that entry are refused", k.ID, a.ID, k.RevokedBy)
 	}
 	if err := env.verify(e.ID, k); err != nil {
 		return nil, err

@@ -25,11 +25,15 @@ const (
 	RuleRefUnknown        = "refs.unknown"
 	RuleRefMissing        = "refs.body-not-listed"
 	RuleRefKind           = "refs.kind"
-	RuleSealedPlaintext   = "sealed.plaintext"
-	RuleSealedInPublic    = "sealed.public"
-	RuleSealedField       = "sealed.field"
-	RuleSealedRecipients  = "sealed.recipients"
-	RuleSealedBox         = "sealed.box"
+	// RuleRegistry is a registry entry (specs/registry.md) that cannot be
+	// applied: a genesis anywhere but index 0, a change naming an agency,
+	// key or member that is not there, a second agency of one id…
+	RuleRegistry         = "registry.change"
+	RuleSealedPlaintext  = "sealed.plaintext"
+	RuleSealedInPublic   = "sealed.public"
+	RuleSealedField      = "sealed.field"
+	RuleSealedRecipients = "sealed.recipients"
+	RuleSealedBox        = "sealed.box"
 	// RuleSealedCommitment is not an admission rule (the ledger cannot open
 	// a box): it is what opening an entry finds when the agency sealed
 	// values other than those it committed to.

@@ -4,6 +4,8 @@ import (
 	"context"
 	"encoding/base64"
 	"errors"
+	"fmt"
+	"github.com/acdledger/acdledger/specs/registrylog"
 	"runtime"
 	"sync"
 	"time"
@@ -97,6 +99,32 @@ type AuditReport struct {
 	// AdmissionState is the admission state after the last leaf (each
 	// agency's seq, every id seen): what a compliance statement digests.
 	AdmissionState *specs.LogState `json:"-"`
+	// Trust is where the registry came from and, for a log with a
+	// genesis, its history (specs/registry.md).
+	Trust *TrustReport `json:"trust,omitempty"`
+	// History is the trust history replayed (nil if it could not be).
+	History *registrylog.History `json:"-"`
+}
+
+// TrustReport says which registry the audit checked each entry against.
+type TrustReport struct {
+	// Source is "genesis" (replayed from the log, pinned by RootKey) or
+	// "registry-file" (a log without a genesis: the pinned file is its
+	// implicit genesis).
+	Source   string         `json:"source"`
+	RootKey  string         `json:"root_key_fingerprint,omitempty"`
+	Versions []TrustVersion `json:"versions"`
+	// CrossCheck lists where the --registry file differs from the registry
+	// in force at the end of the log (given both a root key and a file).
+	CrossCheck []string `json:"registry_file_differences,omitempty"`
+}
+
+// TrustVersion is one registry of the history: made at Index by EntryID.
+type TrustVersion struct {
+	Index      uint64 `json:"index"`
+	EntryID    string `json:"entry_id,omitempty"`
+	Change     string `json:"change"`
+	OccurredAt string `json:"occurred_at,omitempty"`
 }
 
 // RulesReport is the outcome of the compliance rules over the log.
@@ -147,8 +175,8 @@ func (r *AuditReport) Compliant() bool { return r.Rules == nil || r.Rules.Violat
 // with no gap. An error means the tree itself could not be verified; rule
 // failures of single entries are listed in the report.
 func (p *Pins) Audit(ctx context.Context, src *tlog.Source, opts AuditOptions) (*AuditReport, error) {
-	if p.Registry == nil {
-		return nil, inputErr("an audit needs the agency registry")
+	if p.Registry == nil && p.Root == "" {
+		return nil, inputErr("an audit needs the commission root key fingerprint (--root-key) or, for a log without a genesis, the agency registry")
 	}
 	if opts.Workers <= 0 {
 		opts.Workers = runtime.GOMAXPROCS(0)
@@ -205,6 +233,9 @@ func (p *Pins) NewReplay(cp *tlog.Checkpoint, opts AuditOptions) *Replay {
 		ByKind: map[string]uint64{}, ByAgency: map[string]*AgencySummary{}, Failures: []EntryFailure{},
 	}
 	a := &auditor{pins: p, opts: opts, report: r, state: specs.NewLogState(), batch: make([][]byte, 0, auditBatch)}
+	if p.Root == "" {
+		a.hist = registrylog.Implicit(p.Registry)
+	}
 	if opts.Rules != nil {
 		if a.opts.MaxViolations <= 0 {
 			a.opts.MaxViolations = 1000
@@ -271,6 +302,7 @@ func (rp *Replay) Finish() *AuditReport {
 	}
 	r.TreeVerified = true
 	r.AdmissionState = a.state
+	a.trustReport()
 	if a.opts.Rules != nil {
 		a.atEnd = true
 		a.violations(a.opts.Rules.Finish(r.Rules.AsOf))
@@ -305,6 +337,12 @@ type auditor struct {
 	times  *logTimes
 
 	pending *verifying // the last flushed batch, verified in the background (see flush)
+
+	// hist is the trust history so far: from the genesis at index 0 (with
+	// a root key pinned; nil until it is read, and for good if it does not
+	// verify) or the pinned registry file as an implicit genesis.
+	hist       *registrylog.History
+	genesisErr error
 }
 
 const auditBatch = 1024
@@ -318,12 +356,24 @@ func (a *auditor) flush(first uint64) {
 	// taken because the workers still read this one.
 	v := &verifying{first: first, batch: a.batch, admitted: make([]*specs.Admitted, len(a.batch)), errs: make([]error, len(a.batch))}
 	n := len(v.batch)
+	start := 0
+	if first == 0 && n > 0 && a.pins.Root != "" {
+		v.admitted[0], v.errs[0] = a.genesis(v.batch[0])
+		start = 1
+	}
+	v.start = start
+	// The registry the workers check against is the one in force now,
+	// before the previous batch's serial part runs: drain checks again
+	// every entry that a registry change since then may judge otherwise.
+	if a.hist != nil {
+		v.reg = a.hist.Current()
+	}
 	per := (n + a.opts.Workers - 1) / a.opts.Workers
-	for lo := 0; lo < n; lo += per {
+	for lo := start; lo < n; lo += per {
 		hi := min(lo+per, n)
 		v.wg.Go(func() {
 			for j := lo; j < hi; j++ {
-				v.admitted[j], v.errs[j] = a.pins.Registry.VerifySigned(v.batch[j])
+				v.admitted[j], v.errs[j] = a.verifyAgainst(v.reg, v.batch[j])
 			}
 		})
 	}
@@ -332,10 +382,21 @@ func (a *auditor) flush(first uint64) {
 	a.batch = make([][]byte, 0, auditBatch)
 }
 
+// verifyAgainst checks one leaf's signature and schema under reg (nil when
+// the genesis did not verify: then nothing can be checked).
+func (a *auditor) verifyAgainst(reg *specs.Registry, leaf []byte) (*specs.Admitted, error) {
+	if reg == nil {
+		return nil, fmt.Errorf("no registry to check against: %w", a.genesisErr)
+	}
+	return reg.VerifySigned(leaf)
+}
+
 // verifying is a batch whose stateless checks are running.
 type verifying struct {
 	first    uint64
+	start    int // 1 when the batch begins with the genesis, which flush read itself
 	batch    [][]byte
+	reg      *specs.Registry // what the workers checked against
 	admitted []*specs.Admitted
 	errs     []error
 	wg       sync.WaitGroup
@@ -352,9 +413,20 @@ func (a *auditor) drain() {
 	v.wg.Wait()
 	for j := range v.batch {
 		idx := v.first + uint64(j)
+		if j >= v.start && a.hist != nil && a.hist.Current() != v.reg {
+			// A registry entry before this one (in this batch or the
+			// previous one) changed the registry after the workers
+			// checked it: it is checked again against the one in force.
+			v.admitted[j], v.errs[j] = a.verifyAgainst(a.hist.Current(), v.batch[j])
+		}
 		err := v.errs[j]
 		if err == nil {
 			err = a.state.CheckVerified(v.admitted[j])
+		}
+		if err == nil && idx > 0 && specs.RootKinds[v.admitted[j].Entry.Kind] {
+			if _, aerr := a.hist.Add(idx, v.admitted[j]); aerr != nil {
+				err = aerr
+			}
 		}
 		if a.opts.Rules != nil && v.admitted[j] != nil {
 			a.report.Rules.Checked++
@@ -403,4 +475,36 @@ func (a *auditor) account(idx uint64, leaf []byte, adm *specs.Admitted, err erro
 	if a.opts.OnEntry != nil {
 		a.opts.OnEntry(idx, adm)
 	}
+}
+
+// genesis reads leaf 0 as the log's genesis, checked against the pinned
+// root key fingerprint and origin, and starts the trust history.
+func (a *auditor) genesis(leaf []byte) (*specs.Admitted, error) {
+	reg, adm, err := registrylog.ReadGenesis(leaf, registrylog.Pins{Origin: a.pins.Trust.Origin, RootKeyID: a.pins.Root})
+	if err != nil {
+		a.genesisErr = fmt.Errorf("the genesis at index 0 does not verify against the pinned root key: %w", err)
+		return nil, err
+	}
+	a.hist = registrylog.NewHistory(reg, adm)
+	return adm, nil
+}
+
+// trustReport fills the report's trust section at the end of the replay.
+func (a *auditor) trustReport() {
+	if a.hist == nil {
+		return
+	}
+	r := a.report
+	r.History = a.hist
+	tr := &TrustReport{Source: "genesis", RootKey: a.pins.Root}
+	if a.hist.IsImplicit() {
+		tr.Source = "registry-file"
+	}
+	for _, v := range a.hist.Versions() {
+		tr.Versions = append(tr.Versions, TrustVersion{Index: v.Index, EntryID: v.EntryID, Change: v.Change, OccurredAt: v.OccurredAt})
+	}
+	if a.pins.Registry != nil && !a.hist.IsImplicit() {
+		tr.CrossCheck = registrylog.Diff(a.pins.Registry, a.hist.Current())
+	}
+	r.Trust = tr
 }

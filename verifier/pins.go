@@ -13,6 +13,7 @@ import (
 	"os"
 
 	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/specs/registrylog"
 	"github.com/acdledger/acdledger/verifier/tlog"
 )
 
@@ -29,6 +30,23 @@ func inputErr(format string, args ...any) error {
 type Pins struct {
 	Trust    tlog.Trust
 	Registry *specs.Registry
+	// Root is the commission root key fingerprint (hex SHA-256 of its DER
+	// SubjectPublicKeyInfo) of a log with a genesis: the registry is then
+	// replayed from the log (specs/registry.md) and Registry, if also
+	// given, is only a cross-check.
+	Root string
+	// History, once replayed (AuditReport.History), gives the registry in
+	// force at each index; RegistryAt uses it.
+	History *registrylog.History
+}
+
+// RegistryAt is the registry an entry at index i is checked against: from
+// the replayed trust history, or the pinned registry file.
+func (p *Pins) RegistryAt(i uint64) *specs.Registry {
+	if p.History != nil {
+		return p.History.AtIndex(i).Registry
+	}
+	return p.Registry
 }
 
 // LoadPins reads the log's verifier key (signed-note text), the expected

@@ -37,8 +37,8 @@ func (p *Pins) VerifyReceipt(proofData, envelope []byte) (*ReceiptResult, error)
 
 // verifyReceipt is VerifyReceipt that also returns the admitted entry.
 func (p *Pins) verifyReceipt(proofData, envelope []byte) (*ReceiptResult, *specs.Admitted, error) {
-	if p.Registry == nil {
-		return nil, nil, inputErr("verifying a receipt needs the agency registry")
+	if p.Registry == nil && p.History == nil {
+		return nil, nil, inputErr("verifying a receipt needs the agency registry, or the log to replay it from (--root-key with --log)")
 	}
 	tp, err := tlogproof.Parse(proofData)
 	if err != nil {
@@ -60,7 +60,7 @@ func (p *Pins) verifyReceipt(proofData, envelope []byte) (*ReceiptResult, *specs
 	if err := tlog.VerifyInclusion(leaf, tp.Index, tp.Hashes, cp); err != nil {
 		return nil, nil, fmt.Errorf("inclusion of entry %d in tree %d: %w", tp.Index, cp.Size, err)
 	}
-	a, err := p.Registry.Verify(leaf)
+	a, err := p.RegistryAt(tp.Index).Verify(leaf)
 	if err != nil {
 		return nil, nil, fmt.Errorf("entry at index %d: %w", tp.Index, err)
 	}

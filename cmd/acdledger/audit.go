@@ -133,6 +133,10 @@ bar is shown on a terminal.`,
 				if err != nil {
 					return usage(err)
 				}
+				// The members' recipients are the log's, with a genesis.
+				if err := replayTrust(cmd.Context(), p, src); err != nil {
+					return err
+				}
 				if checker, err = sealed.NewChecker(p.Registry, ids); err != nil {
 					return usage(fmt.Errorf("--identity: %w", err))
 				}
@@ -421,6 +425,12 @@ func printAudit(w io.Writer, r *verifier.AuditReport) {
 		fmt.Fprintf(w, "leaves [%d, %d) appended to the statement's tree give the checkpoint's root: %v (kinds and agencies below count only them)\n", r.ResumedAt, r.Size, r.TreeVerified)
 	} else {
 		fmt.Fprintf(w, "tree recomputed from every entry bundle and every hash tile checked: %v\n", r.TreeVerified)
+	}
+	if tr := r.Trust; tr != nil && tr.Source == "genesis" {
+		fmt.Fprintf(w, "registry replayed from the genesis, root key %s: %d versions\n", tr.RootKey, len(tr.Versions))
+		for _, d := range tr.CrossCheck {
+			fmt.Fprintf(w, "  the --registry file differs: %s\n", d)
+		}
 	}
 	fmt.Fprintf(w, "\n%-24s %8s\n", "kind", "entries")
 	for _, k := range sortedMapKeys(r.ByKind) {

@@ -63,6 +63,11 @@ The output file is never overwritten.`,
 			if err != nil {
 				return err
 			}
+			if pins.registry == "" {
+				// A bundle carries its registry as a file; bundles of a log
+				// with a genesis (its registry in its leaves) are not done yet.
+				return usage(errors.New("bundle export needs --registry: a bundle carries the registry file it was audited with"))
+			}
 			regText, err := os.ReadFile(pins.registry)
 			if err != nil {
 				return usage(err)

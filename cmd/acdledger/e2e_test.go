@@ -342,7 +342,7 @@ func TestEndToEnd(t *testing.T) {
 	})
 
 	t.Run("usage errors exit 2", func(t *testing.T) {
-		mustFail(t, 2, "required flag", "audit", "--log", logDir)
+		mustFail(t, 2, "required", "audit", "--log", logDir) // no log key nor registry/root key
 		mustFail(t, 2, "no such file", "verify", "receipt", "--vkey", vkey, "--registry", reg, filepath.Join(work, "missing.tlog-proof"))
 		mustFail(t, 2, "tlog-proof", "verify", "receipt", "--vkey", vkey, "--registry", reg, reg)
 		// A receipt saved with one newline too many (jq -r): the cause is named.

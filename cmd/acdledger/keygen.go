@@ -7,6 +7,7 @@ import (
 	"strings"
 	"time"
 
+	"filippo.io/age"
 	"github.com/acdledger/acdledger/internal/atomicfile"
 
 	"github.com/acdledger/acdledger/ledger/agencykey"
@@ -17,10 +18,10 @@ import (
 
 func newKeygen() *cobra.Command {
 	var agency, member, out, algorithm, registry, name, role, kinds, validFrom string
-	var unencrypted, asJSON bool
+	var unencrypted, asJSON, commission bool
 	cmd := &cobra.Command{
-		Use:   "keygen (--agency ID | --member ID) --out BASE",
-		Short: "Make an agency's keys, or a commission member's sealing identity (and register them)",
+		Use:   "keygen (--agency ID | --member ID | --commission) --out BASE",
+		Short: "Make an agency's keys, a commission member's sealing identity (and register them), or the commission root key",
 		Long: `keygen --agency makes an agency's keys: BASE.key, the signing key encrypted with a
 passphrase (from $` + agencykey.PassphraseEnv + ` or a prompt; mode 0600), BASE.pub, its public key, and
 BASE.age, the agency's age identity (mode 0600, encrypted with the same
@@ -37,6 +38,19 @@ recipient is closed at --valid-from, entries from then on are sealed to the new
 one, and older entries stay readable with the old identity (keep it; key files
 are never overwritten).
 
+keygen --commission makes the commission's root key: BASE.key (Ed25519, encrypted
+like an agency key) and BASE.pub. It signs the log's genesis (acdledger init
+--root-key) and every registry change (acdledger registry …); auditors pin its
+fingerprint, the key id printed here, and nothing else of the registry.
+
+Without --registry it only writes the identity and prints its recipient, for
+'acdledger registry add-member' on a log with a genesis.
+
+A rotation with an earlier --valid-from (e.g. the start of the member's term)
+replaces the member's keys that would only start after it. On a log with a
+genesis the registry file is not what the ledger admits against: make the change
+an entry with 'acdledger registry add-member' (it prints the recipient to use).
+
 With --registry, the public key and the recipient are added to that registry
 file (created if missing). An agency gets the kinds it may append; only an agency
 with role "commission" may append ` + strings.Join(sortedMapKeys(specs.CommissionKinds), ", ") + `.`,
@@ -47,6 +61,9 @@ with role "commission" may append ` + strings.Join(sortedMapKeys(specs.Commissio
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := prepareOut(out); err != nil {
 				return usage(err)
+			}
+			if commission {
+				return commissionKeygen(cmd, out, asJSON)
 			}
 			if member != "" {
 				pass, err := newKeyPassphrase(unencrypted)
@@ -102,8 +119,9 @@ with role "commission" may append ` + strings.Join(sortedMapKeys(specs.Commissio
 	f.StringVar(&role, "role", "agency", "registry role: agency or commission")
 	addUnencryptedFlag(cmd, &unencrypted, "with --member: write the age identity in the clear (it is encrypted with the key passphrase otherwise)")
 	f.StringVar(&kinds, "kinds", "all", "comma-separated kinds the agency may append; 'all' = every kind its role allows")
-	cmd.MarkFlagsOneRequired("agency", "member")
-	cmd.MarkFlagsMutuallyExclusive("agency", "member")
+	f.BoolVar(&commission, "commission", false, "instead of --agency: make the commission root key (Ed25519), which signs the genesis and registry changes")
+	cmd.MarkFlagsOneRequired("agency", "member", "commission")
+	cmd.MarkFlagsMutuallyExclusive("agency", "member", "commission")
 	cmd.MarkFlagRequired("out")
 	return cmd
 }
@@ -149,21 +167,40 @@ func memberKeygen(cmd *cobra.Command, member, name, out, registry, validFrom str
 		}
 	}
 	if registry == "" {
-		return usage(errors.New("--member needs --registry: a member's recipient is only used once the registry lists it"))
+		// A log with a genesis takes the recipient as a registry entry
+		// (acdledger registry add-member), not from a file.
+		recipient, err := writeAgeIdentity(out+".age", pass)
+		if err != nil {
+			return usage(existsHint(err, out+".age"))
+		}
+		if asJSON {
+			return printJSON(cmd.OutOrStdout(), keygenResult{Files: []string{out + ".age"}, Recipient: recipient, Member: member})
+		}
+		fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.age\nrecipient: %s\nnot registered: give it to 'acdledger registry add-member --member %s --recipient %s', or run keygen with --registry FILE for a registry file\n", out, recipient, member, recipient)
+		return nil
 	}
 	reg, err := readRegistryOrNew(registry)
 	if err != nil {
 		return usage(err)
 	}
-	recipient, err := writeAgeIdentity(out+".age", pass)
-	if err != nil {
-		return usage(existsHint(err, out+".age"))
+	if _, err := os.Stat(out + ".age"); err == nil {
+		return usage(existsHint(os.ErrExist, out+".age"))
 	}
+	// The identity is made, and the registry change checked, before any
+	// file is written: a refused change leaves no stray .age file.
+	id, err := age.GenerateX25519Identity()
+	if err != nil {
+		return failed(err)
+	}
+	recipient := id.Recipient().String()
 	if name == "" {
 		name = member
 	}
 	if err := reg.AddRecipient(member, name, recipient, from); err != nil {
 		return usage(err)
+	}
+	if err := writeIdentity(out+".age", id, pass); err != nil {
+		return usage(existsHint(err, out+".age"))
 	}
 	if err := writeRegistry(registry, reg); err != nil {
 		return usage(err)
@@ -191,7 +228,7 @@ func registerKey(path, agency, name, role, kindList string, pubPEM []byte, recip
 	var kinds []string
 	if kindList == "all" {
 		for _, k := range specs.Kinds {
-			if specs.CommissionKinds[k] == (role == "commission") {
+			if specs.CommissionKinds[k] == (role == "commission") && !specs.RootKinds[k] {
 				kinds = append(kinds, k)
 			}
 		}
@@ -205,4 +242,27 @@ func registerKey(path, agency, name, role, kindList string, pubPEM []byte, recip
 		return err
 	}
 	return writeRegistry(path, reg)
+}
+
+// commissionKeygen makes the commission root key pair.
+func commissionKeygen(cmd *cobra.Command, out string, asJSON bool) error {
+	pass, err := agencykey.Passphrase(true)
+	if err != nil {
+		return usage(err)
+	}
+	privPEM, pubPEM, keyID, err := agencykey.Generate(agencykey.Ed25519, pass)
+	if err != nil {
+		return usage(err)
+	}
+	if err := agencykey.WriteFiles(out, privPEM, pubPEM); err != nil {
+		return usage(existsHint(err, out+".key"))
+	}
+	if asJSON {
+		return printJSON(cmd.OutOrStdout(), struct {
+			Files       []string `json:"files"`
+			Fingerprint string   `json:"root_key_fingerprint"`
+		}{[]string{out + ".key", out + ".pub"}, keyID})
+	}
+	fmt.Fprintf(cmd.OutOrStdout(), "wrote %s.key and %s.pub\ncommission root key fingerprint (auditors pin this): %s\n", out, out, keyID)
+	return nil
 }

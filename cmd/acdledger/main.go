@@ -94,7 +94,7 @@ Exit codes: 0 ok, 1 verification failed or entry rejected, 2 usage or input erro
 			klog.SetOutput(io.Discard)
 		}
 	}
-	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), withVerifyCompliance(newVerify()), newAudit(), newWatch(), newReport(), newOpen(), newDisclose(), newWitness(), newMigrate(), newDemo(), newBundle(), newKey(), newCompliance(), newReceipt(), newFsck())
+	root.AddCommand(newInit(), newKeygen(), newSign(), newAppend(), newServe(), withVerifyCompliance(newVerify()), newAudit(), newWatch(), newReport(), newOpen(), newDisclose(), newWitness(), newMigrate(), newDemo(), newBundle(), newKey(), newCompliance(), newReceipt(), newFsck(), newRegistry())
 	return root
 }
 

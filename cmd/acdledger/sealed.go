@@ -52,6 +52,9 @@ func (o *openFlags) open(ctx context.Context, ref string) (*openedEntry, error) 
 	if err != nil {
 		return nil, err
 	}
+	if err := replayTrust(ctx, pins, src); err != nil {
+		return nil, err
+	}
 	cp, err := src.Checkpoint(ctx, pins.Trust)
 	if err != nil {
 		return nil, failed(err)
@@ -194,7 +197,7 @@ func newVerifyDisclosure() *cobra.Command {
 		Example: `  acdledger verify disclosure --vkey demo/log.vkey --registry demo/agencies/registry.json target.disclosure.json`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := pins.load()
+			p, err := pins.loadOffline(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -205,6 +208,7 @@ func newVerifyDisclosure() *cobra.Command {
 		},
 	}
 	pins.add(cmd, true)
+	pins.addTrustLog(cmd)
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print results as JSON")
 	return cmd
 }

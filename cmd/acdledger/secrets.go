@@ -64,12 +64,19 @@ func writeAgeIdentity(path string, pass []byte) (string, error) {
 	if err != nil {
 		return "", err
 	}
-	r := id.Recipient().String()
-	text := fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", time.Now().UTC().Format(time.RFC3339), r, id)
-	if err := sealNew(path, []byte(text), pass); err != nil {
-		return "", fmt.Errorf("writing age identity: %w", err)
+	if err := writeIdentity(path, id, pass); err != nil {
+		return "", err
 	}
-	return r, nil
+	return id.Recipient().String(), nil
+}
+
+// writeIdentity writes an age identity file (never over an existing one).
+func writeIdentity(path string, id *age.X25519Identity, pass []byte) error {
+	text := fmt.Sprintf("# created: %s\n# public key: %s\n%s\n", time.Now().UTC().Format(time.RFC3339), id.Recipient(), id)
+	if err := sealNew(path, []byte(text), pass); err != nil {
+		return fmt.Errorf("writing age identity: %w", err)
+	}
+	return nil
 }
 
 // loadIdentities reads an age identity file, decrypting it if it is

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/base64"
 	"errors"
 	"fmt"
@@ -15,7 +16,33 @@ import (
 // pinFlags are what every auditor command pins: the log's key (or a
 // policy file naming it and the witness quorum), and the agency registry.
 type pinFlags struct {
-	vkey, origin, policy, registry string
+	vkey, origin, policy, registry, root string
+	trustLog                             string // --log of the offline checks: where the registry is replayed from
+}
+
+// addTrustLog adds --log to an offline check: with --root-key the
+// registry in force at the entry's index is replayed from that log.
+func (p *pinFlags) addTrustLog(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&p.trustLog, "log", "", "with --root-key: the log (directory or URL) whose registry entries give the registry in force at each receipt's index")
+}
+
+// loadOffline loads the pins of an offline check; with --root-key it
+// replays the trust history from --log first.
+func (p *pinFlags) loadOffline(ctx context.Context) (*verifier.Pins, error) {
+	if p.root == "" {
+		if p.trustLog != "" {
+			return nil, usage(errors.New("--log goes with --root-key"))
+		}
+		return p.load()
+	}
+	if p.trustLog == "" {
+		return nil, usage(errors.New("--root-key needs --log: the registry in force at a receipt's index is replayed from the log (or give --registry for a log without a genesis)"))
+	}
+	pins, src, err := p.loadWithLog(p.trustLog)
+	if err != nil {
+		return nil, err
+	}
+	return pins, replayTrust(ctx, pins, src)
 }
 
 func (p *pinFlags) add(cmd *cobra.Command, needRegistry bool) {
@@ -26,9 +53,36 @@ func (p *pinFlags) add(cmd *cobra.Command, needRegistry bool) {
 	cmd.MarkFlagsOneRequired("vkey", "policy")
 	cmd.MarkFlagsMutuallyExclusive("vkey", "policy")
 	if needRegistry {
-		f.StringVar(&p.registry, "registry", "", "the agency registry JSON the auditor pins")
-		cmd.MarkFlagRequired("registry")
+		f.StringVar(&p.root, "root-key", "", "the commission root key fingerprint (hex, from keygen --commission or init): the registry is replayed from the log's genesis; with it, --registry is only a cross-check")
+		f.StringVar(&p.registry, "registry", "", "the agency registry JSON: for a log without a genesis, what entries are checked against; with --root-key, compared with the log's")
+		cmd.MarkFlagsOneRequired("registry", "root-key")
 	}
+}
+
+// replayTrust replays the log's trust history (an audit without the
+// compliance rules) so that each entry is checked against the registry in
+// force at its index: what every command that reads entries of a log with
+// a genesis needs first. Without --root-key it does nothing.
+func replayTrust(ctx context.Context, pins *verifier.Pins, src *tlog.Source) error {
+	if pins.Root == "" {
+		return nil
+	}
+	r, err := pins.Audit(ctx, src, verifier.AuditOptions{})
+	if err != nil {
+		return classify(fmt.Errorf("log %s: replaying the registry: %w", src, err))
+	}
+	if r.History == nil {
+		msg := "the genesis does not verify"
+		if len(r.Failures) > 0 {
+			msg = r.Failures[0].Message
+		}
+		return failed(fmt.Errorf("log %s: no trust history: %s", src, msg))
+	}
+	pins.History = r.History
+	if pins.Registry == nil {
+		pins.Registry = r.History.Current()
+	}
+	return nil
 }
 
 // loadWithLog loads the pins and opens the log at a directory or URL.
@@ -47,10 +101,32 @@ func (p *pinFlags) loadWithLog(loc string) (*verifier.Pins, *tlog.Source, error)
 func (p *pinFlags) load() (*verifier.Pins, error) {
 	if p.policy != "" {
 		pins, err := verifier.LoadPolicyPins(p.policy, p.registry)
+		if err == nil {
+			pins.Root = p.root
+			if err = checkFingerprint(p.root); err != nil {
+				return nil, usage(err)
+			}
+		}
 		return pins, classify(err)
 	}
 	pins, err := verifier.LoadPins(p.vkey, p.origin, p.registry)
+	if err == nil {
+		pins.Root = p.root
+		if err = checkFingerprint(p.root); err != nil {
+			return nil, usage(err)
+		}
+	}
 	return pins, classify(err)
+}
+
+func checkFingerprint(fp string) error {
+	if fp == "" {
+		return nil
+	}
+	if len(fp) != 64 || strings.Trim(fp, "0123456789abcdef") != "" {
+		return fmt.Errorf("--root-key %q: want the root key's fingerprint, 64 lowercase hex digits (the SHA-256 of its DER public key, as keygen --commission prints it)", fp)
+	}
+	return nil
 }
 
 func newVerify() *cobra.Command {
@@ -86,7 +162,7 @@ func newVerifyReceipt() *cobra.Command {
 		Example: `  acdledger verify receipt --vkey demo/log.vkey --registry demo/registry.json demo/receipts/*.tlog-proof`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			p, err := pins.load()
+			p, err := pins.loadOffline(cmd.Context())
 			if err != nil {
 				return err
 			}
@@ -108,6 +184,7 @@ func newVerifyReceipt() *cobra.Command {
 		},
 	}
 	pins.add(cmd, true)
+	pins.addTrustLog(cmd)
 	cmd.Flags().StringVar(&entry, "entry", "", "the entry's envelope, for a receipt without an extra line")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print results as JSON")
 	return cmd

@@ -86,7 +86,7 @@ checkpoint and exits (for tests and cron).`,
 				admission bool
 			}
 			found := map[key]bool{}
-			opts := watch.Options{Trust: p.Trust, Registry: p.Registry, Rules: cfg, State: state, Evidence: evidence,
+			opts := watch.Options{Trust: p.Trust, Registry: p.Registry, Root: p.Root, Rules: cfg, State: state, Evidence: evidence,
 				Emit: func(ev watch.Event) {
 					switch {
 					case ev.Type == watch.TypeViolation && ev.Index != nil:

@@ -36,7 +36,7 @@ func Agencies() []Agency {
 func commissionKinds() []string {
 	var out []string
 	for _, k := range specs.Kinds {
-		if specs.CommissionKinds[k] {
+		if specs.CommissionKinds[k] && !specs.RootKinds[k] {
 			out = append(out, k)
 		}
 	}

@@ -66,7 +66,7 @@ func Seal(draft []byte, reg *specs.Registry) ([]byte, error) {
 	if err := specs.CheckSealedValues(head.ID, head.Kind, "sealed", head.Sealed); err != nil {
 		return nil, err
 	}
-	targets, err := reg.SealTo(head.Agency, at)
+	targets, err := reg.SealFor(head.Agency, at)
 	if err != nil {
 		return nil, &specs.Violation{EntryID: head.ID, Field: "sealed", Rule: specs.RuleSealedRecipients, Message: err.Error()}
 	}

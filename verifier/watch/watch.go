@@ -24,6 +24,7 @@ import (
 	"github.com/acdledger/acdledger/internal/atomicfile"
 	"github.com/acdledger/acdledger/internal/jsonmsg"
 	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/specs/registrylog"
 	"github.com/acdledger/acdledger/verifier/rules"
 	"github.com/acdledger/acdledger/verifier/tlog"
 )
@@ -79,7 +80,11 @@ type Event struct {
 type Options struct {
 	Trust    tlog.Trust
 	Registry *specs.Registry
-	Rules    rules.Config
+	// Root, when set, is the commission root key fingerprint: the registry
+	// is replayed from the log's genesis and registry entries
+	// (specs/registry.md), and Registry is not used.
+	Root  string
+	Rules rules.Config
 	// State is the state file. It is created on first use.
 	State string
 	// Evidence, if set, is a directory where a fork, rollback or
@@ -103,6 +108,7 @@ type Watcher struct {
 	seen time.Time // when cp was first seen
 	adm  *specs.LogState
 	eng  *rules.Engine
+	hist *registrylog.History // the trust history so far (with Root; nil before the genesis)
 }
 
 // stateVersion is the version of the state file format. Version 2: the
@@ -117,14 +123,16 @@ type stateFile struct {
 	SeenAt     time.Time       `json:"seen_at"`
 	Admission  *specs.LogState `json:"admission"`
 	Rules      json.RawMessage `json:"rules"`
+	// Trust is the trust history replayed so far (with Options.Root).
+	Trust *registrylog.History `json:"trust,omitempty"`
 }
 
 // Open loads the watcher's state file, verifying the checkpoint it holds
 // against the trust and the saved tree edge against that checkpoint; with
 // no state file it starts from an empty log (trust on first use).
 func Open(src *tlog.Source, opts Options) (*Watcher, error) {
-	if opts.Registry == nil {
-		return nil, errors.New("watch: a registry is required")
+	if opts.Registry == nil && opts.Root == "" {
+		return nil, errors.New("watch: a registry or a root key fingerprint is required")
 	}
 	if opts.Now == nil {
 		opts.Now = time.Now
@@ -174,7 +182,10 @@ func (w *Watcher) load(raw []byte) error {
 	if err != nil {
 		return err
 	}
-	w.cp, w.edge, w.seen, w.adm, w.eng = cp, s.Edge, s.SeenAt, s.Admission, eng
+	if w.opts.Root != "" && s.Trust == nil && cp.Size > 0 {
+		return errors.New("no trust history saved (the state was made without --root-key): delete it to replay the log from its start")
+	}
+	w.cp, w.edge, w.seen, w.adm, w.eng, w.hist = cp, s.Edge, s.SeenAt, s.Admission, eng, s.Trust
 	return nil
 }
 
@@ -183,7 +194,7 @@ func (w *Watcher) save() error {
 	if err != nil {
 		return err
 	}
-	raw, err := json.Marshal(stateFile{Version: stateVersion, Checkpoint: string(w.cp.Raw), Edge: w.edge, SeenAt: w.seen, Admission: w.adm, Rules: rs})
+	raw, err := json.Marshal(stateFile{Version: stateVersion, Checkpoint: string(w.cp.Raw), Edge: w.edge, SeenAt: w.seen, Admission: w.adm, Rules: rs, Trust: w.hist})
 	if err != nil {
 		return err
 	}
@@ -260,6 +271,27 @@ func (w *Watcher) Poll(ctx context.Context) (bool, error) {
 	return alarm, w.save()
 }
 
+// verify runs the stateless rules on leaf i against the registry in force:
+// the genesis is read against the pinned root key, later leaves against
+// the history it starts (or, without Root, the pinned registry).
+func (w *Watcher) verify(i uint64, leaf []byte) (*specs.Admitted, error) {
+	if w.opts.Root == "" {
+		return w.opts.Registry.VerifySigned(leaf)
+	}
+	if i == 0 {
+		reg, a, err := registrylog.ReadGenesis(leaf, registrylog.Pins{Origin: w.opts.Trust.Origin, RootKeyID: w.opts.Root})
+		if err != nil {
+			return nil, err
+		}
+		w.hist = registrylog.NewHistory(reg, a)
+		return a, nil
+	}
+	if w.hist == nil {
+		return nil, errors.New("no registry to check against: the genesis at index 0 did not verify against the pinned root key")
+	}
+	return w.hist.Current().VerifySigned(leaf)
+}
+
 // reload drops what a failed poll changed in memory.
 func (w *Watcher) reload() error {
 	fresh, err := Open(w.src, w.opts)
@@ -274,9 +306,12 @@ func (w *Watcher) reload() error {
 // state, then the compliance rules. It reports whether it raised an alarm.
 func (w *Watcher) entry(i uint64, leaf []byte, cov rules.Coverage, now time.Time) bool {
 	idx := i
-	a, err := w.opts.Registry.VerifySigned(leaf)
+	a, err := w.verify(i, leaf)
 	if err == nil {
 		err = w.adm.CheckVerified(a)
+	}
+	if err == nil && i > 0 && w.hist != nil && specs.RootKinds[a.Entry.Kind] {
+		_, err = w.hist.Add(i, a)
 	}
 	ev := Event{Type: TypeEntry, Index: &idx, Seen: now}
 	if a != nil {

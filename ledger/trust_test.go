@@ -1,0 +1,128 @@
+package ledger
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/acdledger/acdledger/internal/testkit"
+	"github.com/acdledger/acdledger/ledger/agencykey"
+	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/specs/registrylog"
+)
+
+// A POSIX ledger with a genesis applies a revocation as soon as it is
+// admitted, also to an entry verified just before it (against the registry
+// the revocation replaced), and restores the trust history on reopen.
+func TestTrustHistoryAdmission(t *testing.T) {
+	ctx := context.Background()
+	kit := testkit.New(t)
+	dir := filepath.Join(t.TempDir(), "ledger")
+	vkey, err := Init(dir, "trust.example/log", kit.RegJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := make([]byte, ed25519.SeedSize)
+	seed[0] = 0x77
+	root, err := agencykey.FromPrivateKey(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	g, err := registrylog.GenesisDraft("genesis", at, "trust.example/log", vkey, root.PublicKey(), kit.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	genesis, _ := root.Sign(g)
+	if err := l.WriteGenesis(ctx, genesis); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.WriteGenesis(ctx, genesis); err == nil || !strings.Contains(err.Error(), "only ever at index 0") {
+		t.Fatalf("a second genesis: %v", err)
+	}
+	// An nco entry verified now, admitted after the revocation.
+	early, err := l.currentRegistry().VerifyBatch([][]byte{kit.Signed(t, "nco")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rev, _ := registrylog.Draft("revoke", specs.KindRegistryChange, 2, at, map[string]any{"change": "key.revoked", "agency_id": "nco", "key_id": kit.Signers["nco"].KeyID()})
+	revEnv, _ := root.Sign(rev)
+	ps, err := l.Append(ctx, revEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Index(ps[0]); err != nil {
+		t.Fatal(err)
+	}
+	_, _, err = l.admit(ctx, early)
+	var v *specs.Violation
+	if !errors.As(err, &v) || v.Rule != specs.RuleKeyUnknown || !strings.Contains(v.Message, "revoked by registry entry revoke") {
+		t.Fatalf("entry verified before the revocation, admitted after: %v", err)
+	}
+	// A registry entry in a batch with others is refused.
+	add, _ := registrylog.Draft("retire", specs.KindRegistryChange, 3, at, map[string]any{"change": "agency.retired", "agency_id": "npa"})
+	addEnv, _ := root.Sign(add)
+	if _, err := l.Append(ctx, addEnv, kit.Signed(t, "commission")); !errors.As(err, &v) || v.Rule != specs.RuleRegistry {
+		t.Fatalf("registry entry in a batch: %v", err)
+	}
+	kit.Unseq("commission")
+	// A change that cannot apply: rule registry.change, nothing appended.
+	bad, _ := registrylog.Draft("bad", specs.KindRegistryChange, 3, at, map[string]any{"change": "key.revoked", "agency_id": "nco", "key_id": kit.Signers["nco"].KeyID()})
+	badEnv, _ := root.Sign(bad)
+	if _, err := l.Append(ctx, badEnv); !errors.As(err, &v) || v.Rule != specs.RuleRegistry || v.Field != "body.key_id" {
+		t.Fatalf("revoking twice: %v", err)
+	}
+	if err := l.Close(ctx); err != nil {
+		t.Fatal(err)
+	}
+	// Reopened, the history is the log's: the key is still revoked, and
+	// registry.json in the directory (unchanged) does not matter.
+	l, err = Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(ctx)
+	kit.Unseq("nco")
+	if _, err := l.Append(ctx, kit.Signed(t, "nco")); !errors.As(err, &v) || v.Rule != specs.RuleKeyUnknown {
+		t.Fatalf("after reopen, the revoked key: %v", err)
+	}
+	if n := len(l.History().Versions()); n != 2 {
+		t.Errorf("restored history has %d versions, want 2", n)
+	}
+	if raw, _ := os.ReadFile(filepath.Join(dir, RegistryFile)); string(raw) != string(kit.RegJSON) {
+		t.Errorf("registry.json was rewritten")
+	}
+}
+
+// A log without a genesis stands on registry.json and refuses registry
+// entries, saying why.
+func TestNoGenesisRefusesRegistryEntries(t *testing.T) {
+	ctx := context.Background()
+	kit := testkit.New(t)
+	dir := filepath.Join(t.TempDir(), "ledger")
+	if _, err := Init(dir, "plain.example/log", kit.RegJSON); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(ctx)
+	seed := make([]byte, ed25519.SeedSize)
+	root, _ := agencykey.FromPrivateKey(ed25519.NewKeyFromSeed(seed))
+	d, _ := registrylog.Draft("r", specs.KindRegistryChange, 2, time.Now(), map[string]any{"change": "agency.retired", "agency_id": "npa"})
+	env, _ := root.Sign(d)
+	var v *specs.Violation
+	if _, err := l.Append(ctx, env); !errors.As(err, &v) || v.Rule != specs.RuleAgencyUnknown || !strings.Contains(v.Message, "has no commission root key") {
+		t.Fatalf("registry entry on a log without genesis: %v", err)
+	}
+}
