@@ -45,7 +45,7 @@ func (l *Ledger) restore(ctx context.Context) error {
 	if err == nil {
 		// The trust history is rebuilt from the log's own registry
 		// entries, which the snapshot only locates.
-		if err = l.restoreTrustAt(ctx, trust); err != nil {
+		if err = l.restoreTrustAt(ctx, trust, n); err != nil {
 			l.hist = nil
 		}
 	}

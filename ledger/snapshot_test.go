@@ -176,9 +176,20 @@ func TestSnapshotRefused(t *testing.T) {
 		{"root", func() []byte { s := parsed(); s.Root = bytes.Repeat([]byte{1}, 32); return remarshal(s) }, "differs from the published checkpoint's"},
 		{"section", func() []byte {
 			s := parsed()
-			s.Sections = append(s.Sections, specs.SnapshotSection{Name: "registry", Version: 1, Data: []byte("x")})
+			s.Sections = append(s.Sections, specs.SnapshotSection{Name: "zz_future", Version: 1, Data: []byte("x")})
 			return remarshal(s)
-		}, "section registry version 1 is not one this acdledger reads"},
+		}, "section zz_future version 1 is not one this acdledger reads"},
+		{"trust history", func() []byte {
+			// This log has no genesis: its leaf 0 is an agency's entry.
+			s := parsed()
+			s.Sections[1].Data = []byte("0\n")
+			return remarshal(s)
+		}, "not a registry entry"},
+		{"trust history form", func() []byte {
+			s := parsed()
+			s.Sections[1].Data = []byte("00\n")
+			return remarshal(s)
+		}, "is not a decimal index"},
 		{"content", func() []byte {
 			s := parsed()
 			// The same entries, the last two swapped: a state that is not the log's.

@@ -8,6 +8,7 @@ import (
 
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/specs/registrylog"
+	"github.com/transparency-dev/tessera/api/layout"
 )
 
 // The admission snapshot's trust section (specs/snapshot.md) locates the
@@ -62,23 +63,36 @@ func parseTrustSection(data []byte, size uint64) ([]uint64, error) {
 }
 
 // restoreTrustAt rebuilds the trust history from the leaves at the given
-// indices. A leaf there that is not a registry entry means the snapshot is
-// not this log's: the caller then replays the whole log.
-func (l *Ledger) restoreTrustAt(ctx context.Context, idxs []uint64) error {
+// indices of the tree of the given size. A leaf there that is not a
+// registry entry means the snapshot is not this log's: the caller then
+// replays the whole log.
+func (l *Ledger) restoreTrustAt(ctx context.Context, idxs []uint64, size uint64) error {
 	l.hist = nil
 	if len(idxs) == 0 {
 		l.hist = registrylog.Implicit(l.registry)
 		return nil
 	}
 	for _, idx := range idxs {
-		err := l.replay(ctx, idx, idx+1, func(h *specs.Header, leaf []byte, idx uint64) error {
-			if (idx == 0) != (h.Kind == specs.KindGenesis) || !specs.RootKinds[h.Kind] {
-				return fmt.Errorf("%s: the leaf at index %d is a %s entry, not a registry entry", trustSection, idx, h.Kind)
-			}
-			return l.restoreTrust(idx, leaf, h)
-		})
+		entries, err := l.bundle(ctx, idx/layout.EntryBundleWidth, size)
 		if err != nil {
-			return err
+			// %v: a missing bundle here is a wrong snapshot, not a
+			// missing snapshot file.
+			return fmt.Errorf("%s: reading the leaf at index %d: %v", trustSection, idx, err)
+		}
+		i := idx % layout.EntryBundleWidth
+		if i >= uint64(len(entries)) {
+			return fmt.Errorf("%s: no leaf at index %d", trustSection, idx)
+		}
+		leaf := entries[i]
+		h, err := specs.PeekHeader(leaf)
+		if err != nil {
+			return fmt.Errorf("%s: the leaf at index %d: %v", trustSection, idx, err)
+		}
+		if (idx == 0) != (h.Kind == specs.KindGenesis) || !specs.RootKinds[h.Kind] {
+			return fmt.Errorf("%s: the leaf at index %d is a %s entry, not a registry entry", trustSection, idx, h.Kind)
+		}
+		if err := l.restoreTrust(idx, leaf, h); err != nil {
+			return fmt.Errorf("%s: %v", trustSection, err)
 		}
 	}
 	return nil

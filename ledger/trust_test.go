@@ -98,6 +98,9 @@ func TestTrustHistoryAdmission(t *testing.T) {
 	if n := len(l.History().Versions()); n != 2 {
 		t.Errorf("restored history has %d versions, want 2", n)
 	}
+	if l.snapSize == 0 {
+		t.Errorf("reopened by a full replay: the history was not restored from the admission snapshot's trust section")
+	}
 	if raw, _ := os.ReadFile(filepath.Join(dir, RegistryFile)); string(raw) != string(kit.RegJSON) {
 		t.Errorf("registry.json was rewritten")
 	}
