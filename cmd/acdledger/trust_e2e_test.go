@@ -106,7 +106,9 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 	// 3. A member key rotation, back-dated to the start of the day, and a
 	// morning event sealed to the members in force.
 	must(t, "keygen", "--member", "member-1", "--out", filepath.Join(keys, "member-1b"))
-	morning := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	// The start of the day that was 7 hours ago, so that its 06:00 is in
+	// the past whatever the time of day the test runs at.
+	morning := now.Add(-7 * time.Hour).Truncate(24 * time.Hour)
 	change("add-member", "--member", "member-1", "--recipient", filepath.Join(keys, "member-1b.age"), "--valid-from", morning.Format(time.RFC3339))
 	event := entry("nco", "nco-2", morning.Add(6*time.Hour).Format(time.RFC3339), true)
 	appendOK(event)
