@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/acdledger/acdledger/verifier/evidence"
 	"github.com/acdledger/acdledger/verifier/rules"
 	"github.com/acdledger/acdledger/verifier/sealed"
+	"github.com/acdledger/acdledger/verifier/tlog"
 	"github.com/spf13/cobra"
 )
 
@@ -109,11 +111,26 @@ bar is shown on a terminal.`,
 				return err
 			}
 			opts := verifier.AuditOptions{}
+			// With a genesis, the witness policy and rules configuration
+			// in force come from the log (specs/registry.md): the trust
+			// history is replayed first, at the checkpoint then audited.
+			var inForce *verifier.PolicyInForce
+			if p.Root != "" {
+				if opts.Checkpoint, inForce, err = logPolicy(cmd.Context(), p, src); err != nil {
+					return err
+				}
+			}
+			var adopted *verifier.RulesInForce
 			var col *evidence.Collector
 			if !noRules {
 				cfg, err := loadRulesConfig(rulesConfig)
 				if err != nil {
 					return err
+				}
+				if opts.Checkpoint != nil {
+					if adopted, err = p.CheckAdoptedRules(cfg, opts.Checkpoint.Size); err != nil {
+						return usage(fmt.Errorf("--rules-config: %w", err))
+					}
 				}
 				opts.Rules = rules.New(cfg)
 				opts.WitnessTime = true
@@ -151,8 +168,10 @@ bar is shown on a terminal.`,
 					col = evidence.NewCollector(rules.DefaultConfig())
 				}
 				// The packages are proven against the checkpoint replayed.
-				if opts.Checkpoint, err = src.Checkpoint(cmd.Context(), p.Trust); err != nil {
-					return classify(fmt.Errorf("log %s: %w", src, err))
+				if opts.Checkpoint == nil {
+					if opts.Checkpoint, err = src.Checkpoint(cmd.Context(), p.Trust); err != nil {
+						return classify(fmt.Errorf("log %s: %w", src, err))
+					}
 				}
 				col.Hook(&opts)
 			}
@@ -163,6 +182,7 @@ bar is shown on a terminal.`,
 			if err != nil {
 				return classify(fmt.Errorf("log %s: %w", src, err))
 			}
+			r.WitnessPolicy, r.RulesAdopted = inForce, adopted
 			var written *evidence.Written
 			if evidenceDir != "" && col.Len() > 0 {
 				var asOfT = opts.RulesAsOf
@@ -432,6 +452,16 @@ func printAudit(w io.Writer, r *verifier.AuditReport) {
 			fmt.Fprintf(w, "  the --registry file differs: %s\n", d)
 		}
 	}
+	if pf := r.WitnessPolicy; pf != nil {
+		fmt.Fprintf(w, "witness policy in force at tree size %d: set by registry entry %s (index %d, valid from %s); cosigned by [%s]\n",
+			pf.TreeSize, pf.EntryID, pf.Index, pf.ValidFrom, strings.Join(pf.Cosigners, ", "))
+		for _, d := range pf.FileDifferences {
+			fmt.Fprintf(w, "  the --policy file differs: %s\n", d)
+		}
+	}
+	if ra := r.RulesAdopted; ra != nil {
+		fmt.Fprintf(w, "rules configuration: version %s adopted by registry entry %s, digest %s (matches)\n", ra.Version, ra.EntryID, ra.Digest)
+	}
 	fmt.Fprintf(w, "\n%-24s %8s\n", "kind", "entries")
 	for _, k := range sortedMapKeys(r.ByKind) {
 		fmt.Fprintf(w, "%-24s %8d\n", k, r.ByKind[k])
@@ -500,4 +530,26 @@ func sortedMapKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// logPolicy replays the trust history of a log with a genesis at its
+// current checkpoint (verified against the pins: the log key, and the
+// --policy file's quorum if given), then checks that checkpoint against the
+// witness policy in force in the log at its size. It returns the
+// checkpoint to audit (with its cosigners under the log's policy) and the
+// policy used (nil: the log sets none). This costs a second replay of the
+// log: the policy in force can only be known from the tree it verifies.
+func logPolicy(ctx context.Context, p *verifier.Pins, src *tlog.Source) (*tlog.Checkpoint, *verifier.PolicyInForce, error) {
+	cp, err := src.Checkpoint(ctx, p.Trust)
+	if err != nil {
+		return nil, nil, classify(fmt.Errorf("log %s: %w", src, err))
+	}
+	if err := replayTrustAt(ctx, p, src, cp); err != nil {
+		return nil, nil, err
+	}
+	pf, checked, err := p.CheckLogPolicy(cp)
+	if err != nil {
+		return nil, nil, classify(fmt.Errorf("log %s: %w", src, err))
+	}
+	return checked, pf, nil
 }

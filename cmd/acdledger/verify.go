@@ -64,10 +64,16 @@ func (p *pinFlags) add(cmd *cobra.Command, needRegistry bool) {
 // force at its index: what every command that reads entries of a log with
 // a genesis needs first. Without --root-key it does nothing.
 func replayTrust(ctx context.Context, pins *verifier.Pins, src *tlog.Source) error {
-	if pins.Root == "" {
+	return replayTrustAt(ctx, pins, src, nil)
+}
+
+// replayTrustAt is replayTrust at checkpoint cp (nil: the current one).
+// A history already replayed (pins.History) is kept.
+func replayTrustAt(ctx context.Context, pins *verifier.Pins, src *tlog.Source, cp *tlog.Checkpoint) error {
+	if pins.Root == "" || pins.History != nil {
 		return nil
 	}
-	r, err := pins.Audit(ctx, src, verifier.AuditOptions{})
+	r, err := pins.Audit(ctx, src, verifier.AuditOptions{Checkpoint: cp})
 	if err != nil {
 		return classify(fmt.Errorf("log %s: replaying the registry: %w", src, err))
 	}
