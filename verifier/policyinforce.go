@@ -24,6 +24,9 @@ type PolicyInForce struct {
 	// FileDifferences lists where a --policy file given too differs from
 	// the log's policy (a cross-check: the file's quorum is also required).
 	FileDifferences []string `json:"policy_file_differences,omitempty"`
+	// Error says why the checkpoint does not meet this policy ("": it
+	// does). An audit then still replays the tree, and fails.
+	Error string `json:"error,omitempty"`
 }
 
 // ErrPolicyInForce marks a checkpoint that lacks the quorum of the policy
@@ -52,8 +55,9 @@ func policySetAt(h *registrylog.History, size uint64) (*registrylog.Version, str
 // force in the log at cp.Size (p.History must be replayed up to cp). It
 // returns nil, cp when the log has no policy.set entry before cp (nothing
 // more is required), else the policy used and cp with its cosigners and
-// cosignature time under that policy. A checkpoint lacking the quorum is
-// an ErrPolicyInForce naming the entry.
+// cosignature time under that policy (when no --policy file is pinned). A
+// checkpoint lacking the quorum is an ErrPolicyInForce naming the entry,
+// with the policy (its cosigners as far as they verify) still returned.
 func (p *Pins) CheckLogPolicy(cp *tlog.Checkpoint) (*PolicyInForce, *tlog.Checkpoint, error) {
 	if p.History == nil {
 		return nil, nil, inputErr("the witness policy in force needs the trust history replayed first")
@@ -79,6 +83,10 @@ func (p *Pins) CheckLogPolicy(cp *tlog.Checkpoint) (*PolicyInForce, *tlog.Checkp
 	t.Policy = pol
 	checked, err := tlog.VerifyCheckpoint(cp.Raw, t)
 	if err != nil {
+		pf.Cosigners, _ = pol.Cosigners(cp.Raw)
+		if pf.Cosigners == nil {
+			pf.Cosigners = []string{}
+		}
 		return pf, nil, fmt.Errorf("%w: the policy set by registry entry %s (index %d, the last policy.set below tree size %d): %v", ErrPolicyInForce, v.EntryID, v.Index, cp.Size, err)
 	}
 	pf.Cosigners = append([]string{}, checked.Cosigners...)

@@ -218,6 +218,9 @@ bar is shown on a terminal.`,
 				}
 			}
 			var problems []string
+			if r.WitnessPolicy != nil && r.WitnessPolicy.Error != "" {
+				problems = append(problems, r.WitnessPolicy.Error)
+			}
 			if !r.OK() {
 				problems = append(problems, fmt.Sprintf("%d of %d entries break the admission rules", r.FailureCount, r.Entries))
 			}
@@ -455,6 +458,9 @@ func printAudit(w io.Writer, r *verifier.AuditReport) {
 	if pf := r.WitnessPolicy; pf != nil {
 		fmt.Fprintf(w, "witness policy in force at tree size %d: set by registry entry %s (index %d, valid from %s); cosigned by [%s]\n",
 			pf.TreeSize, pf.EntryID, pf.Index, pf.ValidFrom, strings.Join(pf.Cosigners, ", "))
+		if pf.Error != "" {
+			fmt.Fprintf(w, "  FAIL: %s\n", pf.Error)
+		}
 		for _, d := range pf.FileDifferences {
 			fmt.Fprintf(w, "  the --policy file differs: %s\n", d)
 		}
@@ -544,11 +550,22 @@ func logPolicy(ctx context.Context, p *verifier.Pins, src *tlog.Source) (*tlog.C
 	if err != nil {
 		return nil, nil, classify(fmt.Errorf("log %s: %w", src, err))
 	}
-	if err := replayTrustAt(ctx, p, src, cp); err != nil {
-		return nil, nil, err
-	}
-	pf, checked, err := p.CheckLogPolicy(cp)
+	r, err := p.Audit(ctx, src, verifier.AuditOptions{Checkpoint: cp})
 	if err != nil {
+		return nil, nil, classify(fmt.Errorf("log %s: replaying the registry: %w", src, err))
+	}
+	if r.History == nil {
+		// The genesis does not verify: the audit itself reports why.
+		return cp, nil, nil
+	}
+	p.History = r.History
+	pf, checked, err := p.CheckLogPolicy(cp)
+	switch {
+	case errors.Is(err, verifier.ErrPolicyInForce) && pf != nil:
+		// The tree is still replayed and reported; the audit fails.
+		pf.Error = err.Error()
+		return cp, pf, nil
+	case err != nil:
 		return nil, nil, classify(fmt.Errorf("log %s: %w", src, err))
 	}
 	return checked, pf, nil

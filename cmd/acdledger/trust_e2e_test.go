@@ -138,20 +138,34 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 	}
 	seqs["mic"]--
 
-	// Ten years later, with nothing but the genesis pins.
+	// Ten years later, with nothing but the genesis pins. This serve
+	// publishes without witnesses, so the checkpoint lacks the quorum of
+	// the policy in force (registry-7, 2 of 2): the audit replays and
+	// reports everything, and fails naming that entry.
 	var audit struct {
-		Entries      uint64 `json:"entries"`
-		FailureCount uint64 `json:"failure_count"`
-		Trust        struct {
+		Entries       uint64 `json:"entries"`
+		FailureCount  uint64 `json:"failure_count"`
+		WitnessPolicy struct {
+			EntryID string `json:"entry_id"`
+			Error   string `json:"error"`
+		} `json:"witness_policy_in_force"`
+		RulesAdopted struct {
+			EntryID string `json:"entry_id"`
+		} `json:"rules_adopted"`
+		Trust struct {
 			Source   string `json:"source"`
 			Versions []struct {
 				Change string `json:"change"`
 			} `json:"versions"`
 		} `json:"trust"`
 	}
-	out = must(t, "audit", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--as-of", now.AddDate(10, 0, 0).Format(time.RFC3339), "--json")
+	r = mustFail(t, 1, "registry entry registry-7", "audit", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--as-of", now.AddDate(10, 0, 0).Format(time.RFC3339), "--json")
+	out = r.stdout
 	if err := json.Unmarshal([]byte(out), &audit); err != nil {
 		t.Fatal(err)
+	}
+	if audit.WitnessPolicy.EntryID != "registry-7" || !strings.Contains(audit.WitnessPolicy.Error, "lacks the witness quorum") || audit.RulesAdopted.EntryID != "registry-8" {
+		t.Errorf("audit ten years later: want the policy of registry-7 unmet and the rules of registry-8 matched:\n%s", out)
 	}
 	var changes []string
 	for _, v := range audit.Trust.Versions {
@@ -195,7 +209,7 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 	// and the policy changes, with the history it saved.
 	must(t, "watch", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--state", path("watch.state"), "--once")
 	// A --registry file is a cross-check: the stale one names the differences.
-	out = must(t, "audit", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--registry", reg, "--no-rules", "--json")
+	out = mustFail(t, 1, "registry entry registry-7", "audit", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--registry", reg, "--no-rules", "--json").stdout
 	if !strings.Contains(out, "registry_file_differences") || !strings.Contains(out, "but the log revoked it (registry entry registry-4)") {
 		t.Errorf("audit with a stale --registry does not name where it differs:\n%s", out)
 	}

@@ -70,7 +70,13 @@ func replayTrust(ctx context.Context, pins *verifier.Pins, src *tlog.Source) err
 // replayTrustAt is replayTrust at checkpoint cp (nil: the current one).
 // A history already replayed (pins.History) is kept.
 func replayTrustAt(ctx context.Context, pins *verifier.Pins, src *tlog.Source, cp *tlog.Checkpoint) error {
-	if pins.Root == "" || pins.History != nil {
+	if pins.Root == "" {
+		return nil
+	}
+	if pins.History != nil {
+		if pins.Registry == nil {
+			pins.Registry = pins.History.Current()
+		}
 		return nil
 	}
 	r, err := pins.Audit(ctx, src, verifier.AuditOptions{Checkpoint: cp})
