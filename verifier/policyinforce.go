@@ -3,8 +3,6 @@ package verifier
 import (
 	"errors"
 	"fmt"
-	"slices"
-	"strings"
 
 	"github.com/acdledger/acdledger/specs/registrylog"
 	"github.com/acdledger/acdledger/verifier/rules"
@@ -77,7 +75,7 @@ func (p *Pins) CheckLogPolicy(cp *tlog.Checkpoint) (*PolicyInForce, *tlog.Checkp
 			ErrPolicyInForce, v.EntryID, v.Index, pol.Log.Name(), pol.Log.KeyHash(), lk.Name(), lk.KeyHash())
 	}
 	if p.Trust.Policy != nil {
-		pf.FileDifferences = PolicyDiff(p.Trust.Policy, pol)
+		pf.FileDifferences = tlog.PolicyDiff(p.Trust.Policy, pol, "the --policy file", "the log's policy")
 	}
 	t := p.Trust
 	t.Policy = pol
@@ -96,38 +94,6 @@ func (p *Pins) CheckLogPolicy(cp *tlog.Checkpoint) (*PolicyInForce, *tlog.Checkp
 		cp = checked
 	}
 	return pf, cp, nil
-}
-
-// PolicyDiff says where policy file f differs from the log's policy l, in
-// what an auditor checks: the witnesses (name and key; URLs are the
-// operator's concern) and the quorum (group and quorum lines).
-func PolicyDiff(f, l *tlog.Policy) []string {
-	lines := func(p *tlog.Policy) []string {
-		var out []string
-		for _, w := range p.Witnesses {
-			out = append(out, "witness "+w.Name+" "+w.VKey)
-		}
-		for _, ln := range strings.Split(string(p.Raw), "\n") {
-			fs := strings.Fields(ln)
-			if len(fs) > 0 && (fs[0] == "group" || fs[0] == "quorum") {
-				out = append(out, strings.Join(fs, " "))
-			}
-		}
-		return out
-	}
-	fl, ll := lines(f), lines(l)
-	var d []string
-	for _, x := range fl {
-		if !slices.Contains(ll, x) {
-			d = append(d, fmt.Sprintf("the --policy file has %q, the log's policy does not", x))
-		}
-	}
-	for _, x := range ll {
-		if !slices.Contains(fl, x) {
-			d = append(d, fmt.Sprintf("the log's policy has %q, the --policy file does not", x))
-		}
-	}
-	return d
 }
 
 // RulesInForce is the rules configuration the log adopted (rules.adopted)
