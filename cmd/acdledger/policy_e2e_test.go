@@ -207,7 +207,7 @@ func TestPolicyAndRulesInForceFromLog(t *testing.T) {
 	}
 	_, r = audit(2, "--rules-config", lag)
 	if !strings.Contains(r.stderr, "not the one adopted in the log") || !strings.Contains(r.stderr, "registry entry registry-4 adopted version 2026.1 with digest ") ||
-		strings.Count(r.stderr, "sha256:")+strings.Count(r.stderr, "digest is ") < 2 {
+		strings.Count(r.stderr, "sha256:") < 2 {
 		t.Errorf("a rules configuration other than the adopted one: want both digests and the entry named\n%s", r.stderr)
 	}
 }
