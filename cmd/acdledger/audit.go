@@ -55,6 +55,13 @@ func newAudit() *cobra.Command {
     watched. Without a policy or an archive it says so and falls back to the
     checkpoint's newest cosignature (or the time of the audit) as an upper bound
     only; the output names the bound used (log_time in --json);
+  - with --root-key (a log with a genesis), the witness policy and the rules
+    configuration in force come from the log (specs/registry.md): the checkpoint
+    must carry the quorum of the last policy.set entry below its size (named in
+    the output; a --policy file is then also required and compared with it),
+    and when the log adopted a rules configuration (rules.adopted), a
+    --rules-config with another digest is refused. The trust history is
+    replayed first, so the tree is read twice;
   - with --identity (a commission member's age identity), also the commission-only
     check C1: every entry sealed to that member's key is opened and its values
     checked against the commitments the agency signed (specs/sealed.md); a box
