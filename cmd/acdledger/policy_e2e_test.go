@@ -100,7 +100,11 @@ func TestPolicyAndRulesInForceFromLog(t *testing.T) {
 		os.WriteFile(draft, raw, 0o644)
 		env := path(fmt.Sprintf("nco-%d.dsse", seq))
 		os.WriteFile(env, []byte(must(t, "sign", "--key", filepath.Join(keys, "nco.key"), draft)), 0o644)
-		must(t, "append", "--server", url, env)
+		must(t, "append", "--server", url, "--receipts", path("receipts"), env)
+	}
+	receipt := func(n int) string { return filepath.Join(work, "receipts", fmt.Sprintf("nco-%d.tlog-proof", n)) }
+	verifyReceipt := func(n int) result {
+		return run(t, "verify", "receipt", "--vkey", vkey, "--root-key", fp, "--log", logDir, receipt(n))
 	}
 	changes := 0
 	change := func(args ...string) {
@@ -180,6 +184,15 @@ func TestPolicyAndRulesInForceFromLog(t *testing.T) {
 		t.Fatalf("a checkpoint meeting only the old quorum: want a failure naming registry-3\n%s%s", r.stdout, r.stderr)
 	}
 
+	// Receipts too: nco-2's checkpoint (tree 4) was under policy A, nco-3's
+	// (tree 6) is under B but cosigned by w1 only.
+	if r := verifyReceipt(2); r.code != 0 || !strings.Contains(r.stdout, "witness policy of registry entry registry-2") {
+		t.Errorf("verify receipt under policy A: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+	if r := verifyReceipt(3); r.code != 1 || !strings.Contains(r.stderr, "registry entry registry-3 (index 4") || !strings.Contains(r.stderr, "lacks the witness quorum") {
+		t.Errorf("verify receipt of a checkpoint meeting only the old quorum: exit %d\n%s%s", r.code, r.stdout, r.stderr)
+	}
+
 	// serve restarted with policy B: both witnesses cosign, the audit
 	// passes, and serve no longer warns.
 	srv.Process.Kill()
@@ -189,6 +202,9 @@ func TestPolicyAndRulesInForceFromLog(t *testing.T) {
 	rep, _ = audit(0, "--no-rules")
 	if rep.Policy == nil || rep.Policy.EntryID != "registry-3" || strings.Join(rep.Policy.Cosigners, ",") != "w1,w2" || rep.Policy.Error != "" {
 		t.Fatalf("with serve on the new policy: %+v", rep.Policy)
+	}
+	if r := verifyReceipt(4); r.code != 0 || !strings.Contains(r.stdout, "cosigned by w1, w2") {
+		t.Errorf("verify receipt under policy B, cosigned by both: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 	}
 	if logged, _ := os.ReadFile(path("serve-2.log")); strings.Contains(string(logged), "differs from the one serve publishes with") {
 		t.Errorf("serve on the log's policy still warns:\n%s", logged)

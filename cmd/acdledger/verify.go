@@ -170,7 +170,11 @@ func newVerifyReceipt() *cobra.Command {
   2. the entry's envelope (the proof's extra line, or --entry) is included at the
      proof's index in that checkpoint's tree;
   3. the envelope is signed by a key the registry gives its agency, and passes
-     every admission rule that needs no log state (specs/admission.md).`,
+     every admission rule that needs no log state (specs/admission.md).
+With --root-key (and --log), the registry in force at the receipt's index and
+the witness policy in force at its tree size (the last policy.set entry below
+it, named in the output) come from the log: the checkpoint must carry that
+policy's quorum.`,
 		Example: `  acdledger verify receipt --vkey demo/log.vkey --registry demo/registry.json demo/receipts/*.tlog-proof`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -190,8 +194,12 @@ func newVerifyReceipt() *cobra.Command {
 			return verifyFiles(cmd, args, asJSON, func(data []byte) (*verifier.ReceiptResult, error) {
 				return p.VerifyReceipt(data, env)
 			}, func(f string, r *verifier.ReceiptResult) string {
-				return fmt.Sprintf("OK %s: entry %s (%s, %s seq %d) at index %d of %s tree %d%s",
-					f, r.EntryID, r.Kind, r.Agency, r.Seq, r.Index, r.Origin, r.Size, cosigned(r.Cosigners))
+				pol := ""
+				if r.WitnessPolicy != nil {
+					pol = fmt.Sprintf(", witness policy of registry entry %s", r.WitnessPolicy.EntryID)
+				}
+				return fmt.Sprintf("OK %s: entry %s (%s, %s seq %d) at index %d of %s tree %d%s%s",
+					f, r.EntryID, r.Kind, r.Agency, r.Seq, r.Index, r.Origin, r.Size, cosigned(r.Cosigners), pol)
 			})
 		},
 	}
