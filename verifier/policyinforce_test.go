@@ -1,14 +1,18 @@
 package verifier_test
 
 import (
+	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/sha256"
+	"crypto/x509"
+	"encoding/hex"
+	"encoding/pem"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
 	"testing"
 
-	"github.com/acdledger/acdledger/internal/testkit"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/specs/registrylog"
 	"github.com/acdledger/acdledger/verifier"
@@ -59,8 +63,21 @@ func TestPolicyAndRulesInForce(t *testing.T) {
 	one := pol(logV, "witness w1 "+w1V+"\nquorum w1\n")
 	both := pol(logV, "witness w1 "+w1V+"\nwitness w2 "+w2V+"\ngroup all all w1 w2\nquorum all\n")
 
-	kit := testkit.New(t)
-	reg, err := registrylog.Clone(kit.Registry)
+	// (testkit is not used: it imports ledger/agencykey, and no verifier
+	// package, tests included, may depend on ledger/.)
+	pub, _, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, err := x509.MarshalPKIXPublicKey(pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(der)
+	regJSON, _ := json.Marshal(map[string]any{"registry": 1, "agencies": []any{map[string]any{
+		"id": "nco", "name": "NCO", "role": "agency", "kinds": []string{"retention.deleted"},
+		"keys": []any{map[string]string{"key_id": hex.EncodeToString(sum[:]), "public_key": string(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))}}}}})
+	reg, err := specs.ParseRegistry(regJSON)
 	if err != nil {
 		t.Fatal(err)
 	}
