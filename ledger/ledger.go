@@ -114,6 +114,7 @@ type Ledger struct {
 
 	logDir     string          // the POSIX log directory ("" for AWS): for temp-file sweeps and path-free messages
 	witnesses  *witnessMonitor // nil without a witness policy (or on the AWS driver)
+	policy     *tlog.Policy    // the witness policy it publishes with (nil without one): compared with the log's (warnPolicy)
 	log        *slog.Logger
 	bg         context.Context // lives until Close: the recovery loop's
 	recovering bool            // a recovery loop runs (l.mu)
@@ -274,13 +275,14 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		awaiter: tessera.NewPublicationAwaiter(bg, reader.ReadCheckpoint, 25*time.Millisecond),
 		state:   specs.NewLogState(),
 		changed: make(chan struct{}), advanced: map[agencySeq]chan struct{}{},
-		logDir: logDir, witnesses: mon, log: opts.Logger, bg: bg,
+		logDir: logDir, witnesses: mon, policy: policy, log: opts.Logger, bg: bg,
 		archive: arch,
 	}
 	if err := l.restore(ctx); err != nil {
 		cancel()
 		return nil, err
 	}
+	l.warnPolicy()
 	if l.openSize > l.snapSize {
 		// A tail was replayed (or the whole log, on the first open after
 		// an upgrade or with a bad snapshot): save it, so the next start

@@ -7,6 +7,7 @@ import (
 
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/specs/registrylog"
+	"github.com/acdledger/acdledger/verifier/tlog"
 )
 
 // The trust history (specs/registry.md): the registry is a function of the
@@ -116,7 +117,44 @@ func (l *Ledger) acceptTrust(a *specs.Admitted, index uint64) error {
 		return err
 	}
 	l.reg.Store(l.hist.Current())
+	var c registrylog.Change
+	if json.Unmarshal(a.Entry.Body, &c) == nil && c.Change == registrylog.PolicySet {
+		l.warnPolicy()
+	}
 	return nil
+}
+
+// warnPolicy logs a warning when the witness policy in force in the log
+// (its last policy.set entry) differs from the one the ledger publishes
+// with (serve --policy). Auditors pinning the genesis check checkpoints
+// against the log's policy, so they will refuse checkpoints that lack its
+// quorum. The ledger does not switch by itself: Tessera's appender takes
+// its witness group when it starts, and the entry's policy need not carry
+// the witnesses' URLs, so the operator restarts serve with --policy set to
+// the log's policy. l.mu is held, or the ledger is being opened.
+func (l *Ledger) warnPolicy() {
+	if l.hist == nil {
+		return
+	}
+	ps := l.hist.Current().WitnessPolicy
+	if ps == nil {
+		return
+	}
+	msg := "the witness policy in force in the log differs from the one serve publishes with (--policy): auditors pinning the genesis will refuse checkpoints that lack the log's quorum; restart serve with --policy set to the log's policy (registry show --json, witness_policy)"
+	inLog, err := tlog.ParsePolicy([]byte(ps.Policy))
+	if err != nil {
+		l.log.Warn(msg, "set_by", ps.SetBy, "error", err.Error())
+		return
+	}
+	var diff []string
+	if l.policy == nil {
+		diff = []string{"serve runs without --policy: its checkpoints carry no witness cosignatures"}
+	} else {
+		diff = tlog.PolicyDiff(l.policy, inLog, "serve --policy", "the log's policy")
+	}
+	if len(diff) > 0 {
+		l.log.Warn(msg, "set_by", ps.SetBy, "differences", diff)
+	}
 }
 
 // WriteGenesis appends the genesis entry of a new, empty log (acdledger

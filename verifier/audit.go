@@ -104,6 +104,13 @@ type AuditReport struct {
 	Trust *TrustReport `json:"trust,omitempty"`
 	// History is the trust history replayed (nil if it could not be).
 	History *registrylog.History `json:"-"`
+	// WitnessPolicy is the log's policy (policy.set) the checkpoint's
+	// cosignatures were checked against (Pins.CheckLogPolicy); nil when
+	// the log sets none below the checkpoint's size.
+	WitnessPolicy *PolicyInForce `json:"witness_policy_in_force,omitempty"`
+	// RulesAdopted is the log's rules.adopted entry the rules
+	// configuration matched (Pins.CheckAdoptedRules).
+	RulesAdopted *RulesInForce `json:"rules_adopted,omitempty"`
 }
 
 // TrustReport says which registry the audit checked each entry against.

@@ -24,6 +24,10 @@ type ReceiptResult struct {
 	// Cosigners are the pinned policy's witnesses that cosigned the
 	// receipt's checkpoint (empty without a policy).
 	Cosigners []string `json:"cosigners,omitempty"`
+	// WitnessPolicy is the log's policy (policy.set) in force at the
+	// receipt's tree size that its checkpoint was checked against, when
+	// the trust history is replayed (--root-key) and sets one.
+	WitnessPolicy *PolicyInForce `json:"witness_policy_in_force,omitempty"`
 }
 
 // VerifyReceipt checks a receipt offline: the checkpoint's signature and
@@ -57,6 +61,14 @@ func (p *Pins) verifyReceipt(proofData, envelope []byte) (*ReceiptResult, *specs
 	if err != nil {
 		return nil, nil, fmt.Errorf("checkpoint: %w", err)
 	}
+	// With a genesis, the checkpoint must also meet the witness policy
+	// the log set for a tree of its size (specs/registry.md).
+	var pf *PolicyInForce
+	if p.Root != "" && p.History != nil {
+		if pf, cp, err = p.CheckLogPolicy(cp); err != nil {
+			return nil, nil, fmt.Errorf("checkpoint: %w", err)
+		}
+	}
 	if err := tlog.VerifyInclusion(leaf, tp.Index, tp.Hashes, cp); err != nil {
 		return nil, nil, fmt.Errorf("inclusion of entry %d in tree %d: %w", tp.Index, cp.Size, err)
 	}
@@ -67,6 +79,6 @@ func (p *Pins) verifyReceipt(proofData, envelope []byte) (*ReceiptResult, *specs
 	return &ReceiptResult{
 		EntryID: a.Entry.ID, Kind: a.Entry.Kind, Agency: a.Entry.Agency, Seq: a.Entry.Seq,
 		Index: tp.Index, Origin: cp.Origin, Size: cp.Size, Root: base64.StdEncoding.EncodeToString(cp.Hash),
-		Cosigners: cp.Cosigners,
+		Cosigners: cp.Cosigners, WitnessPolicy: pf,
 	}, a, nil
 }

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"io"
@@ -18,6 +19,7 @@ import (
 	"github.com/acdledger/acdledger/verifier/evidence"
 	"github.com/acdledger/acdledger/verifier/rules"
 	"github.com/acdledger/acdledger/verifier/sealed"
+	"github.com/acdledger/acdledger/verifier/tlog"
 	"github.com/spf13/cobra"
 )
 
@@ -53,6 +55,13 @@ func newAudit() *cobra.Command {
     watched. Without a policy or an archive it says so and falls back to the
     checkpoint's newest cosignature (or the time of the audit) as an upper bound
     only; the output names the bound used (log_time in --json);
+  - with --root-key (a log with a genesis), the witness policy and the rules
+    configuration in force come from the log (specs/registry.md): the checkpoint
+    must carry the quorum of the last policy.set entry below its size (named in
+    the output; a --policy file is then also required and compared with it),
+    and when the log adopted a rules configuration (rules.adopted), a
+    --rules-config with another digest is refused. The trust history is
+    replayed first, so the tree is read twice;
   - with --identity (a commission member's age identity), also the commission-only
     check C1: every entry sealed to that member's key is opened and its values
     checked against the commitments the agency signed (specs/sealed.md); a box
@@ -109,11 +118,26 @@ bar is shown on a terminal.`,
 				return err
 			}
 			opts := verifier.AuditOptions{}
+			// With a genesis, the witness policy and rules configuration
+			// in force come from the log (specs/registry.md): the trust
+			// history is replayed first, at the checkpoint then audited.
+			var inForce *verifier.PolicyInForce
+			if p.Root != "" {
+				if opts.Checkpoint, inForce, err = logPolicy(cmd.Context(), p, src); err != nil {
+					return err
+				}
+			}
+			var adopted *verifier.RulesInForce
 			var col *evidence.Collector
 			if !noRules {
 				cfg, err := loadRulesConfig(rulesConfig)
 				if err != nil {
 					return err
+				}
+				if opts.Checkpoint != nil {
+					if adopted, err = p.CheckAdoptedRules(cfg, opts.Checkpoint.Size); err != nil {
+						return usage(fmt.Errorf("--rules-config: %w", err))
+					}
 				}
 				opts.Rules = rules.New(cfg)
 				opts.WitnessTime = true
@@ -151,8 +175,10 @@ bar is shown on a terminal.`,
 					col = evidence.NewCollector(rules.DefaultConfig())
 				}
 				// The packages are proven against the checkpoint replayed.
-				if opts.Checkpoint, err = src.Checkpoint(cmd.Context(), p.Trust); err != nil {
-					return classify(fmt.Errorf("log %s: %w", src, err))
+				if opts.Checkpoint == nil {
+					if opts.Checkpoint, err = src.Checkpoint(cmd.Context(), p.Trust); err != nil {
+						return classify(fmt.Errorf("log %s: %w", src, err))
+					}
 				}
 				col.Hook(&opts)
 			}
@@ -163,6 +189,7 @@ bar is shown on a terminal.`,
 			if err != nil {
 				return classify(fmt.Errorf("log %s: %w", src, err))
 			}
+			r.WitnessPolicy, r.RulesAdopted = inForce, adopted
 			var written *evidence.Written
 			if evidenceDir != "" && col.Len() > 0 {
 				var asOfT = opts.RulesAsOf
@@ -198,6 +225,9 @@ bar is shown on a terminal.`,
 				}
 			}
 			var problems []string
+			if r.WitnessPolicy != nil && r.WitnessPolicy.Error != "" {
+				problems = append(problems, r.WitnessPolicy.Error)
+			}
 			if !r.OK() {
 				problems = append(problems, fmt.Sprintf("%d of %d entries break the admission rules", r.FailureCount, r.Entries))
 			}
@@ -432,6 +462,19 @@ func printAudit(w io.Writer, r *verifier.AuditReport) {
 			fmt.Fprintf(w, "  the --registry file differs: %s\n", d)
 		}
 	}
+	if pf := r.WitnessPolicy; pf != nil {
+		fmt.Fprintf(w, "witness policy in force at tree size %d: set by registry entry %s (index %d, valid from %s); cosigned by [%s]\n",
+			pf.TreeSize, pf.EntryID, pf.Index, pf.ValidFrom, strings.Join(pf.Cosigners, ", "))
+		if pf.Error != "" {
+			fmt.Fprintf(w, "  FAIL: %s\n", pf.Error)
+		}
+		for _, d := range pf.FileDifferences {
+			fmt.Fprintf(w, "  the --policy file differs: %s\n", d)
+		}
+	}
+	if ra := r.RulesAdopted; ra != nil {
+		fmt.Fprintf(w, "rules configuration: version %s adopted by registry entry %s, digest %s (matches)\n", ra.Version, ra.EntryID, ra.Digest)
+	}
 	fmt.Fprintf(w, "\n%-24s %8s\n", "kind", "entries")
 	for _, k := range sortedMapKeys(r.ByKind) {
 		fmt.Fprintf(w, "%-24s %8d\n", k, r.ByKind[k])
@@ -500,4 +543,37 @@ func sortedMapKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(out)
 	return out
+}
+
+// logPolicy replays the trust history of a log with a genesis at its
+// current checkpoint (verified against the pins: the log key, and the
+// --policy file's quorum if given), then checks that checkpoint against the
+// witness policy in force in the log at its size. It returns the
+// checkpoint to audit (with its cosigners under the log's policy) and the
+// policy used (nil: the log sets none). This costs a second replay of the
+// log: the policy in force can only be known from the tree it verifies.
+func logPolicy(ctx context.Context, p *verifier.Pins, src *tlog.Source) (*tlog.Checkpoint, *verifier.PolicyInForce, error) {
+	cp, err := src.Checkpoint(ctx, p.Trust)
+	if err != nil {
+		return nil, nil, classify(fmt.Errorf("log %s: %w", src, err))
+	}
+	r, err := p.Audit(ctx, src, verifier.AuditOptions{Checkpoint: cp})
+	if err != nil {
+		return nil, nil, classify(fmt.Errorf("log %s: replaying the registry: %w", src, err))
+	}
+	if r.History == nil {
+		// The genesis does not verify: the audit itself reports why.
+		return cp, nil, nil
+	}
+	p.History = r.History
+	pf, checked, err := p.CheckLogPolicy(cp)
+	switch {
+	case errors.Is(err, verifier.ErrPolicyInForce) && pf != nil:
+		// The tree is still replayed and reported; the audit fails.
+		pf.Error = err.Error()
+		return cp, pf, nil
+	case err != nil:
+		return nil, nil, classify(fmt.Errorf("log %s: %w", src, err))
+	}
+	return checked, pf, nil
 }

@@ -112,6 +112,17 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 	change("add-member", "--member", "member-1", "--recipient", filepath.Join(keys, "member-1b.age"), "--valid-from", morning.Format(time.RFC3339))
 	event := entry("nco", "nco-2", morning.Add(6*time.Hour).Format(time.RFC3339), true)
 	appendOK(event)
+	// The morning event opens with the member's new key (before the
+	// policy changes below: after them, this log's unwitnessed checkpoints
+	// lack the quorum in force, which open and verify refuse).
+	opened := must(t, "open", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--identity", filepath.Join(keys, "member-1b.age"), "nco-4")
+	if !strings.Contains(opened, "deleted at the morning's incident site") {
+		t.Errorf("open of the morning event:\n%s", opened)
+	}
+	// A field disclosed, verified with the registry replayed from the log.
+	must(t, "disclose", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--identity", filepath.Join(keys, "member-1b.age"), "--field", "detail", "--out", path("fact.json"), "nco-4")
+	must(t, "verify", "disclosure", "--vkey", vkey, "--root-key", fp, "--log", logDir, path("fact.json"))
+	mustFail(t, 2, "--root-key needs --log", "verify", "disclosure", "--vkey", vkey, "--root-key", fp, path("fact.json"))
 
 	// 4. The witness quorum: 1 of 2, then 2 of 2.
 	logV, _ := os.ReadFile(vkey)
@@ -140,20 +151,34 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 	}
 	seqs["mic"]--
 
-	// Ten years later, with nothing but the genesis pins.
+	// Ten years later, with nothing but the genesis pins. This serve
+	// publishes without witnesses, so the checkpoint lacks the quorum of
+	// the policy in force (registry-7, 2 of 2): the audit replays and
+	// reports everything, and fails naming that entry.
 	var audit struct {
-		Entries      uint64 `json:"entries"`
-		FailureCount uint64 `json:"failure_count"`
-		Trust        struct {
+		Entries       uint64 `json:"entries"`
+		FailureCount  uint64 `json:"failure_count"`
+		WitnessPolicy struct {
+			EntryID string `json:"entry_id"`
+			Error   string `json:"error"`
+		} `json:"witness_policy_in_force"`
+		RulesAdopted struct {
+			EntryID string `json:"entry_id"`
+		} `json:"rules_adopted"`
+		Trust struct {
 			Source   string `json:"source"`
 			Versions []struct {
 				Change string `json:"change"`
 			} `json:"versions"`
 		} `json:"trust"`
 	}
-	out = must(t, "audit", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--as-of", now.AddDate(10, 0, 0).Format(time.RFC3339), "--json")
+	r = mustFail(t, 1, "registry entry registry-7", "audit", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--as-of", now.AddDate(10, 0, 0).Format(time.RFC3339), "--json")
+	out = r.stdout
 	if err := json.Unmarshal([]byte(out), &audit); err != nil {
 		t.Fatal(err)
+	}
+	if audit.WitnessPolicy.EntryID != "registry-7" || !strings.Contains(audit.WitnessPolicy.Error, "lacks the witness quorum") || audit.RulesAdopted.EntryID != "registry-8" {
+		t.Errorf("audit ten years later: want the policy of registry-7 unmet and the rules of registry-8 matched:\n%s", out)
 	}
 	var changes []string
 	for _, v := range audit.Trust.Versions {
@@ -163,6 +188,8 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 		strings.Join(changes, " ") != "genesis agency.added key.added key.revoked member.added policy.set policy.set rules.adopted agency.retired" {
 		t.Fatalf("audit ten years later: %d failures, trust from %s, changes %v\n%s", audit.FailureCount, audit.Trust.Source, changes, out)
 	}
+	// open too checks the checkpoint against the policy in force.
+	mustFail(t, 1, "registry entry registry-7", "open", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--identity", filepath.Join(keys, "member-1b.age"), "nco-4")
 	// The receipt of the entry the old key signed before its revocation
 	// still verifies, the registry replayed from the log.
 	must(t, "verify", "receipt", "--vkey", vkey, "--root-key", fp, "--log", logDir, filepath.Join(work, "receipts", "nco-2.tlog-proof"))
@@ -184,20 +211,11 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 	if !strings.Contains(show, "as made by key.added") {
 		t.Errorf("registry show --index 5:\n%s", show)
 	}
-	// The morning event opens with the member's new key.
-	opened := must(t, "open", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--identity", filepath.Join(keys, "member-1b.age"), "nco-4")
-	if !strings.Contains(opened, "deleted at the morning's incident site") {
-		t.Errorf("open of the morning event:\n%s", opened)
-	}
-	// A field disclosed, verified with the registry replayed from the log.
-	must(t, "disclose", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--identity", filepath.Join(keys, "member-1b.age"), "--field", "detail", "--out", path("fact.json"), "nco-4")
-	must(t, "verify", "disclosure", "--vkey", vkey, "--root-key", fp, "--log", logDir, path("fact.json"))
-	mustFail(t, 2, "--root-key needs --log", "verify", "disclosure", "--vkey", vkey, "--root-key", fp, path("fact.json"))
 	// The watcher carries on through the key revocation, the member rotation
 	// and the policy changes, with the history it saved.
 	must(t, "watch", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--state", path("watch.state"), "--once")
 	// A --registry file is a cross-check: the stale one names the differences.
-	out = must(t, "audit", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--registry", reg, "--no-rules", "--json")
+	out = mustFail(t, 1, "registry entry registry-7", "audit", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--registry", reg, "--no-rules", "--json").stdout
 	if !strings.Contains(out, "registry_file_differences") || !strings.Contains(out, "but the log revoked it (registry entry registry-4)") {
 		t.Errorf("audit with a stale --registry does not name where it differs:\n%s", out)
 	}

@@ -64,10 +64,22 @@ func (p *pinFlags) add(cmd *cobra.Command, needRegistry bool) {
 // force at its index: what every command that reads entries of a log with
 // a genesis needs first. Without --root-key it does nothing.
 func replayTrust(ctx context.Context, pins *verifier.Pins, src *tlog.Source) error {
+	return replayTrustAt(ctx, pins, src, nil)
+}
+
+// replayTrustAt is replayTrust at checkpoint cp (nil: the current one).
+// A history already replayed (pins.History) is kept.
+func replayTrustAt(ctx context.Context, pins *verifier.Pins, src *tlog.Source, cp *tlog.Checkpoint) error {
 	if pins.Root == "" {
 		return nil
 	}
-	r, err := pins.Audit(ctx, src, verifier.AuditOptions{})
+	if pins.History != nil {
+		if pins.Registry == nil {
+			pins.Registry = pins.History.Current()
+		}
+		return nil
+	}
+	r, err := pins.Audit(ctx, src, verifier.AuditOptions{Checkpoint: cp})
 	if err != nil {
 		return classify(fmt.Errorf("log %s: replaying the registry: %w", src, err))
 	}
@@ -158,7 +170,11 @@ func newVerifyReceipt() *cobra.Command {
   2. the entry's envelope (the proof's extra line, or --entry) is included at the
      proof's index in that checkpoint's tree;
   3. the envelope is signed by a key the registry gives its agency, and passes
-     every admission rule that needs no log state (specs/admission.md).`,
+     every admission rule that needs no log state (specs/admission.md).
+With --root-key (and --log), the registry in force at the receipt's index and
+the witness policy in force at its tree size (the last policy.set entry below
+it, named in the output) come from the log: the checkpoint must carry that
+policy's quorum.`,
 		Example: `  acdledger verify receipt --vkey demo/log.vkey --registry demo/registry.json demo/receipts/*.tlog-proof`,
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -178,8 +194,12 @@ func newVerifyReceipt() *cobra.Command {
 			return verifyFiles(cmd, args, asJSON, func(data []byte) (*verifier.ReceiptResult, error) {
 				return p.VerifyReceipt(data, env)
 			}, func(f string, r *verifier.ReceiptResult) string {
-				return fmt.Sprintf("OK %s: entry %s (%s, %s seq %d) at index %d of %s tree %d%s",
-					f, r.EntryID, r.Kind, r.Agency, r.Seq, r.Index, r.Origin, r.Size, cosigned(r.Cosigners))
+				pol := ""
+				if r.WitnessPolicy != nil {
+					pol = fmt.Sprintf(", witness policy of registry entry %s", r.WitnessPolicy.EntryID)
+				}
+				return fmt.Sprintf("OK %s: entry %s (%s, %s seq %d) at index %d of %s tree %d%s%s",
+					f, r.EntryID, r.Kind, r.Agency, r.Seq, r.Index, r.Origin, r.Size, cosigned(r.Cosigners), pol)
 			})
 		},
 	}
