@@ -39,6 +39,11 @@ type fixture struct {
 
 func start(t testing.TB, kit *testkit.Kit, opts ledger.Options, driver string) *fixture {
 	t.Helper()
+	return startWith(t, kit, opts, driver, server.Config{})
+}
+
+func startWith(t testing.TB, kit *testkit.Kit, opts ledger.Options, driver string, cfg server.Config) *fixture {
+	t.Helper()
 	ctx := context.Background()
 	dir := storagetest.NewLedger(t, driver, "server.test.example/log", kit.RegJSON)
 	l, err := ledger.Open(ctx, dir, opts)
@@ -46,7 +51,7 @@ func start(t testing.TB, kit *testkit.Kit, opts ledger.Options, driver string) *
 		t.Fatal(err)
 	}
 	f := &fixture{kit: kit, dir: dir, l: l, regFile: filepath.Join(dir, ledger.RegistryFile)}
-	f.srv = httptest.NewServer(server.New(l, server.Config{}))
+	f.srv = httptest.NewServer(server.New(l, cfg))
 	t.Cleanup(func() {
 		f.srv.Close()
 		l.Close(ctx)
@@ -129,7 +134,13 @@ func testConcurrentAgencies(t *testing.T, driver string) {
 		depth = 4
 	}
 	kit := testkit.Many(t, agencies)
-	f := start(t, kit, ledger.Options{}, driver)
+	// These clients send raw requests, without the submit package's resend
+	// of an entry refused as early (ledger/submit/order.go): with 1,024
+	// requests in flight under the race detector on a busy machine, an
+	// agency's first entry can sit unread for longer than the default 10 s
+	// reorder wait while its later ones are read. The test is about order,
+	// uniqueness and receipts, not the wait's length, so it waits longer.
+	f := startWith(t, kit, ledger.Options{}, driver, server.Config{ReorderWait: 2 * time.Minute})
 	envs := make([][][]byte, agencies)
 	for i := 0; i < total; i++ {
 		a := i % agencies
