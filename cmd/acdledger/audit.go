@@ -224,23 +224,11 @@ bar is shown on a terminal.`,
 					}
 				}
 			}
-			var problems []string
-			if r.WitnessPolicy != nil && r.WitnessPolicy.Error != "" {
-				problems = append(problems, r.WitnessPolicy.Error)
-			}
-			if !r.OK() {
-				problems = append(problems, fmt.Sprintf("%d of %d entries break the admission rules", r.FailureCount, r.Entries))
-			}
-			if !r.Compliant() {
-				problems = append(problems, fmt.Sprintf("%d compliance rule violations", r.Rules.ViolationCount))
-			}
+			var extra []string
 			if len(findings) > 0 {
-				problems = append(problems, fmt.Sprintf("%d sealed entries do not open to what they commit to (commission-only check C1)", len(findings)))
+				extra = append(extra, fmt.Sprintf("%d sealed entries do not open to what they commit to (commission-only check C1)", len(findings)))
 			}
-			if len(problems) > 0 {
-				return failed(fmt.Errorf("audit failed: %s", strings.Join(problems, "; ")))
-			}
-			return nil
+			return auditVerdict(r, extra...)
 		},
 	}
 	pins.add(cmd, true)
@@ -329,17 +317,7 @@ func auditBundles(cmd *cobra.Command, pins *pinFlags, files []string, rulesConfi
 		}
 		printAudit(cmd.OutOrStdout(), r)
 	}
-	var problems []string
-	if !r.OK() {
-		problems = append(problems, fmt.Sprintf("%d of %d entries break the admission rules", r.FailureCount, r.Entries))
-	}
-	if !r.Compliant() {
-		problems = append(problems, fmt.Sprintf("%d compliance rule violations", r.Rules.ViolationCount))
-	}
-	if len(problems) > 0 {
-		return failed(fmt.Errorf("audit failed: %s", strings.Join(problems, "; ")))
-	}
-	return nil
+	return auditVerdict(r)
 }
 
 type resumeFlags struct{ state, members, statement string }
@@ -414,17 +392,7 @@ func auditResumed(cmd *cobra.Command, pins *pinFlags, logLoc, rulesConfig, asOf 
 			st.Size, res.state, loc, strings.Join(signers, ", "), st.Violations, st.AdmissionFailures)
 		printAudit(cmd.OutOrStdout(), r)
 	}
-	var problems []string
-	if !r.OK() {
-		problems = append(problems, fmt.Sprintf("%d of %d entries break the admission rules", r.FailureCount, r.Entries))
-	}
-	if !r.Compliant() {
-		problems = append(problems, fmt.Sprintf("%d compliance rule violations", r.Rules.ViolationCount))
-	}
-	if len(problems) > 0 {
-		return failed(fmt.Errorf("audit failed: %s", strings.Join(problems, "; ")))
-	}
-	return nil
+	return auditVerdict(r)
 }
 
 // sealedChecks is the outcome of the commission-only check C1.
@@ -576,4 +544,25 @@ func logPolicy(ctx context.Context, p *verifier.Pins, src *tlog.Source) (*tlog.C
 		return nil, nil, classify(fmt.Errorf("log %s: %w", src, err))
 	}
 	return checked, pf, nil
+}
+
+// auditVerdict is the exit of every audit (of a log, a bundle chain or a
+// resumed replay): 1 with each problem named, or nil. A witness policy in
+// force that the checkpoint does not meet is one of them.
+func auditVerdict(r *verifier.AuditReport, extra ...string) error {
+	var problems []string
+	if r.WitnessPolicy != nil && r.WitnessPolicy.Error != "" {
+		problems = append(problems, r.WitnessPolicy.Error)
+	}
+	if !r.OK() {
+		problems = append(problems, fmt.Sprintf("%d of %d entries break the admission rules", r.FailureCount, r.Entries))
+	}
+	if !r.Compliant() {
+		problems = append(problems, fmt.Sprintf("%d compliance rule violations", r.Rules.ViolationCount))
+	}
+	problems = append(problems, extra...)
+	if len(problems) > 0 {
+		return failed(fmt.Errorf("audit failed: %s", strings.Join(problems, "; ")))
+	}
+	return nil
 }
