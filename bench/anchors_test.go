@@ -28,7 +28,6 @@ import (
 	"runtime"
 	"strconv"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,51 +202,28 @@ func runTesseraHTTP(b *testing.B, dir string, leaves [][]byte, conc int, wait bo
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = conc, conc
 	hc := &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 
-	lat := make([]time.Duration, len(leaves))
 	var errs firstErr
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	m := startMeter()
-	b.StartTimer()
-	start := time.Now()
-	for range conc {
-		wg.Go(func() {
-			for !errs.any() {
-				i := int(next.Add(1) - 1)
-				if i >= len(leaves) {
-					return
-				}
-				t0 := time.Now()
-				resp, err := hc.Post(url, "application/octet-stream", bytes.NewReader(leaves[i]))
-				if err == nil {
-					_, err = io.Copy(io.Discard, resp.Body)
-					resp.Body.Close()
-					if err == nil && resp.StatusCode != http.StatusOK {
-						err = fmt.Errorf("HTTP %d", resp.StatusCode)
-					}
-				}
-				if err != nil {
-					errs.set(fmt.Errorf("leaf %d: %w", i, err))
-					continue
-				}
-				lat[i] = time.Since(t0)
+	run := runClients(b, conc, len(leaves), &errs, func(i int) error {
+		resp, err := hc.Post(url, "application/octet-stream", bytes.NewReader(leaves[i]))
+		if err == nil {
+			_, err = io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+			if err == nil && resp.StatusCode != http.StatusOK {
+				err = fmt.Errorf("HTTP %d", resp.StatusCode)
 			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	peak := peakRSS()
-	cores, others := m.cores(elapsed)
+		}
+		if err != nil {
+			return fmt.Errorf("leaf %d: %w", i, err)
+		}
+		return nil
+	})
 	tr.CloseIdleConnections()
 	hs.Shutdown(ctx)
 	errs.check(b)
 	if err := shutdown(ctx); err != nil {
 		b.Fatal(err)
 	}
-	p50, p99, mean := latencies(lat)
-	return result{entries: len(leaves), elapsed: elapsed, rate: float64(len(leaves)) / elapsed.Seconds(),
-		p50: p50, p99: p99, mean: mean, peakKiB: peak, cores: cores, others: others}
+	return run.result()
 }
 
 // nStarts is how many times each process of (7) is started.

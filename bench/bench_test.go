@@ -439,44 +439,22 @@ func runHTTP(b *testing.B, dir string, f *fixture, n, conc int, wait bool) resul
 	tr.MaxIdleConns, tr.MaxIdleConnsPerHost = conc, conc
 	cl.HTTP = &http.Client{Transport: tr, Timeout: 2 * time.Minute}
 
-	lat := make([]time.Duration, n)
 	var errs firstErr
-	var wg sync.WaitGroup
-	var next atomic.Int64
-	m := startMeter()
-	b.StartTimer()
-	start := time.Now()
-	for range conc {
-		wg.Go(func() {
-			for !errs.any() {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				t0 := time.Now()
-				if _, err := cl.Add(ctx, f.envs[i], wait); err != nil {
-					errs.set(fmt.Errorf("entry %d: %w", i, err))
-					continue
-				}
-				lat[i] = time.Since(t0)
-			}
-		})
-	}
-	wg.Wait()
-	elapsed := time.Since(start)
-	b.StopTimer()
-	peak := peakRSS()
-	cores, others := m.cores(elapsed)
+	run := runClients(b, conc, n, &errs, func(i int) error {
+		if _, err := cl.Add(ctx, f.envs[i], wait); err != nil {
+			return fmt.Errorf("entry %d: %w", i, err)
+		}
+		return nil
+	})
 	tr.CloseIdleConnections()
 	hs.Shutdown(ctx)
 	errs.check(b)
 	if err := closeLedger(); err != nil {
 		b.Fatal(err)
 	}
-	p50, p99, mean := latencies(lat)
-	return result{entries: n, elapsed: elapsed, rate: float64(n) / elapsed.Seconds(),
-		p50: p50, p99: p99, mean: mean, peakKiB: peak, cores: cores, others: others,
-		note: "HTTP: client and server share this process's 2 cores and its RSS"}
+	r := run.result()
+	r.note = "HTTP: client and server share this process's 2 cores and its RSS"
+	return r
 }
 
 // ledgerForAudit returns the log and receipts of (2), building them

@@ -330,6 +330,58 @@ func latencies(ls []time.Duration) (p50, p99, mean time.Duration) {
 	return at(0.50), at(0.99), sum / time.Duration(len(s))
 }
 
+// clientRun is one run of concurrent clients (runClients).
+type clientRun struct {
+	n             int
+	lat           []time.Duration // per request; 0 where it failed
+	elapsed       time.Duration
+	peakKiB       int64
+	cores, others float64
+}
+
+// runClients has conc goroutines send requests 0…n-1, each with send(i),
+// the way HTTP clients share a server: each takes the next request as soon
+// as its last one is answered. Only the sends are timed. An error from
+// send is kept in errs and stops the run; the caller checks errs after its
+// own teardown.
+func runClients(b *testing.B, conc, n int, errs *firstErr, send func(i int) error) clientRun {
+	lat := make([]time.Duration, n)
+	var wg sync.WaitGroup
+	var next atomic.Int64
+	m := startMeter()
+	b.StartTimer()
+	start := time.Now()
+	for range conc {
+		wg.Go(func() {
+			for !errs.any() {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				t0 := time.Now()
+				if err := send(i); err != nil {
+					errs.set(err)
+					continue
+				}
+				lat[i] = time.Since(t0)
+			}
+		})
+	}
+	wg.Wait()
+	elapsed := time.Since(start)
+	b.StopTimer()
+	peak := peakRSS()
+	cores, others := m.cores(elapsed)
+	return clientRun{n: n, lat: lat, elapsed: elapsed, peakKiB: peak, cores: cores, others: others}
+}
+
+// result is the run's row: rate, latencies, peak RSS and CPU use.
+func (c clientRun) result() result {
+	p50, p99, mean := latencies(c.lat)
+	return result{entries: c.n, elapsed: c.elapsed, rate: float64(c.n) / c.elapsed.Seconds(),
+		p50: p50, p99: p99, mean: mean, peakKiB: c.peakKiB, cores: c.cores, others: c.others}
+}
+
 // firstErr keeps the first error reported by any goroutine.
 type firstErr struct {
 	mu     sync.Mutex
