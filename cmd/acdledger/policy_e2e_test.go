@@ -49,24 +49,8 @@ func serveLogged(t *testing.T, stderr string, args ...string) (*exec.Cmd, string
 // cross-check naming where it differs. A rules configuration other than
 // the adopted one is refused, naming both digests and the entry.
 func TestPolicyAndRulesInForceFromLog(t *testing.T) {
-	work := t.TempDir()
-	keys := filepath.Join(work, "keys")
-	reg := filepath.Join(work, "registry.json")
-	led := filepath.Join(work, "ledger")
-	logDir := filepath.Join(led, "log")
-	vkey := filepath.Join(led, "log.vkey")
-	path := func(name string) string { return filepath.Join(work, name) }
-
-	var kg struct {
-		Fingerprint string `json:"root_key_fingerprint"`
-	}
-	if err := json.Unmarshal([]byte(must(t, "keygen", "--commission", "--out", filepath.Join(keys, "root"), "--json")), &kg); err != nil {
-		t.Fatal(err)
-	}
-	fp := kg.Fingerprint
-	must(t, "keygen", "--agency", "nco", "--out", filepath.Join(keys, "nco"), "--registry", reg, "--kinds", "retention.deleted")
-	must(t, "keygen", "--member", "member-1", "--out", filepath.Join(keys, "member-1"), "--registry", reg)
-	must(t, "init", "--dir", led, "--origin", "policy.acdledger.example/log", "--registry", reg, "--root-key", filepath.Join(keys, "root.key"))
+	g := newGenesisLedger(t, "policy.acdledger.example/log")
+	keys, led, logDir, vkey, fp, path := g.keys, g.led, g.logDir, g.vkey, g.fp, g.path
 	logV, _ := os.ReadFile(vkey)
 
 	// Two witnesses on loopback; policy A needs w1, policy B both.
@@ -102,7 +86,7 @@ func TestPolicyAndRulesInForceFromLog(t *testing.T) {
 		os.WriteFile(env, []byte(must(t, "sign", "--key", filepath.Join(keys, "nco.key"), draft)), 0o644)
 		must(t, "append", "--server", url, "--receipts", path("receipts"), env)
 	}
-	receipt := func(n int) string { return filepath.Join(work, "receipts", fmt.Sprintf("nco-%d.tlog-proof", n)) }
+	receipt := func(n int) string { return filepath.Join(g.work, "receipts", fmt.Sprintf("nco-%d.tlog-proof", n)) }
 	verifyReceipt := func(n int) result {
 		return run(t, "verify", "receipt", "--vkey", vkey, "--root-key", fp, "--log", logDir, receipt(n))
 	}

@@ -20,26 +20,10 @@ import (
 // key fingerprint. A morning event, older than every member key, is sealed
 // and opened.
 func TestTrustHistoryWhileServing(t *testing.T) {
-	work := t.TempDir()
-	keys := filepath.Join(work, "keys")
-	reg := filepath.Join(work, "registry.json")
-	led := filepath.Join(work, "ledger")
-	logDir := filepath.Join(led, "log")
-	vkey := filepath.Join(led, "log.vkey")
-	path := func(name string) string { return filepath.Join(work, name) }
-
-	var kg struct {
-		Fingerprint string `json:"root_key_fingerprint"`
-	}
-	if err := json.Unmarshal([]byte(must(t, "keygen", "--commission", "--out", filepath.Join(keys, "root"), "--json")), &kg); err != nil {
-		t.Fatal(err)
-	}
-	fp := kg.Fingerprint
-	must(t, "keygen", "--agency", "nco", "--out", filepath.Join(keys, "nco"), "--registry", reg, "--kinds", "retention.deleted")
-	must(t, "keygen", "--member", "member-1", "--out", filepath.Join(keys, "member-1"), "--registry", reg)
-	out := must(t, "init", "--dir", led, "--origin", "trust.acdledger.example/log", "--registry", reg, "--root-key", filepath.Join(keys, "root.key"))
-	if !strings.Contains(out, fp) {
-		t.Fatalf("init does not print the root key fingerprint %s:\n%s", fp, out)
+	g := newGenesisLedger(t, "trust.acdledger.example/log")
+	keys, reg, led, logDir, vkey, fp, path := g.keys, g.reg, g.led, g.logDir, g.vkey, g.fp, g.path
+	if !strings.Contains(g.initOut, fp) {
+		t.Fatalf("init does not print the root key fingerprint %s:\n%s", fp, g.initOut)
 	}
 	_, url := child(t, "serve", "--ledger", led, "--listen", "127.0.0.1:0")
 
@@ -173,7 +157,7 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 		} `json:"trust"`
 	}
 	r = mustFail(t, 1, "registry entry registry-7", "audit", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--as-of", now.AddDate(10, 0, 0).Format(time.RFC3339), "--json")
-	out = r.stdout
+	out := r.stdout
 	if err := json.Unmarshal([]byte(out), &audit); err != nil {
 		t.Fatal(err)
 	}
@@ -192,7 +176,7 @@ func TestTrustHistoryWhileServing(t *testing.T) {
 	mustFail(t, 1, "registry entry registry-7", "open", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--identity", filepath.Join(keys, "member-1b.age"), "nco-4")
 	// The receipt of the entry the old key signed before its revocation
 	// still verifies, the registry replayed from the log.
-	must(t, "verify", "receipt", "--vkey", vkey, "--root-key", fp, "--log", logDir, filepath.Join(work, "receipts", "nco-2.tlog-proof"))
+	must(t, "verify", "receipt", "--vkey", vkey, "--root-key", fp, "--log", logDir, filepath.Join(g.work, "receipts", "nco-2.tlog-proof"))
 	// The registry in force: the old key revoked, the quorum 2 of 2.
 	show := must(t, "registry", "show", "--log", logDir, "--vkey", vkey, "--root-key", fp, "--json")
 	if !strings.Contains(show, `"revoked_by": "registry-4"`) || !strings.Contains(show, `group members 2 w1 w2`) {
@@ -257,3 +241,33 @@ func TestMemberKeygenRotation(t *testing.T) {
 		t.Error("a refused keygen --member left its .age file")
 	}
 }
+
+// genesisLedger is a ledger made as the README's trust walk-through makes
+// one: a commission root key, one agency (nco, retention.deleted), one
+// member, and init --root-key, which writes the genesis at index 0.
+type genesisLedger struct {
+	work, keys, reg, led, logDir, vkey string
+	fp                                 string // the root key's fingerprint, the auditors' pin
+	initOut                            string // what init printed
+}
+
+func newGenesisLedger(t *testing.T, origin string) *genesisLedger {
+	t.Helper()
+	work := t.TempDir()
+	g := &genesisLedger{work: work, keys: filepath.Join(work, "keys"), reg: filepath.Join(work, "registry.json"), led: filepath.Join(work, "ledger")}
+	g.logDir, g.vkey = filepath.Join(g.led, "log"), filepath.Join(g.led, "log.vkey")
+	var kg struct {
+		Fingerprint string `json:"root_key_fingerprint"`
+	}
+	if err := json.Unmarshal([]byte(must(t, "keygen", "--commission", "--out", filepath.Join(g.keys, "root"), "--json")), &kg); err != nil {
+		t.Fatal(err)
+	}
+	g.fp = kg.Fingerprint
+	must(t, "keygen", "--agency", "nco", "--out", filepath.Join(g.keys, "nco"), "--registry", g.reg, "--kinds", "retention.deleted")
+	must(t, "keygen", "--member", "member-1", "--out", filepath.Join(g.keys, "member-1"), "--registry", g.reg)
+	g.initOut = must(t, "init", "--dir", g.led, "--origin", origin, "--registry", g.reg, "--root-key", filepath.Join(g.keys, "root.key"))
+	return g
+}
+
+// path is a file in the test's work directory.
+func (g *genesisLedger) path(name string) string { return filepath.Join(g.work, name) }
