@@ -158,19 +158,7 @@ func TestVectors(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names, _ := filepath.Glob(filepath.Join(vectorDir, "*.bundle"))
-	var chain []*specs.Bundle
-	for _, n := range names {
-		raw, err := os.ReadFile(n)
-		if err != nil {
-			t.Fatal(err)
-		}
-		b, err := specs.ParseBundle(raw)
-		if err != nil {
-			t.Fatal(err)
-		}
-		chain = append(chain, b)
-	}
+	chain := readChain(t, vectorDir)
 	if len(chain) != 3 {
 		t.Fatalf("%d bundles in %s", len(chain), vectorDir)
 	}
@@ -188,4 +176,23 @@ func TestVectors(t *testing.T) {
 	if _, err := bundle.Audit(chain[1:], pins, verifier.AuditOptions{}); !errors.Is(err, bundle.ErrChain) {
 		t.Fatalf("chain without June: %v", err)
 	}
+}
+
+// readChain reads the bundles of a vector directory, in name order.
+func readChain(t *testing.T, dir string) []*specs.Bundle {
+	t.Helper()
+	names, _ := filepath.Glob(filepath.Join(dir, "*.bundle"))
+	var chain []*specs.Bundle
+	for _, n := range names {
+		raw, err := os.ReadFile(n)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, err := specs.ParseBundle(raw)
+		if err != nil {
+			t.Fatalf("%s: %v", n, err)
+		}
+		chain = append(chain, b)
+	}
+	return chain
 }

@@ -299,18 +299,11 @@ func TestVectorsV2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	names, _ := filepath.Glob(filepath.Join(vectorDirV2, "*.bundle"))
-	var chain []*specs.Bundle
-	for _, n := range names {
-		raw, err := os.ReadFile(n)
-		if err != nil {
-			t.Fatal(err)
+	chain := readChain(t, vectorDirV2)
+	for i, b := range chain {
+		if b.Format != specs.BundleFormatV2 {
+			t.Fatalf("bundle %d of the chain is %s, not %s", i, b.Format, specs.BundleFormatV2)
 		}
-		b, err := specs.ParseBundle(raw)
-		if err != nil || b.Format != specs.BundleFormatV2 {
-			t.Fatalf("%s: %v", n, err)
-		}
-		chain = append(chain, b)
 	}
 	cfg, err := bundle.CheckSettings(chain)
 	if err != nil {
