@@ -215,11 +215,15 @@ func TestWatchBadState(t *testing.T) {
 		head, bulk func([]byte) []byte
 		want       string
 	}{
-		{"unknown member", func(b []byte) []byte { return bytes.Replace(b, []byte(`{"version":3,`), []byte(`{"version":3,"x":1,`), 1) }, nil, `unknown field "x"`},
+		{"unknown member", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`{"version":3,`), []byte(`{"version":3,"x":1,`), 1)
+		}, nil, `unknown field "x"`},
 		{"not compact", func(b []byte) []byte { return bytes.Replace(b, []byte(`{"version":3,`), []byte(`{"version": 3,`), 1) }, nil, "one encoding"},
 		{"two values", func(b []byte) []byte { return append(b, b...) }, nil, "after top-level value"},
 		{"version", func(b []byte) []byte { return bytes.Replace(b, []byte(`{"version":3,`), []byte(`{"version":9,`), 1) }, nil, "version: 9"},
-		{"digest", func(b []byte) []byte { return bytes.Replace(b, []byte(`"bulk_sha256":"`), []byte(`"bulk_sha256":"X`), 1) }, nil, "bulk_sha256"},
+		{"digest", func(b []byte) []byte {
+			return bytes.Replace(b, []byte(`"bulk_sha256":"`), []byte(`"bulk_sha256":"X`), 1)
+		}, nil, "bulk_sha256"},
 		{"edge", func(b []byte) []byte { return bytes.Replace(b, []byte(`"size":1`), []byte(`"size":2`), 1) }, nil, "edge"},
 		{"bulk altered", nil, func(b []byte) []byte { return bytes.Replace(b, []byte(`"tree_size":1`), []byte(`"tree_size":2`), 1) }, "not the bulk saved with it"},
 	} {
