@@ -165,7 +165,16 @@ func TestWatchDeadlineWithNothingNew(t *testing.T) {
 	f.mustPoll(f.open(), "entry@0 checkpoint:1")
 	f.mustPoll(f.open(), "")
 	f.now = time.Date(2026, 7, 1, 0, 0, 0, 0, time.UTC)
-	f.mustPoll(f.open(), "violation:R13@0")
+	// A save that fails between the writes reports nothing; the retry
+	// reports the violation, once.
+	w := f.open()
+	watch.SetTestHookBulkSaved(func() error { return errors.New("crash") })
+	if got, err := f.poll(w); err == nil || got != "" {
+		t.Fatalf("poll with a failing save: %v, reported %q", err, got)
+	}
+	watch.SetTestHookBulkSaved(nil)
+	f.mustPoll(w, "violation:R13@0")
+	f.mustPoll(w, "")
 	f.mustPoll(f.open(), "")
 }
 

@@ -211,6 +211,7 @@ func (w *Watcher) Poll(ctx context.Context) (bool, error) {
 			return false, nil
 		}
 		if err := w.save(w.cp, w.edge, w.seen); err != nil {
+			w.bulk = nil // Finish marked them reported: read the saved bulk again
 			return false, err
 		}
 		w.emitAll(w.violationEvents(nil, vs, now))
