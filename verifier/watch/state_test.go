@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -261,5 +262,40 @@ func TestWatchBadState(t *testing.T) {
 				t.Fatalf("error %q does not name %s", err, file)
 			}
 		})
+	}
+}
+
+// A catch-up longer than one verification batch: signatures are checked
+// on the workers batch by batch, and the events still come one leaf after
+// the other, each alarm right after its entry.
+func TestWatchCatchUpInOrder(t *testing.T) {
+	f := newFixture(t)
+	f.opts.Workers = 2
+	const n = 2100
+	var leaves [][]byte
+	for i := range n {
+		id := fmt.Sprintf("E%d", i)
+		if i == 1500 {
+			id = "E7" // a reused id: an admission alarm in the second batch
+		}
+		leaves = append(leaves, f.kit.Entry(t, "npa", id, "mofa.consulted", basis, map[string]any{"consulted_at": "2026-06-01T09:00:00+09:00"}, nil, nil))
+	}
+	f.log.Add(t, leaves...)
+	var want []string
+	for i := range n {
+		want = append(want, fmt.Sprintf("entry@%d", i))
+		if i == 1500 {
+			want = append(want, "alarm:admission:id.duplicate", "violation:R14@1500") // the rules see the reuse too
+		}
+	}
+	want = append(want, fmt.Sprintf("checkpoint:%d", n))
+	w := f.open()
+	f.evs = nil
+	alarm, err := w.Poll(context.Background())
+	if err != nil || !alarm {
+		t.Fatalf("poll: alarm %v, %v", alarm, err)
+	}
+	if got := summary(f.evs); got != strings.Join(want, " ") {
+		t.Fatalf("events out of order or missing:\n%s", got)
 	}
 }
