@@ -68,6 +68,7 @@ fuzz:
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzLogStateSnapshot$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs/registrylog -run '^$$' -fuzz '^FuzzRegistryLeaves$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs/registrylog -run '^$$' -fuzz '^FuzzHistoryJSON$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./verifier/watch -run '^$$' -fuzz '^FuzzState$$' -fuzztime $(FUZZTIME)
 
 clean:
 	rm -rf bin demo

@@ -26,6 +26,12 @@ type AuditOptions struct {
 	// order, with its bytes: evidence packages are built from it, and the
 	// report's integrity tables class a rogue leaf by what it claims to be.
 	OnFailure func(f EntryFailure, leaf []byte)
+	// OnLeaf, if set, sees every leaf in log order once its checks are
+	// done: what verified of it (nil if its signature or schema did not)
+	// and the admission error (nil if admitted). The violations the rules
+	// found in it went to OnViolation just before. A watcher reports each
+	// leaf from it.
+	OnLeaf func(i uint64, leaf []byte, a *specs.Admitted, err error)
 
 	// Rules, if set, runs the compliance rules (specs/rules.md) over every
 	// entry whose agency signature verifies, admitted or not (so a log
@@ -48,6 +54,10 @@ type AuditOptions struct {
 	// watched. Without a witness quorum in the pins, or an archive in the
 	// log, R15 falls back as before and the report says so (log_time).
 	WitnessTime bool
+	// Coverage, if set, is what R15 takes for every leaf instead of the
+	// bounds above: a watcher knows when it saw the previous checkpoint
+	// and this one.
+	Coverage *rules.Coverage
 	// Archive, if set, is an archive already read (ReadWitnessTime) for a
 	// replay (NewReplay) with witness time; LogTime describes it.
 	Archive *ckptarchive.Archive
@@ -78,6 +88,9 @@ type Resume struct {
 	Admission  *specs.LogState
 	Failures   uint64
 	Violations uint64
+	// History is the trust history replayed over [0, Size), for a log
+	// pinned by its root key (Pins.Root); a watcher keeps it.
+	History *registrylog.History
 }
 
 // AuditReport is the outcome of a full replay.
@@ -272,6 +285,12 @@ func (p *Pins) NewReplay(cp *tlog.Checkpoint, opts AuditOptions) *Replay {
 	}
 	if rs := opts.Resume; rs != nil {
 		a.state = rs.Admission
+		switch {
+		case rs.History != nil:
+			a.hist = rs.History
+		case p.Root != "" && rs.Size > 0:
+			a.genesisErr = errors.New("no trust history carried over from the leaves before the resumed one")
+		}
 		r.Entries, r.FailureCount, r.ResumedAt = rs.Size, rs.Failures, rs.Size
 		if r.Rules != nil {
 			r.Rules.ViolationCount = rs.Violations
@@ -437,7 +456,12 @@ func (a *auditor) drain() {
 		}
 		if a.opts.Rules != nil && v.admitted[j] != nil {
 			a.report.Rules.Checked++
-			a.violations(a.opts.Rules.AddCovered(idx, v.admitted[j].Entry, a.times.coverage(idx)))
+			cov := a.opts.Coverage
+			if cov == nil {
+				c := a.times.coverage(idx)
+				cov = &c
+			}
+			a.violations(a.opts.Rules.AddCovered(idx, v.admitted[j].Entry, *cov))
 		}
 		a.account(idx, v.batch[j], v.admitted[j], err)
 	}
@@ -447,6 +471,9 @@ func (a *auditor) drain() {
 }
 
 func (a *auditor) account(idx uint64, leaf []byte, adm *specs.Admitted, err error) {
+	if a.opts.OnLeaf != nil {
+		a.opts.OnLeaf(idx, leaf, adm, err)
+	}
 	r := a.report
 	r.Entries++
 	if err != nil {

@@ -3,6 +3,7 @@ package main
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -12,8 +13,11 @@ import (
 
 	"github.com/acdledger/acdledger/internal/progress"
 	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/verifier"
+	"github.com/acdledger/acdledger/verifier/compliance"
 	"github.com/acdledger/acdledger/verifier/report"
 	"github.com/acdledger/acdledger/verifier/rules"
+	"github.com/acdledger/acdledger/verifier/tlog"
 	"github.com/spf13/cobra"
 )
 
@@ -181,6 +185,7 @@ func newReportAnnual() *cobra.Command {
 	var year int
 	var calendar, asJSON bool
 	var grace time.Duration
+	var resume resumeFlags
 	cmd := &cobra.Command{
 		Use:   "annual --log DIR|URL --vkey FILE|--policy FILE --registry FILE --year YEAR --out DIR",
 		Short: "Compute the annual report over the log at its current checkpoint",
@@ -208,7 +213,18 @@ The rules judge deadlines as of the period's end plus --deadline-grace
 past a deadline for its closing entry), whatever the log holds: a deadline
 missed at the end of the year is reported even with no later entry. The
 report states that time (rules.as_of). A report made before then judges
-deadlines that have not passed yet; the command warns.`,
+deadlines that have not passed yet; the command warns.
+
+With --resume STATE (compliance sign --save-state) and --members, the replay
+starts at the tree of a compliance statement signed by the members' quorum
+(--statement, default <log>/compliance/<size>.note) instead of leaf 0, as
+audit --resume does: a year's report reads only the leaves logged since a
+statement made at the year's start. The statement's as-of must not be after
+the period's start and it must count no admission failure; entries of the
+year that refer to earlier ones are read from the log by index (inclusion
+proof, signature). The figures are then those of a report over the whole log,
+unless an entry logged before the statement is dated in the year (R15 reports
+such an entry; report verify without --resume replays everything).`,
 		Example: `  acdledger report annual --log demo/log --vkey demo/log.vkey --registry demo/agencies/registry.json --year 2026 --out demo/report
   acdledger report annual --log https://log.example/acd --policy policy.txt --registry registry.json --year 2026 --lang en --band 10 --out report-2026`,
 		Args: cobra.NoArgs,
@@ -245,9 +261,23 @@ deadlines that have not passed yet; the command warns.`,
 			}
 			opts := report.Options{Period: period, Rules: run, RulesConfig: rulesID,
 				Parameters: params}
+			cp, err := src.Checkpoint(cmd.Context(), p.Trust)
+			if err != nil {
+				return classify(fmt.Errorf("log %s: %w", src, err))
+			}
+			if resume.state != "" {
+				pt, err := loadReportResume(cmd, p, logLoc, cp, &resume, rules.config, period)
+				if err != nil {
+					return err
+				}
+				opts.Resume, opts.ResumeEdge = pt.Resume, pt.Edge
+				if run != nil {
+					opts.Rules = rulesRunner{pt.Engine}
+				}
+			}
 			bar := progress.Stderr("building the report")
 			opts.Progress = bar.Update
-			r, err := report.Build(cmd.Context(), p, src, opts)
+			r, err := report.BuildAt(cmd.Context(), p, src, cp, opts)
 			bar.Finish()
 			if err != nil {
 				return classify(fmt.Errorf("log %s: %w", src, err))
@@ -298,6 +328,7 @@ deadlines that have not passed yet; the command warns.`,
 	f.DurationVar(&grace, "deadline-grace", 0, "judge deadlines as of the period's end plus this (default: the rules' max_record_lag)")
 	f.StringVar(&out, "out", "", "directory to write report.json, report.md and report.html into")
 	f.BoolVar(&asJSON, "json", false, "print what was computed and written as JSON")
+	resume.add(cmd)
 	cmd.MarkFlagRequired("log")
 	cmd.MarkFlagRequired("year")
 	cmd.MarkFlagRequired("out")
@@ -318,6 +349,7 @@ func newReportVerify() *cobra.Command {
 	var rules rulesFlags
 	var logLoc string
 	var asJSON bool
+	var resume resumeFlags
 	cmd := &cobra.Command{
 		Use:   "verify --log DIR|URL --vkey FILE|--policy FILE --registry FILE REPORT.json",
 		Short: "Recompute every figure of a report.json from the log",
@@ -333,7 +365,10 @@ func newReportVerify() *cobra.Command {
      recomputed with the report's period and parameters.
 
 It exits 0 only if every figure matches, and otherwise 1, naming each differing
-figure as table/row/column: report says X, log gives Y.`,
+figure as table/row/column: report says X, log gives Y.
+
+--resume STATE --members POLICY starts step 3 at a compliance statement's tree,
+as report annual --resume does (same conditions).`,
 		Example: `  acdledger report verify --log demo/log --vkey demo/log.vkey --registry demo/agencies/registry.json demo/report/report.json`,
 		Args:    cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -356,6 +391,24 @@ figure as table/row/column: report says X, log gives Y.`,
 			p, src, err := pins.loadWithLog(logLoc)
 			if err != nil {
 				return err
+			}
+			if resume.state != "" {
+				// A checkpoint that does not verify is report.Verify's
+				// to report; resuming needs it verified.
+				if cp, cerr := tlog.VerifyCheckpoint([]byte(rep.Log.Checkpoint), p.Trust); cerr == nil {
+					period, perr := report.NewPeriod(rep.Period.Basis, rep.Period.Year)
+					if perr != nil {
+						return usage(fmt.Errorf("%s: %w", args[0], perr))
+					}
+					pt, err := loadReportResume(cmd, p, logLoc, cp, &resume, rules.config, period)
+					if err != nil {
+						return err
+					}
+					opts.Resume, opts.ResumeEdge = pt.Resume, pt.Edge
+					if opts.Rules != nil {
+						opts.Rules = rulesRunner{pt.Engine}
+					}
+				}
 			}
 			bar := progress.Stderr("recomputing the report")
 			opts.Progress = bar.Update
@@ -381,8 +434,63 @@ figure as table/row/column: report says X, log gives Y.`,
 	rules.add(cmd, false)
 	cmd.Flags().StringVar(&logLoc, "log", "", "the log: a tlog-tiles directory or http(s) URL")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON")
+	resume.add(cmd)
 	cmd.MarkFlagRequired("log")
 	return cmd
+}
+
+func (r *resumeFlags) add(cmd *cobra.Command) {
+	cmd.Flags().StringVar(&r.state, "resume", "", "start at the tree size of this saved replay state (compliance sign --save-state), vouched for by a compliance statement")
+	cmd.Flags().StringVar(&r.members, "members", "", `with --resume: the members policy file ("member <vkey>" lines, "quorum <k>") the statement must meet`)
+	cmd.Flags().StringVar(&r.statement, "statement", "", "with --resume: the compliance statement (file or URL; default <log>/compliance/<size>.note)")
+}
+
+// loadReportResume reads --resume's saved state and the statement that
+// vouches for it (signed by the members' quorum), and checks that a report
+// of period over cp's tree may start there (report.Resumable).
+func loadReportResume(cmd *cobra.Command, p *verifier.Pins, logLoc string, cp *tlog.Checkpoint, res *resumeFlags, rulesConfig string, period report.Period) (*compliance.Point, error) {
+	if res.members == "" {
+		return nil, usage(errors.New("--resume needs the members' policy (--members) the statement must meet"))
+	}
+	members, err := loadMembers(res.members, nil)
+	if err != nil {
+		return nil, usage(err)
+	}
+	cfg, err := loadRulesConfig(rulesConfig)
+	if err != nil {
+		return nil, err
+	}
+	data, err := os.ReadFile(res.state)
+	if err != nil {
+		return nil, usage(fmt.Errorf("--resume: %w", err))
+	}
+	saved, _, _, err := compliance.ParseState(data, cfg)
+	if err != nil {
+		return nil, usage(fmt.Errorf("%s: %w", res.state, err))
+	}
+	loc := res.statement
+	if loc == "" {
+		loc = statementPath(logLoc, saved.Size)
+	}
+	msg, err := readStatement(cmd.Context(), loc)
+	if err != nil {
+		return nil, usage(fmt.Errorf("--statement: %w", err))
+	}
+	st, _, err := compliance.Verify(msg, members)
+	if errors.Is(err, compliance.ErrMalformed) {
+		return nil, usage(fmt.Errorf("%s: %w", loc, err))
+	}
+	if err != nil {
+		return nil, failed(fmt.Errorf("%s: %w", loc, err))
+	}
+	if err := report.Resumable(period, st.AsOf, st.AdmissionFailures); err != nil {
+		return nil, usage(fmt.Errorf("--resume %s: %w", res.state, err))
+	}
+	pt, err := compliance.ResumeAt(p, data, st, cp, cfg, time.Time{})
+	if err != nil {
+		return nil, failed(fmt.Errorf("%s: %w", res.state, err))
+	}
+	return pt, nil
 }
 
 func printReportVerify(w io.Writer, file string, rep *report.Report, res *report.VerifyResult) {

@@ -42,7 +42,14 @@ and, trusting only the pinned keys:
     compliance rules incrementally (specs/rules.md), and reports deadlines that
     have passed;
   - saves its state atomically, so that after a restart it carries on without
-    reporting anything twice.
+    reporting anything twice: --state FILE is a small head (the checkpoint,
+    read every poll) and FILE.bulk-* the admission and rules state, read only
+    when there are new entries or a deadline has passed (specs/watch-state.md).
+
+A poll with nothing new reads only the head and the log's checkpoint. New
+entries are checked as audit checks them: signatures on every core, the
+admission and compliance rules in log order; their lines are printed once the
+state is saved.
 
 It prints one JSON object per line on stdout:
 

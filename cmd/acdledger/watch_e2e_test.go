@@ -117,7 +117,7 @@ func TestWatch(t *testing.T) {
 	step("entry@0 entry@1 entry@2 checkpoint:3")
 	atStep1 := filepath.Join(work, "at-step-1")
 	copyDir(t, led, atStep1)
-	stateAtStep1, _ := os.ReadFile(state)
+	stateAtStep1 := readWatchState(t, state)
 
 	// Step 2: a back-dated entry (R15, now that the previous checkpoint was
 	// seen) and a demand already overdue (R13, charged to the demand).
@@ -166,7 +166,7 @@ func TestWatch(t *testing.T) {
 			appendEntries(v, e)
 		}
 		forkState := filepath.Join(work, "fork.state")
-		os.WriteFile(forkState, stateAtStep1, 0o600)
+		writeWatchState(t, forkState, stateAtStep1)
 		if r := watchOnce(filepath.Join(views[0], "log"), forkState); r.code != 0 || summary(events(t, r.stdout)) != "entry@3 checkpoint:4" {
 			t.Fatalf("view a: exit %d\n%s%s", r.code, r.stdout, r.stderr)
 		}
@@ -203,4 +203,33 @@ func TestWatch(t *testing.T) {
 	// The state file was never rewritten by the failures above: the watcher
 	// carries on where it was.
 	step("")
+}
+
+// readWatchState reads a watcher's state: its head file and the bulk file
+// beside it (specs/watch-state.md), by the suffix of each name.
+func readWatchState(t *testing.T, state string) map[string][]byte {
+	t.Helper()
+	files, _ := filepath.Glob(state + ".bulk-*")
+	out := map[string][]byte{}
+	for _, f := range append(files, state) {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out[strings.TrimPrefix(f, state)] = raw
+	}
+	if len(out) != 2 {
+		t.Fatalf("state %s: files %v, want the head and one bulk", state, files)
+	}
+	return out
+}
+
+// writeWatchState writes what readWatchState read as the state at path.
+func writeWatchState(t *testing.T, path string, files map[string][]byte) {
+	t.Helper()
+	for suffix, raw := range files {
+		if err := os.WriteFile(path+suffix, raw, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 }

@@ -172,6 +172,32 @@ type Resumed struct {
 // earlier than the statement's as-of. The replay then continues as the
 // full one would: its counts are the statement's plus the new leaves'.
 func ReplayFrom(pins *verifier.Pins, data []byte, st *Statement, cp *tlog.Checkpoint, cfg rules.Config, opts verifier.AuditOptions) (*Resumed, error) {
+	asOf := opts.RulesAsOf
+	if asOf.IsZero() {
+		asOf = cp.CosignedAt
+	}
+	pt, err := ResumeAt(pins, data, st, cp, cfg, asOf)
+	if err != nil {
+		return nil, err
+	}
+	opts.Rules = pt.Engine
+	opts.Resume = pt.Resume
+	return &Resumed{Replay: pins.NewReplay(cp, opts), Edge: pt.Edge, Engine: pt.Engine}, nil
+}
+
+// Point is where a replay resumes: the state carried over, the
+// statement's tree, and the rules engine restored.
+type Point struct {
+	Resume *verifier.Resume
+	Edge   *tlog.Edge
+	Engine *rules.Engine
+}
+
+// ResumeAt checks the saved state data against statement st and cp's tree
+// as ReplayFrom does (deadlines judged as of asOf, zero: not known yet)
+// and returns what a replay resumes from, for a replay that runs the
+// rules engine itself (the annual report feeds it admitted entries only).
+func ResumeAt(pins *verifier.Pins, data []byte, st *Statement, cp *tlog.Checkpoint, cfg rules.Config, asOf time.Time) (*Point, error) {
 	saved, adm, eng, err := ParseState(data, cfg)
 	if err != nil {
 		return nil, err
@@ -203,16 +229,13 @@ func ReplayFrom(pins *verifier.Pins, data []byte, st *Statement, cp *tlog.Checkp
 	if err := edge.Check(&tlog.Checkpoint{Origin: st.Origin, Size: st.Size, Hash: st.Root}); err != nil {
 		return nil, stateErr("edge", "%v", err)
 	}
-	asOf := opts.RulesAsOf
-	if asOf.IsZero() {
-		asOf = cp.CosignedAt
-	}
 	if !asOf.IsZero() && asOf.Before(st.AsOf) {
 		return nil, stateErr("as-of", "deadlines would be judged as of %s, before the statement's as-of %s", asOf.UTC().Format(time.RFC3339), st.AsOf.Format(time.RFC3339))
 	}
-	opts.Rules = eng
-	opts.Resume = &verifier.Resume{Size: st.Size, Admission: adm, Failures: st.AdmissionFailures, Violations: st.Violations}
-	return &Resumed{Replay: pins.NewReplay(cp, opts), Edge: edge, Engine: eng}, nil
+	return &Point{
+		Resume: &verifier.Resume{Size: st.Size, Admission: adm, Failures: st.AdmissionFailures, Violations: st.Violations},
+		Edge:   edge, Engine: eng,
+	}, nil
 }
 
 // AuditFrom is an audit of cp's tree (verified against pins) that

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -45,6 +46,36 @@ type Options struct {
 
 	Workers  int                      // signature-checking goroutines (default GOMAXPROCS)
 	Progress func(done, total uint64) // optional, as entries are checked
+
+	// Resume, if set, starts the replay at a compliance statement's tree
+	// (verifier/compliance.ResumeAt: the admission state carried over, the
+	// statement's tree edge, and Rules restored from the same saved state)
+	// instead of at leaf 0; see [Resumable] for when that gives the full
+	// report.
+	Resume     *verifier.Resume
+	ResumeEdge *tlog.Edge
+}
+
+// Resumable says whether a report of period can start at a statement's
+// tree (as of asOf, with failures admission failures before it) and equal
+// the report of the whole log. The statement must be judged no later than
+// the period's start, so the leaves it covers were logged before the
+// period (an entry among them dated in the period was dated in the future
+// when logged, which R15 reports; a resumed report does not count it), and
+// without admission failures, since the rules of a statement also run over
+// the signed entries that fail admission and the report's only over the
+// admitted ones. Entries of the period that refer to entries of earlier
+// years (a decision to its request, a batch to its acquisition…) are
+// read from the log by the index the carried admission state gives.
+func Resumable(period Period, asOf time.Time, failures uint64) error {
+	from, _ := period.bounds()
+	switch {
+	case asOf.After(from):
+		return fmt.Errorf("the statement's as-of %s is after the period's start %s: its tree may hold entries of the period", asOf.UTC().Format(time.RFC3339), period.From)
+	case failures > 0:
+		return fmt.Errorf("the statement counts %d admission failures: its rules state is not the one the report's rules reach (they see admitted entries only); report over the whole log", failures)
+	}
+	return nil
 }
 
 // Build makes the report over the log at its current checkpoint (verified
@@ -65,15 +96,59 @@ func BuildAt(ctx context.Context, pins *verifier.Pins, src *tlog.Source, cp *tlo
 	if err != nil {
 		return nil, err
 	}
-	ar, err := pins.Audit(ctx, src, verifier.AuditOptions{
+	ao := verifier.AuditOptions{
 		Workers: opts.Workers, Progress: opts.Progress, Checkpoint: cp,
 		OnEntry:   func(i uint64, a *specs.Admitted) { b.Add(i, a.Entry) },
 		OnFailure: func(f verifier.EntryFailure, leaf []byte) { b.AddFailure(f.Index, leaf) },
-	})
-	if err != nil {
+	}
+	var ar *verifier.AuditReport
+	if rs := opts.Resume; rs != nil {
+		if opts.ResumeEdge == nil || opts.ResumeEdge.Size != rs.Size {
+			return nil, errors.New("report: a resumed report needs the tree edge at the resumed size")
+		}
+		b.resolve = func(id string) (*specs.Entry, error) { return earlier(ctx, pins, src, cp, rs, id) }
+		// One replay, as audit's: signatures on the workers while the
+		// previous batch's admission and figures run in log order.
+		ao.Resume = rs
+		rp := pins.NewReplay(cp, ao)
+		if _, err := src.Extend(ctx, opts.ResumeEdge, cp, nil, func(i uint64, leaf []byte) error {
+			rp.Add(i, leaf)
+			return nil
+		}); err != nil {
+			return nil, err
+		}
+		ar = rp.Finish()
+	} else if ar, err = pins.Audit(ctx, src, ao); err != nil {
 		return nil, err
 	}
 	return b.Finish(cp, ar.FailureCount)
+}
+
+// earlier reads the entry id from the leaves before a resumed replay's
+// start: nil if the carried admission state has no such entry there. The
+// leaf is proven in cp's tree by an inclusion proof and its signature
+// checked, as every leaf the report counts.
+func earlier(ctx context.Context, pins *verifier.Pins, src *tlog.Source, cp *tlog.Checkpoint, rs *verifier.Resume, id string) (*specs.Entry, error) {
+	i, ok := rs.Admission.IndexOf(id)
+	if !ok || i >= rs.Size {
+		return nil, nil
+	}
+	leaf, err := src.Leaf(ctx, i, cp)
+	if err != nil {
+		return nil, err
+	}
+	proof, err := src.InclusionProof(ctx, i, cp)
+	if err != nil {
+		return nil, err
+	}
+	if err := tlog.VerifyInclusion(leaf, i, proof, cp); err != nil {
+		return nil, fmt.Errorf("entry %s at index %d: %w", id, i, err)
+	}
+	a, err := pins.RegistryAt(i).VerifySigned(leaf)
+	if err != nil {
+		return nil, fmt.Errorf("entry %s at index %d (before the resumed tree): %w", id, i, err)
+	}
+	return a.Entry, nil
 }
 
 // Builder computes a report from admitted entries fed in log order. Its
@@ -99,6 +174,10 @@ type Builder struct {
 	byRuleEntry map[ruleEntry]int // → position in violations
 	failures    uint64            // leaves given to AddFailure
 	err         error
+	// resolve, in a resumed report, reads an entry of the leaves before the
+	// replay's start that an entry refers to (nil: none there).
+	resolve  func(id string) (*specs.Entry, error)
+	resolved map[string]bool
 }
 
 // ruleEntry is what a violation is counted by: one rule, one entry.
@@ -244,9 +323,31 @@ func approvalRow(bd *body) string {
 	return "extension_unspecified"
 }
 
-func lookup(m map[string]string, id, unknown string) string {
+// lookup is what m remembers of entry id, or unknown. In a resumed report
+// an id not seen yet may be an entry before the replay's start: it is read
+// from the log (once) and remembered as if it had been replayed.
+func (b *Builder) lookup(m map[string]string, id, unknown string) string {
 	if v, ok := m[id]; ok && v != "" {
 		return v
+	}
+	if b.resolve != nil && id != "" && !b.resolved[id] {
+		if b.resolved == nil {
+			b.resolved = map[string]bool{}
+		}
+		b.resolved[id] = true
+		e, err := b.resolve(id)
+		if err != nil && b.err == nil {
+			b.err = err
+		}
+		if e != nil {
+			var bd body
+			if err := json.Unmarshal(e.Body, &bd); err == nil {
+				b.remember(e, &bd)
+			}
+			if v, ok := m[id]; ok && v != "" {
+				return v
+			}
+		}
 	}
 	return unknown
 }
@@ -263,7 +364,7 @@ func (b *Builder) count(e *specs.Entry, bd *body, at time.Time) {
 		t[TApprovals].add(approvalRow(bd), "requests", 1)
 		t[TMonthly].add(month, "requests", 1)
 	case "approval.decided":
-		row := lookup(b.requestRow, bd.Request, rowUnknownRequest)
+		row := b.lookup(b.requestRow, bd.Request, rowUnknownRequest)
 		t[TApprovals].add(row, "decided", 1)
 		t[TApprovals].add(row, bd.Decision, 1)
 		t[TMonthly].add(month, "decisions", 1)
@@ -283,10 +384,10 @@ func (b *Builder) count(e *specs.Entry, bd *body, at time.Time) {
 		t[TMeasureOutcomes].add(bd.Outcome, bd.Executor, 1)
 		t[TMonthly].add(month, "measures", 1)
 	case "emergency.notice":
-		t[TMeasures].add(lookup(b.measureType, bd.Measure, rowUnknownMeasure), "emergency_notices", 1)
+		t[TMeasures].add(b.lookup(b.measureType, bd.Measure, rowUnknownMeasure), "emergency_notices", 1)
 	case "selection.batch":
 		sb := t[TSelectionBatches]
-		row := lookup(b.acqChannel, bd.Acquisition, rowUnknownAcquisition)
+		row := b.lookup(b.acqChannel, bd.Acquisition, rowUnknownAcquisition)
 		sb.add(row, "batches", 1)
 		sb.add(row, "records_in", bd.NIn)
 		sb.add(row, "records_selected", bd.NSelected)
@@ -322,11 +423,11 @@ func (b *Builder) count(e *specs.Entry, bd *body, at time.Time) {
 	case "agreement.amended":
 		t[TAgreements].add(bd.Sector, "amended", 1)
 	case "agreement.terminated":
-		t[TAgreements].add(lookup(b.agreeSector, bd.Agreement, rowUnknownAgreement), "terminated", 1)
+		t[TAgreements].add(b.lookup(b.agreeSector, bd.Agreement, rowUnknownAgreement), "terminated", 1)
 	case "acquisition.started":
 		t[TAcquisitions].add(bd.Channel, "started", 1)
 	case "acquisition.stopped":
-		t[TAcquisitions].add(lookup(b.acqChannel, bd.Acquisition, rowUnknownAcquisition), "stopped", 1)
+		t[TAcquisitions].add(b.lookup(b.acqChannel, bd.Acquisition, rowUnknownAcquisition), "stopped", 1)
 	case "inspection":
 		row := "paragraph_" + bd.Paragraph
 		t[TInspections].add(row, "inspections", 1)
@@ -337,7 +438,7 @@ func (b *Builder) count(e *specs.Entry, bd *body, at time.Time) {
 	case "notice", "demand", "recommendation":
 		t[TOversightActions].add(e.Kind, "issued", 1)
 	case "response":
-		row := lookup(b.actionKind, bd.To, rowOtherTarget)
+		row := b.lookup(b.actionKind, bd.To, rowOtherTarget)
 		t[TOversightActions].add(row, "responses", 1)
 		t[TOversightActions].add(row, bd.Status, 1)
 	}

@@ -34,6 +34,11 @@ type VerifyOptions struct {
 	RulesConfig string
 	Workers     int
 	Progress    func(done, total uint64)
+	// Resume and ResumeEdge start the recomputation at a compliance
+	// statement's tree, as Options' do (Rules then restored from the same
+	// saved state).
+	Resume     *verifier.Resume
+	ResumeEdge *tlog.Edge
 }
 
 // VerifyResult is the outcome of [Verify].
@@ -118,7 +123,7 @@ func Verify(ctx context.Context, pins *verifier.Pins, src *tlog.Source, rep *Rep
 	res.CurrentSize, res.Grown = cons.Current.Size, cons.Grown
 	want, err := BuildAt(ctx, pins, src, cp, Options{
 		Period: period, Parameters: rep.Parameters, Rules: opts.Rules, RulesConfig: opts.RulesConfig,
-		Workers: opts.Workers, Progress: opts.Progress,
+		Workers: opts.Workers, Progress: opts.Progress, Resume: opts.Resume, ResumeEdge: opts.ResumeEdge,
 	})
 	if err != nil {
 		return nil, err

@@ -337,6 +337,25 @@ func (e *Engine) Finish(asOf time.Time) []Violation {
 	return out
 }
 
+// NextDeadline is when Finish can next report a breach: Finish(asOf)
+// reports nothing unless asOf is after it. It is the earliest due time plus
+// max_record_lag of the obligations not yet reported, of rules not
+// disabled; zero when there is none. A watcher with nothing new to read
+// keeps it in its small state file, so it loads the engine only once a
+// deadline can have passed.
+func (e *Engine) NextDeadline() time.Time {
+	var next time.Time
+	for _, o := range e.st.Obligations {
+		if o.Reported || o.Due.IsZero() || e.disabled[o.Rule] {
+			continue
+		}
+		if at := o.Due.Add(e.cfg.MaxRecordLag.D()); next.IsZero() || at.Before(next) {
+			next = at
+		}
+	}
+	return next
+}
+
 // SortViolations orders violations by index, then rule number.
 func SortViolations(vs []Violation) {
 	slices.SortStableFunc(vs, func(a, b Violation) int {

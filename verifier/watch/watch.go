@@ -3,17 +3,18 @@
 // with the last one it trusted), reads only the entries added since,
 // checks that they extend its tree to the signed root, re-runs admission on
 // each and the compliance rules (verifier/rules) incrementally, and reports
-// every new entry, violation and integrity alarm as an Event. Its state (the
-// trusted checkpoint, the tree's right edge, the admission and rules state)
-// is saved atomically after each checkpoint it processed, so a restart
-// carries on without reading or reporting anything twice.
+// every new entry, violation and integrity alarm as an Event. Its state is
+// two files (specs/watch-state.md): a small head (the trusted checkpoint,
+// the tree's right edge, when it was seen, the next rule deadline) read on
+// every poll, and the bulk (admission state, rules engine, trust history)
+// read only when there is something to check. Both are saved atomically
+// after each checkpoint it processed, the head last, so a restart carries
+// on without reading or reporting anything twice.
 package watch
 
 import (
-	"bytes"
 	"context"
 	"encoding/base64"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -21,10 +22,9 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/acdledger/acdledger/internal/atomicfile"
-	"github.com/acdledger/acdledger/internal/jsonmsg"
 	"github.com/acdledger/acdledger/specs"
 	"github.com/acdledger/acdledger/specs/registrylog"
+	"github.com/acdledger/acdledger/verifier"
 	"github.com/acdledger/acdledger/verifier/rules"
 	"github.com/acdledger/acdledger/verifier/tlog"
 )
@@ -85,51 +85,54 @@ type Options struct {
 	// (specs/registry.md), and Registry is not used.
 	Root  string
 	Rules rules.Config
-	// State is the state file. It is created on first use.
+	// State is the state file (specs/watch-state.md), created on first
+	// use; the bulk of the state lives beside it (State + ".bulk-…").
 	State string
 	// Evidence, if set, is a directory where a fork, rollback or
 	// inconsistency leaves both signed checkpoints (a fresh subdirectory
 	// per incident).
 	Evidence string
-	// Emit receives every event, in order.
+	// Emit receives every event, in order. The events of a poll that
+	// reads new entries are given once its state is saved, so a crash
+	// before that reports nothing and the next poll reports them once.
 	Emit func(Event)
 	// Progress, if set, is called as new entries are checked.
 	Progress func(done, total uint64)
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Workers are the signature-checking goroutines (default GOMAXPROCS).
+	Workers int
 }
 
-// Watcher follows one log.
+// Watcher follows one log. What it holds is split in two (specs/watch-state.md):
+// the head — the trusted checkpoint, the tree's right edge, when the
+// checkpoint was first seen, the next rule deadline — read on every poll,
+// and the bulk — the admission state, the rules engine, the trust history,
+// as large as the log — read only when a poll has entries to check or a
+// deadline to judge.
 type Watcher struct {
 	src  *tlog.Source
 	opts Options
 	cp   *tlog.Checkpoint // the trusted checkpoint; nil before the first
 	edge *tlog.Edge
 	seen time.Time // when cp was first seen
+	next time.Time // when a deadline can next pass (rules.Engine.NextDeadline); zero: none open
+	sum  string    // hex SHA-256 of the saved bulk file ("" before the first save)
+	bulk *bulk     // nil until needed (then loaded from the file named by sum)
+}
+
+// bulk is the part of the state that grows with the log.
+type bulk struct {
 	adm  *specs.LogState
 	eng  *rules.Engine
 	hist *registrylog.History // the trust history so far (with Root; nil before the genesis)
 }
 
-// stateVersion is the version of the state file format. Version 2: the
-// admission state records each entry's kind, agency and case (rule
-// refs.kind).
-const stateVersion = 2
-
-type stateFile struct {
-	Version    int             `json:"version"`
-	Checkpoint string          `json:"checkpoint"` // the signed note, verbatim
-	Edge       *tlog.Edge      `json:"edge"`
-	SeenAt     time.Time       `json:"seen_at"`
-	Admission  *specs.LogState `json:"admission"`
-	Rules      json.RawMessage `json:"rules"`
-	// Trust is the trust history replayed so far (with Options.Root).
-	Trust *registrylog.History `json:"trust,omitempty"`
-}
-
-// Open loads the watcher's state file, verifying the checkpoint it holds
+// Open reads the watcher's state file, verifying the checkpoint it holds
 // against the trust and the saved tree edge against that checkpoint; with
-// no state file it starts from an empty log (trust on first use).
+// no state file it starts from an empty log (trust on first use). A state
+// file of version 2 (one file holding everything) is rewritten in the
+// current form.
 func Open(src *tlog.Source, opts Options) (*Watcher, error) {
 	if opts.Registry == nil && opts.Root == "" {
 		return nil, errors.New("watch: a registry or a root key fingerprint is required")
@@ -140,68 +143,29 @@ func Open(src *tlog.Source, opts Options) (*Watcher, error) {
 	if opts.Emit == nil {
 		opts.Emit = func(Event) {}
 	}
-	w := &Watcher{src: src, opts: opts, adm: specs.NewLogState(), eng: rules.New(opts.Rules)}
+	w := &Watcher{src: src, opts: opts}
 	raw, err := os.ReadFile(opts.State)
 	if errors.Is(err, fs.ErrNotExist) {
+		w.bulk = w.emptyBulk()
 		return w, nil
 	}
 	if err != nil {
 		return nil, fmt.Errorf("watch: state: %w", err)
 	}
-	if err := w.load(raw); err != nil {
+	migrated, err := w.load(raw)
+	if err != nil {
 		return nil, fmt.Errorf("watch: state file %s: %w", opts.State, err)
+	}
+	if migrated {
+		if err := w.save(w.cp, w.edge, w.seen); err != nil {
+			return nil, err
+		}
 	}
 	return w, nil
 }
 
-func (w *Watcher) load(raw []byte) error {
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	var s stateFile
-	s.Admission = specs.NewLogState()
-	if err := dec.Decode(&s); err != nil {
-		return jsonmsg.Describe(err)
-	}
-	if s.Version != stateVersion {
-		return fmt.Errorf("version %d, want %d (saved by another acdledger: delete it to replay the log from its start)", s.Version, stateVersion)
-	}
-	cp, err := tlog.VerifyCheckpoint([]byte(s.Checkpoint), w.opts.Trust)
-	if err != nil {
-		return err
-	}
-	if s.Edge == nil {
-		return errors.New("no tree edge")
-	}
-	if err := s.Edge.Check(cp); err != nil {
-		return fmt.Errorf("tree edge: %w", err)
-	}
-	if s.Admission == nil || uint64(s.Admission.Len()) > cp.Size {
-		return errors.New("admission state holds more entries than the checkpoint's tree")
-	}
-	eng, err := rules.RestoreEngine(w.opts.Rules, s.Rules)
-	if err != nil {
-		return err
-	}
-	if w.opts.Root != "" && s.Trust == nil && cp.Size > 0 {
-		return errors.New("no trust history saved (the state was made without --root-key): delete it to replay the log from its start")
-	}
-	w.cp, w.edge, w.seen, w.adm, w.eng, w.hist = cp, s.Edge, s.SeenAt, s.Admission, eng, s.Trust
-	return nil
-}
-
-func (w *Watcher) save() error {
-	rs, err := w.eng.MarshalState()
-	if err != nil {
-		return err
-	}
-	raw, err := json.Marshal(stateFile{Version: stateVersion, Checkpoint: string(w.cp.Raw), Edge: w.edge, SeenAt: w.seen, Admission: w.adm, Rules: rs, Trust: w.hist})
-	if err != nil {
-		return err
-	}
-	if err := atomicfile.Write(w.opts.State, raw, 0o600); err != nil {
-		return fmt.Errorf("watch: saving state: %w", err)
-	}
-	return nil
+func (w *Watcher) emptyBulk() *bulk {
+	return &bulk{adm: specs.NewLogState(), eng: rules.New(w.opts.Rules)}
 }
 
 // Size is the size of the trusted tree (0 before the first checkpoint).
@@ -214,11 +178,16 @@ func (w *Watcher) Size() uint64 {
 
 // Poll looks at the log's current checkpoint once and processes what is
 // new. It reports whether it raised an alarm. An error means the log could
-// not be read (network, missing files…): nothing was concluded and the
-// state is unchanged. After a checkpoint alarm (fork, rollback,
-// inconsistency, quorum, signature, root) the state is unchanged too, so
-// the next poll checks again against the last trusted checkpoint; after an
-// admission alarm the checkpoint is processed and saved like any other.
+// not be read (network, missing files…) or the state not saved: nothing
+// was concluded, nothing reported and the saved state is unchanged. After
+// a checkpoint alarm (fork, rollback, inconsistency, quorum, signature,
+// root) the state is unchanged too, so the next poll checks again against
+// the last trusted checkpoint; after an admission alarm the checkpoint is
+// processed and saved like any other.
+//
+// A poll with nothing new reads nothing but the checkpoint (the same tree,
+// or a consistency proof for a larger one) unless a rule deadline has
+// passed since the last save; only then is the bulk of the state read.
 func (w *Watcher) Poll(ctx context.Context) (bool, error) {
 	now := w.opts.Now()
 	res, err := w.src.CheckConsistency(ctx, w.opts.Trust, w.cp)
@@ -231,88 +200,108 @@ func (w *Watcher) Poll(ctx context.Context) (bool, error) {
 	}
 	if !res.FirstUse && !res.Grown {
 		// Nothing new; deadlines may still pass.
-		if vs := w.eng.Finish(now); len(vs) > 0 {
-			w.violations(vs, now)
-			return false, w.save()
+		if w.next.IsZero() || !now.After(w.next) {
+			return false, nil
 		}
+		if err := w.loadBulk(); err != nil {
+			return false, err
+		}
+		vs := w.bulk.eng.Finish(now)
+		if len(vs) == 0 {
+			return false, nil
+		}
+		if err := w.save(w.cp, w.edge, w.seen); err != nil {
+			w.bulk = nil // Finish marked them reported: read the saved bulk again
+			return false, err
+		}
+		w.emitAll(w.violationEvents(nil, vs, now))
 		return false, nil
 	}
+	if err := w.loadBulk(); err != nil {
+		return false, err
+	}
 	cp := res.Current
+	evs, alarm, edge, err := w.check(ctx, cp, now)
+	if err != nil {
+		// The bulk may have seen some leaves: read it again next time.
+		w.bulk = nil
+		var rm *tlog.RootMismatchError
+		if errors.As(err, &rm) {
+			w.opts.Emit(Event{Type: TypeAlarm, Alarm: AlarmRoot, Size: &cp.Size, Root: b64(cp.Hash), Reason: err.Error(), Seen: now})
+			return true, nil
+		}
+		return false, err
+	}
+	evs = append(evs, Event{Type: TypeCheckpoint, Size: &cp.Size, Root: b64(cp.Hash), Cosigners: cp.Cosigners, FirstUse: res.FirstUse, Seen: now})
+	if err := w.save(cp, edge, now); err != nil {
+		w.bulk = nil
+		return false, err
+	}
+	w.cp, w.edge, w.seen = cp, edge, now
+	w.emitAll(evs)
+	return alarm, nil
+}
+
+func (w *Watcher) emitAll(evs []Event) {
+	for _, ev := range evs {
+		w.opts.Emit(ev)
+	}
+}
+
+// check reads the leaves cp adds to the trusted tree, proves that they
+// extend it to cp's root, and checks them as an audit does — signatures
+// and stateless rules on the workers, in batches, while the previous
+// batch's admission state and rules run in log order (verifier.Replay) —
+// then judges the deadlines as of now. It returns the events to report,
+// whether one is an alarm, and the edge of cp's tree; on an error the bulk
+// is spoilt.
+func (w *Watcher) check(ctx context.Context, cp *tlog.Checkpoint, now time.Time) ([]Event, bool, *tlog.Edge, error) {
+	b := w.bulk
 	cov := rules.Coverage{After: w.seen, By: now}
 	if w.cp == nil {
 		cov.After = time.Time{} // first use: when these entries were logged is unknown
 	}
+	var evs, pending []Event // pending: the rules' findings in the leaf not yet reported
 	alarm := false
+	pins := &verifier.Pins{Trust: w.opts.Trust, Registry: w.opts.Registry, Root: w.opts.Root}
+	opts := verifier.AuditOptions{
+		Workers: w.opts.Workers, Rules: b.eng, RulesAsOf: now, Coverage: &cov, MaxFailures: 1, MaxViolations: 1,
+		Resume: &verifier.Resume{Size: w.Size(), Admission: b.adm, History: b.hist},
+		OnViolation: func(v rules.Violation, atEnd bool) {
+			if atEnd {
+				evs = w.violationEvents(evs, []rules.Violation{v}, now)
+			} else {
+				pending = w.violationEvents(pending, []rules.Violation{v}, now)
+			}
+		},
+		OnLeaf: func(i uint64, leaf []byte, a *specs.Admitted, err error) {
+			evs = append(evs, w.entryEvents(i, leaf, a, err, now)...)
+			evs, pending = append(evs, pending...), pending[:0]
+			alarm = alarm || err != nil
+		},
+	}
+	if w.opts.Root == "" {
+		opts.Resume.History = nil // the pinned registry file is the implicit genesis
+	}
+	rp := pins.NewReplay(cp, opts)
 	edge, err := w.src.Extend(ctx, w.edge, cp, w.opts.Progress, func(i uint64, leaf []byte) error {
-		if w.entry(i, leaf, cov, now) {
-			alarm = true
-		}
+		rp.Add(i, leaf)
 		return nil
 	})
 	if err != nil {
-		var rm *tlog.RootMismatchError
-		if errors.As(err, &rm) {
-			// Rules and admission state may have seen some leaves: start
-			// again from the saved state.
-			if rerr := w.reload(); rerr != nil {
-				return true, rerr
-			}
-			w.opts.Emit(Event{Type: TypeAlarm, Alarm: AlarmRoot, Size: &cp.Size, Root: b64(cp.Hash), Reason: err.Error(), Seen: now})
-			return true, nil
-		}
-		if rerr := w.reload(); rerr != nil {
-			return false, rerr
-		}
-		return false, err
+		return nil, false, nil, err
 	}
-	w.violations(w.eng.Finish(now), now)
-	w.cp, w.edge, w.seen = cp, edge, now
-	w.opts.Emit(Event{Type: TypeCheckpoint, Size: &cp.Size, Root: b64(cp.Hash), Cosigners: cp.Cosigners, FirstUse: res.FirstUse, Seen: now})
-	return alarm, w.save()
+	r := rp.Finish()
+	if w.opts.Root != "" {
+		b.hist = r.History
+	}
+	return evs, alarm, edge, nil
 }
 
-// verify runs the stateless rules on leaf i against the registry in force:
-// the genesis is read against the pinned root key, later leaves against
-// the history it starts (or, without Root, the pinned registry).
-func (w *Watcher) verify(i uint64, leaf []byte) (*specs.Admitted, error) {
-	if w.opts.Root == "" {
-		return w.opts.Registry.VerifySigned(leaf)
-	}
-	if i == 0 {
-		reg, a, err := registrylog.ReadGenesis(leaf, registrylog.Pins{Origin: w.opts.Trust.Origin, RootKeyID: w.opts.Root})
-		if err != nil {
-			return nil, err
-		}
-		w.hist = registrylog.NewHistory(reg, a)
-		return a, nil
-	}
-	if w.hist == nil {
-		return nil, errors.New("no registry to check against: the genesis at index 0 did not verify against the pinned root key")
-	}
-	return w.hist.Current().VerifySigned(leaf)
-}
-
-// reload drops what a failed poll changed in memory.
-func (w *Watcher) reload() error {
-	fresh, err := Open(w.src, w.opts)
-	if err != nil {
-		return err
-	}
-	*w = *fresh
-	return nil
-}
-
-// entry checks one new leaf: signature and admission rules against the
-// state, then the compliance rules. It reports whether it raised an alarm.
-func (w *Watcher) entry(i uint64, leaf []byte, cov rules.Coverage, now time.Time) bool {
+// entryEvents are the events of one new leaf: the entry, and an alarm if
+// it breaks an admission rule.
+func (w *Watcher) entryEvents(i uint64, leaf []byte, a *specs.Admitted, err error, now time.Time) []Event {
 	idx := i
-	a, err := w.verify(i, leaf)
-	if err == nil {
-		err = w.adm.CheckVerified(a)
-	}
-	if err == nil && i > 0 && w.hist != nil && specs.RootKinds[a.Entry.Kind] {
-		_, err = w.hist.Add(i, a)
-	}
 	ev := Event{Type: TypeEntry, Index: &idx, Seen: now}
 	if a != nil {
 		e := a.Entry
@@ -320,33 +309,23 @@ func (w *Watcher) entry(i uint64, leaf []byte, cov rules.Coverage, now time.Time
 	} else if h, herr := specs.PeekHeader(leaf); herr == nil {
 		ev.EntryID, ev.Agency, ev.Seq = h.ID, h.Agency, h.Seq
 	}
-	w.opts.Emit(ev)
-	if err != nil {
-		alarm := Event{Type: TypeAlarm, Alarm: AlarmAdmission, Index: &idx, EntryID: ev.EntryID, Reason: err.Error(), Seen: now}
-		var v *specs.Violation
-		if errors.As(err, &v) {
-			alarm.Rule, alarm.Field, alarm.Reason = v.Rule, v.Field, v.Message
-		}
-		w.opts.Emit(alarm)
-		// As the audit does: record what the leaf claims, so one bad entry
-		// does not make every later one of its agency fail too.
-		if h, herr := specs.PeekHeader(leaf); herr == nil && h.ID != "" && h.Agency != "" && h.Seq > 0 {
-			w.adm.Record(*h, i)
-		}
-	} else {
-		w.adm.Accept(a, i)
+	if err == nil {
+		return []Event{ev}
 	}
-	if a != nil {
-		w.violations(w.eng.AddCovered(i, a.Entry, cov), now)
+	al := Event{Type: TypeAlarm, Alarm: AlarmAdmission, Index: &idx, EntryID: ev.EntryID, Reason: err.Error(), Seen: now}
+	var v *specs.Violation
+	if errors.As(err, &v) {
+		al.Rule, al.Field, al.Reason = v.Rule, v.Field, v.Message
 	}
-	return err != nil
+	return []Event{ev, al}
 }
 
-func (w *Watcher) violations(vs []rules.Violation, now time.Time) {
+func (w *Watcher) violationEvents(evs []Event, vs []rules.Violation, now time.Time) []Event {
 	for _, v := range vs {
 		idx := v.Index
-		w.opts.Emit(Event{Type: TypeViolation, Index: &idx, EntryID: v.EntryID, Case: v.Case, Rule: v.Rule, Name: v.Name(), Reason: v.Reason, Seen: now})
+		evs = append(evs, Event{Type: TypeViolation, Index: &idx, EntryID: v.EntryID, Case: v.Case, Rule: v.Rule, Name: v.Name(), Reason: v.Reason, Seen: now})
 	}
+	return evs
 }
 
 // checkpointAlarm turns a checkpoint verification failure into an alarm,
