@@ -131,6 +131,7 @@ type Ledger struct {
 	snapSize     uint64    // tree size of the snapshot the state was restored from (0: none)
 	openSize     uint64    // tree size the state was restored to
 	savedSize    uint64    // tree size of the snapshot on disk, as far as this ledger knows
+	snapOld      bool      // the snapshot read had log_state version 1: saved again as version 2 on open
 }
 
 // Open opens a ledger directory made by Init, takes its lock and rebuilds
@@ -214,7 +215,7 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	logDir := filepath.Join(dir, LogDir)
 	// Stray temp files of a write that failed before (see sweepTemp) go
 	// before anything else reads or publishes the directory.
-	sweepTemp(logDir, 0, opts.Logger)
+	sweepEdge(logDir, max(2*uint64(opts.BatchMaxSize), 1<<16), opts.Logger)
 	var mon *witnessMonitor
 	var group tessera.WitnessGroup
 	var policy *tlog.Policy
@@ -283,10 +284,11 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		return nil, err
 	}
 	l.warnPolicy()
-	if l.openSize > l.snapSize {
+	if l.openSize > l.snapSize || l.snapOld {
 		// A tail was replayed (or the whole log, on the first open after
-		// an upgrade or with a bad snapshot): save it, so the next start
-		// does not replay it again.
+		// an upgrade or with a bad snapshot), or the snapshot was of the
+		// older form: save it, so the next start does not replay or
+		// reload it again.
 		if err := l.saveSnapshot(ctx, l.openSize); err != nil && !errors.Is(err, errNotAtCheckpoint) {
 			l.log.Warn("admission snapshot not saved", "file", SnapshotFile, "error", err)
 		} else if err == nil {

@@ -124,7 +124,7 @@ func (l *Ledger) loadSnapshot(ctx context.Context, integrated uint64) (*specs.Lo
 	var sec, trustSec *specs.SnapshotSection
 	for i, s := range snap.Sections {
 		switch {
-		case s.Name == specs.LogStateSection && s.Version == specs.LogStateSectionVersion:
+		case s.Name == specs.LogStateSection && (s.Version == specs.LogStateSectionVersion || s.Version == specs.LogStateSectionVersion2):
 			sec = &snap.Sections[i]
 		case s.Name == trustSection && s.Version == trustSectionVersion:
 			trustSec = &snap.Sections[i]
@@ -143,7 +143,16 @@ func (l *Ledger) loadSnapshot(ctx context.Context, integrated uint64) (*specs.Lo
 	if err := l.checkSnapshotRoot(ctx, snap); err != nil {
 		return nil, 0, nil, err
 	}
-	st, err := specs.UnmarshalLogStateSnapshot(sec.Data, snap.Size)
+	var st *specs.LogState
+	if sec.Version == specs.LogStateSectionVersion2 {
+		// The state's id set stays in raw, read in place.
+		st, err = specs.UnmarshalLogStateSnapshotV2(sec.Data, snap.Size)
+	} else {
+		// An older acdledger's snapshot: read (a map insert per entry), and
+		// saved as version 2 once open (see open).
+		st, err = specs.UnmarshalLogStateSnapshot(sec.Data, snap.Size)
+		l.snapOld = true
+	}
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -215,13 +224,13 @@ func (l *Ledger) saveSnapshot(ctx context.Context, size uint64) error {
 	if cp.Size != size {
 		return errNotAtCheckpoint
 	}
-	data, err := l.state.MarshalSnapshot(size)
+	data, err := l.state.MarshalSnapshotV2(size)
 	if err != nil {
 		return err
 	}
 	snap := &specs.Snapshot{Origin: l.origin, Size: size, Root: cp.Hash,
 		Sections: []specs.SnapshotSection{
-			{Name: specs.LogStateSection, Version: specs.LogStateSectionVersion, Data: data},
+			{Name: specs.LogStateSection, Version: specs.LogStateSectionVersion2, Data: data},
 			{Name: trustSection, Version: trustSectionVersion, Data: l.trustSectionData()},
 		}}
 	raw, err := snap.Marshal()
