@@ -213,16 +213,23 @@ func parseDecimal(s string) (uint64, error) {
 
 // isToken: non-empty UTF-8 with no space, control character or DEL, so
 // that fields separated by one space read one way.
+// One pass over the bytes, and the UTF-8 check only for a token with a
+// byte past ASCII: a start checks a million ids with it.
 func isToken(s string) bool {
-	if s == "" || !utf8.ValidString(s) {
+	if s == "" {
 		return false
 	}
+	ascii := true
 	for i := 0; i < len(s); i++ {
-		if c := s[i]; c <= ' ' || c == 0x7f {
+		c := s[i]
+		if c <= ' ' || c == 0x7f {
 			return false
 		}
+		if c >= 0x80 {
+			ascii = false
+		}
 	}
-	return true
+	return ascii || utf8.ValidString(s)
 }
 
 func validSectionName(s string) bool {
