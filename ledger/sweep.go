@@ -24,15 +24,22 @@ import (
 // the directories of the tiles covering [size, size+margin), and their
 // ".p" directories of partial tiles. Whatever was left earlier was swept
 // by that start, by the recovery loop after a failed write, or by Close
-// (which still walk the whole log). If the tree state cannot be read
+// (see sweepOnClose). If the tree state cannot be read
 // (another Tessera version, a new log), the whole log is swept as before.
-func sweepEdge(logDir string, margin uint64, log *slog.Logger) int {
+//
+// from widens the edge to the tiles from that tree size on: Close sweeps
+// what its session wrote, [openSize, size+margin).
+func sweepEdge(logDir string, from, margin uint64, log *slog.Logger) int {
+	if logDir == "" {
+		return 0
+	}
 	size, err := treeStateSize(logDir)
 	if err != nil {
 		return sweepTemp(logDir, 0, log)
 	}
 	n := sweepDir(logDir, "", nil, log) + sweepDir(logDir, ".state", nil, log)
 	end := size + max(margin, 1)
+	size = min(size, from)
 	// Level -1 stands for the entry bundles; level L ≥ 0 holds the nodes
 	// at height 8L, which exist once the tree has 2^(8L) leaves.
 	for level := -1; level < 8 && (level < 0 || end>>(8*uint(level)) > 0); level++ {
@@ -98,4 +105,23 @@ func treeStateSize(logDir string) (uint64, error) {
 		return 0, os.ErrNotExist
 	}
 	return *ts.Size, nil
+}
+
+// sweepMargin is how far past the integrated size a write in progress can
+// reach: one Tessera batch (twice the ledger's round, see open), with room
+// for a larger batch size in an earlier run.
+func sweepMargin(batch uint) uint64 { return max(2*uint64(batch), 1<<16) }
+
+// sweepOnClose sweeps once Tessera has stopped writing. After a storage
+// failure in this session (whose temp files the recovery loop may not
+// have reached), the whole log; otherwise the tiles this session wrote.
+func (l *Ledger) sweepOnClose() {
+	l.mu.Lock()
+	failed, from := l.recoveries > 0 || l.broken != nil, l.openSize
+	l.mu.Unlock()
+	if failed {
+		sweepTemp(l.logDir, 0, l.log)
+		return
+	}
+	sweepEdge(l.logDir, from, l.sweepMargin, l.log)
 }

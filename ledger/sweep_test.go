@@ -11,7 +11,8 @@ import (
 // directories of the tiles and entry bundles at the tree's right edge
 // (and their partial tiles'), and leaves every real file; a temp file far
 // from the edge (which no write since the last start can have left) is
-// not looked for. Without a readable tree state it sweeps the whole log.
+// not looked for unless from says the session wrote there. Without a
+// readable tree state it sweeps the whole log.
 func TestSweepEdge(t *testing.T) {
 	// 300,000 leaves: bundle and level-0 tile 1171 are partial (48 of
 	// 256), level-1 tile 4 (147), level-2 tile 0 (4).
@@ -35,7 +36,7 @@ func TestSweepEdge(t *testing.T) {
 	write(append(append(real, edge...), far...)...)
 	os.WriteFile(filepath.Join(dir, ".state", "treeState"), []byte(`{"size":300000,"root":"AAAA"}`), 0o644)
 	quiet := slog.New(slog.DiscardHandler)
-	if n := sweepEdge(dir, 2048, quiet); n != len(edge) {
+	if n := sweepEdge(dir, ^uint64(0), 2048, quiet); n != len(edge) {
 		t.Errorf("removed %d, want the %d at the edge", n, len(edge))
 	}
 	exists := func(n string) bool { _, err := os.Stat(filepath.Join(dir, filepath.FromSlash(n))); return err == nil }
@@ -49,9 +50,15 @@ func TestSweepEdge(t *testing.T) {
 			t.Errorf("%s left", n)
 		}
 	}
+	// From size 0 (a Close after a session that wrote the whole log):
+	// every tile directory.
+	if n := sweepEdge(dir, 0, 2048, quiet); n != len(far) {
+		t.Errorf("from 0 removed %d, want %d", n, len(far))
+	}
+	write(far...)
 	// No tree state: the whole log is swept.
 	os.WriteFile(filepath.Join(dir, ".state", "treeState"), []byte(`{}`), 0o644)
-	if n := sweepEdge(dir, 2048, quiet); n != len(far) {
+	if n := sweepEdge(dir, ^uint64(0), 2048, quiet); n != len(far) {
 		t.Errorf("without a tree state removed %d, want %d", n, len(far))
 	}
 }
