@@ -233,8 +233,9 @@ func parseDecimal(s string) (uint64, error) {
 // that fields separated by one space read one way.
 // One pass over the bytes, and the UTF-8 check only for a token with a
 // byte past ASCII: a start checks a million ids with it.
-func isToken(s string) bool {
-	if s == "" {
+// Generic so that an id read in place is checked without a copy.
+func isToken[T ~string | ~[]byte](s T) bool {
+	if len(s) == 0 {
 		return false
 	}
 	ascii := true
@@ -247,7 +248,7 @@ func isToken(s string) bool {
 			ascii = false
 		}
 	}
-	return ascii || utf8.ValidString(s)
+	return ascii || utf8.ValidString(string(s))
 }
 
 func validSectionName(s string) bool {

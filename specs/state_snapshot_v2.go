@@ -56,7 +56,7 @@ func (s *LogState) MarshalSnapshotV2(size uint64) ([]byte, error) {
 			return fmt.Errorf("log state: entry %q at %d, past the tree of %d", id, info.index, size)
 		case seen[info.index/64]&(1<<(info.index%64)) != 0:
 			return fmt.Errorf("log state: two entries at %d (one is %q)", info.index, id)
-		case !isToken(string(id)):
+		case !isToken(id):
 			return fmt.Errorf("log state: entry id %q is not one token", id)
 		case len(recs) > 0 && string(prev) >= string(id):
 			return fmt.Errorf("log state: entry %q out of order", id) // cannot happen: merged from sorted parts
@@ -261,7 +261,7 @@ func UnmarshalLogStateSnapshotV2(data []byte, size uint64) (*LogState, error) {
 		}
 		id := t.ids[off:end]
 		switch {
-		case !isToken(string(id)):
+		case !isToken(id):
 			return nil, fail(entryField(i).String(), "the id is not one token of printable characters")
 		case i > 0 && string(prev) >= string(id):
 			return nil, fail(entryField(i).String(), "id %q is not after %q (records ascend by id, each id once)", truncate(string(id)), truncate(string(prev)))
