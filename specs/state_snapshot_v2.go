@@ -60,7 +60,7 @@ func (s *LogState) MarshalSnapshotV2(size uint64) ([]byte, error) {
 			return fmt.Errorf("log state: entry id %q is not one token", id)
 		case len(recs) > 0 && string(prev) >= string(id):
 			return fmt.Errorf("log state: entry %q out of order", id) // cannot happen: merged from sorted parts
-		case len(ids) > math.MaxUint32:
+		case len(ids)+len(id) > math.MaxUint32:
 			return fmt.Errorf("log state: the ids take more than %d bytes, past a version 2 table's offsets", uint32(math.MaxUint32))
 		}
 		seen[info.index/64] |= 1 << (info.index % 64)
