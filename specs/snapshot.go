@@ -230,26 +230,34 @@ func parseDecimal(s string) (uint64, error) {
 }
 
 // isToken: non-empty UTF-8 with no space, control character or DEL, so
-// that fields separated by one space read one way.
-// One pass over the bytes, and the UTF-8 check only for a token with a
-// byte past ASCII: a start checks a million ids with it.
-// Generic so that an id read in place is checked without a copy.
+// that fields separated by one space read one way. One table lookup a
+// byte, and the UTF-8 check only for a token with a byte past ASCII: a
+// start checks a million ids with it. Generic so that an id read in place
+// is checked without a copy.
 func isToken[T ~string | ~[]byte](s T) bool {
 	if len(s) == 0 {
 		return false
 	}
-	ascii := true
+	var or byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
-		if c <= ' ' || c == 0x7f {
+		if notToken[c] {
 			return false
 		}
-		if c >= 0x80 {
-			ascii = false
-		}
+		or |= c
 	}
-	return ascii || utf8.ValidString(string(s))
+	return or < 0x80 || utf8.ValidString(string(s))
 }
+
+// notToken marks the bytes a token never holds: space, control
+// characters and DEL.
+var notToken = func() (t [256]bool) {
+	for c := 0; c <= ' '; c++ {
+		t[c] = true
+	}
+	t[0x7f] = true
+	return t
+}()
 
 func validSectionName(s string) bool {
 	if len(s) == 0 || len(s) > 40 || s[0] < 'a' || s[0] > 'z' {
