@@ -196,17 +196,18 @@ func UnmarshalLogStateSnapshotV2(data []byte, size uint64) (*LogState, error) {
 		prev := ""
 		for i := range n {
 			str, ok := r.line()
-			field := fmt.Sprintf("%s line %d", tb.name, i+1)
+			// Named only on error: a table may hold a string per case.
+			field := func() string { return fmt.Sprintf("%s line %d", tb.name, i+1) }
 			switch {
 			case !ok || !isToken(str):
-				return nil, fail(field, "want one token of printable characters")
+				return nil, fail(field(), "want one token of printable characters")
 			case i > 0 && str <= prev:
-				return nil, fail(field, "%q out of order or repeated (ascending byte order, each once)", truncate(str))
+				return nil, fail(field(), "%q out of order or repeated (ascending byte order, each once)", truncate(str))
 			}
 			prev = str
 			k := tb.into.id(str)
 			if k == 0 {
-				return nil, fail(field, "%q: not a kind, or more %s than a state holds", truncate(str), tb.name)
+				return nil, fail(field(), "%q: not a kind, or more %s than a state holds", truncate(str), tb.name)
 			}
 			t.remap[ti] = append(t.remap[ti], k)
 		}
