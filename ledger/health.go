@@ -201,19 +201,29 @@ func sweepTemp(logDir string, minAge time.Duration, log *slog.Logger) int {
 			return nil
 		}
 		rel, rerr := filepath.Rel(logDir, p)
-		if rerr != nil || !isTesseraTemp(filepath.ToSlash(rel)) {
-			return nil
-		}
-		if info, ierr := d.Info(); ierr != nil || time.Since(info.ModTime()) < minAge {
-			return nil
-		}
-		if os.Remove(p) == nil {
+		if rerr == nil && removeTemp(logDir, filepath.ToSlash(rel), minAge, log) {
 			n++
-			log.Info("removed a temp file left by a failed write", "file", filepath.ToSlash(filepath.Join(LogDir, rel)))
 		}
 		return nil
 	})
 	return n
+}
+
+// removeTemp removes one file of the log directory (a slash path relative
+// to it) if it is a Tessera temp file at least minAge old.
+func removeTemp(logDir, rel string, minAge time.Duration, log *slog.Logger) bool {
+	if !isTesseraTemp(rel) {
+		return false
+	}
+	p := filepath.Join(logDir, filepath.FromSlash(rel))
+	if info, err := os.Lstat(p); err != nil || !info.Mode().IsRegular() || time.Since(info.ModTime()) < minAge {
+		return false
+	}
+	if os.Remove(p) != nil {
+		return false
+	}
+	log.Info("removed a temp file left by a failed write", "file", path.Join(LogDir, rel))
+	return true
 }
 
 // probeSize is what the storage must take before admission resumes: more

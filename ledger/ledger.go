@@ -131,6 +131,8 @@ type Ledger struct {
 	snapSize     uint64    // tree size of the snapshot the state was restored from (0: none)
 	openSize     uint64    // tree size the state was restored to
 	savedSize    uint64    // tree size of the snapshot on disk, as far as this ledger knows
+	snapOld      bool      // the snapshot read had log_state version 1: saved again as version 2 on open
+	sweepMargin  uint64    // how far past the tree a write can reach (sweepEdge)
 }
 
 // Open opens a ledger directory made by Init, takes its lock and rebuilds
@@ -214,7 +216,7 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	logDir := filepath.Join(dir, LogDir)
 	// Stray temp files of a write that failed before (see sweepTemp) go
 	// before anything else reads or publishes the directory.
-	sweepTemp(logDir, 0, opts.Logger)
+	sweepEdge(logDir, ^uint64(0), sweepMargin(opts.BatchMaxSize), opts.Logger)
 	var mon *witnessMonitor
 	var group tessera.WitnessGroup
 	var policy *tlog.Policy
@@ -276,17 +278,18 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		state:   specs.NewLogState(),
 		changed: make(chan struct{}), advanced: map[agencySeq]chan struct{}{},
 		logDir: logDir, witnesses: mon, policy: policy, log: opts.Logger, bg: bg,
-		archive: arch,
+		archive: arch, sweepMargin: sweepMargin(opts.BatchMaxSize),
 	}
 	if err := l.restore(ctx); err != nil {
 		cancel()
 		return nil, err
 	}
 	l.warnPolicy()
-	if l.openSize > l.snapSize {
+	if l.openSize > l.snapSize || l.snapOld {
 		// A tail was replayed (or the whole log, on the first open after
-		// an upgrade or with a bad snapshot): save it, so the next start
-		// does not replay it again.
+		// an upgrade or with a bad snapshot), or the snapshot was of the
+		// older form: save it, so the next start does not replay or
+		// reload it again.
 		if err := l.saveSnapshot(ctx, l.openSize); err != nil && !errors.Is(err, errNotAtCheckpoint) {
 			l.log.Warn("admission snapshot not saved", "file", SnapshotFile, "error", err)
 		} else if err == nil {
@@ -514,7 +517,7 @@ func (l *Ledger) Close(ctx context.Context) error {
 	}
 	l.stopArchiver() // after Tessera's last checkpoint, which it archives
 	l.cancel()
-	sweepTemp(l.logDir, 0, l.log) // Tessera has stopped writing
+	l.sweepOnClose() // Tessera has stopped writing
 	if l.shared != nil {
 		l.shared.db.Close()
 	}

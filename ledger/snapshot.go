@@ -111,10 +111,25 @@ func (l *Ledger) loadSnapshot(ctx context.Context, integrated uint64) (*specs.Lo
 	if err != nil {
 		return nil, 0, nil, err
 	}
-	snap, err := specs.ParseSnapshot(raw)
+	snap, verify, err := specs.ParseSnapshotUnverified(raw)
 	if err != nil {
 		return nil, 0, nil, err
 	}
+	// The file's SHA-256 is most of the work of a large snapshot: hash it
+	// on another core while the sections are read and checked, and use
+	// them only if it matches. A mismatch is the error reported: damage
+	// explains whatever else failed.
+	sum := make(chan error, 1)
+	go func() { sum <- verify() }()
+	st, n, trust, err := l.useSnapshot(ctx, snap, integrated)
+	if serr := <-sum; serr != nil {
+		return nil, 0, nil, serr
+	}
+	return st, n, trust, err
+}
+
+// useSnapshot is loadSnapshot's reading of a parsed snapshot.
+func (l *Ledger) useSnapshot(ctx context.Context, snap *specs.Snapshot, integrated uint64) (*specs.LogState, uint64, []uint64, error) {
 	if snap.Origin != l.origin {
 		return nil, 0, nil, fmt.Errorf("snapshot of log %q, not of this log (%q)", snap.Origin, l.origin)
 	}
@@ -124,7 +139,7 @@ func (l *Ledger) loadSnapshot(ctx context.Context, integrated uint64) (*specs.Lo
 	var sec, trustSec *specs.SnapshotSection
 	for i, s := range snap.Sections {
 		switch {
-		case s.Name == specs.LogStateSection && s.Version == specs.LogStateSectionVersion:
+		case s.Name == specs.LogStateSection && (s.Version == specs.LogStateSectionVersion || s.Version == specs.LogStateSectionVersion2):
 			sec = &snap.Sections[i]
 		case s.Name == trustSection && s.Version == trustSectionVersion:
 			trustSec = &snap.Sections[i]
@@ -143,7 +158,16 @@ func (l *Ledger) loadSnapshot(ctx context.Context, integrated uint64) (*specs.Lo
 	if err := l.checkSnapshotRoot(ctx, snap); err != nil {
 		return nil, 0, nil, err
 	}
-	st, err := specs.UnmarshalLogStateSnapshot(sec.Data, snap.Size)
+	var st *specs.LogState
+	if sec.Version == specs.LogStateSectionVersion2 {
+		// The state's id set stays in raw, read in place.
+		st, err = specs.UnmarshalLogStateSnapshotV2(sec.Data, snap.Size)
+	} else {
+		// An older acdledger's snapshot: read (a map insert per entry), and
+		// saved as version 2 once open (see open).
+		st, err = specs.UnmarshalLogStateSnapshot(sec.Data, snap.Size)
+		l.snapOld = true
+	}
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -215,13 +239,13 @@ func (l *Ledger) saveSnapshot(ctx context.Context, size uint64) error {
 	if cp.Size != size {
 		return errNotAtCheckpoint
 	}
-	data, err := l.state.MarshalSnapshot(size)
+	data, err := l.state.MarshalSnapshotV2(size)
 	if err != nil {
 		return err
 	}
 	snap := &specs.Snapshot{Origin: l.origin, Size: size, Root: cp.Hash,
 		Sections: []specs.SnapshotSection{
-			{Name: specs.LogStateSection, Version: specs.LogStateSectionVersion, Data: data},
+			{Name: specs.LogStateSection, Version: specs.LogStateSectionVersion2, Data: data},
 			{Name: trustSection, Version: trustSectionVersion, Data: l.trustSectionData()},
 		}}
 	raw, err := snap.Marshal()

@@ -3,7 +3,9 @@ package ledger_test
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"errors"
+	"fmt"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -193,10 +195,7 @@ func TestSnapshotRefused(t *testing.T) {
 		{"content", func() []byte {
 			s := parsed()
 			// The same entries, the last two swapped: a state that is not the log's.
-			lines := strings.Split(strings.TrimSuffix(string(s.Sections[0].Data), "\n"), "\n")
-			n := len(lines)
-			lines[n-1], lines[n-2] = lines[n-2], lines[n-1]
-			s.Sections[0].Data = []byte(strings.Join(lines, "\n") + "\n")
+			s.Sections[0].Data = swapLast(t, s.Sections[0].Data, 40)
 			return remarshal(s)
 		}, "entry 39 is not the log's"},
 	} {
@@ -232,5 +231,82 @@ func TestSnapshotRefused(t *testing.T) {
 	}
 	if _, err := os.Stat(path); errors.Is(err, os.ErrNotExist) {
 		t.Fatal("no snapshot saved after replaying the log")
+	}
+}
+
+// swapLast swaps the indices of the records at n-1 and n-2 of a version
+// 2 log_state section (specs/snapshot.md: 20-byte records after the line
+// "entries N L", each starting with its big-endian index).
+func swapLast(t *testing.T, sec []byte, n uint64) []byte {
+	t.Helper()
+	sec = bytes.Clone(sec)
+	i := bytes.Index(sec, []byte(fmt.Sprintf("entries %d ", n)))
+	if i < 0 {
+		t.Fatalf("no entries line in %q", sec)
+	}
+	recs := sec[i+bytes.IndexByte(sec[i:], '\n')+1:]
+	var a, b []byte
+	for r := uint64(0); r < n; r++ {
+		switch binary.BigEndian.Uint64(recs[r*20:]) {
+		case n - 1:
+			a = recs[r*20:]
+		case n - 2:
+			b = recs[r*20:]
+		}
+	}
+	binary.BigEndian.PutUint64(a, n-2)
+	binary.BigEndian.PutUint64(b, n-1)
+	return sec
+}
+
+// TestSnapshotV1: a snapshot an older acdledger wrote (log_state version
+// 1) is used, and the open saves it again as version 2.
+func TestSnapshotV1(t *testing.T) {
+	kit := testkit.New(t)
+	dir := t.TempDir()
+	if _, err := ledger.Init(dir, "test.example/snap", kit.RegJSON); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := openLogged(t, dir)
+	appendN(t, l, kit, 40)
+	closeL(t, l)
+	path := filepath.Join(dir, ledger.SnapshotFile)
+	good, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, err := specs.ParseSnapshot(good)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sec := s.Section(specs.LogStateSection); sec == nil || sec.Version != specs.LogStateSectionVersion2 {
+		t.Fatalf("the ledger saved %+v, want log_state version 2", sec)
+	}
+	st, err := specs.UnmarshalLogStateSnapshotV2(s.Sections[0].Data, s.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := st.MarshalSnapshot(s.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Sections[0] = specs.SnapshotSection{Name: specs.LogStateSection, Version: specs.LogStateSectionVersion, Data: v1}
+	old, err := s.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path, old, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	l, logs := openLogged(t, dir)
+	if got := ledger.RestoredFrom(l); got != 40 || strings.Contains(logs.String(), "snapshot") {
+		t.Fatalf("restored from %d, want the version 1 snapshot at 40 (log: %s)", got, logs)
+	}
+	if l.Len() != 40 || l.LastSeq("nco") != 14 {
+		t.Fatalf("len %d, nco last seq %d", l.Len(), l.LastSeq("nco"))
+	}
+	closeL(t, l)
+	if again, err := os.ReadFile(path); err != nil || !bytes.Equal(again, good) {
+		t.Fatalf("the open did not save it again as version 2 (%v)", err)
 	}
 }

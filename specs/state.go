@@ -16,7 +16,14 @@ import (
 // concurrent use.
 type LogState struct {
 	lastSeq map[string]uint64
-	ids     map[string]entryInfo
+	// ids holds the entries recorded in this process; base, when the
+	// state was read from a version 2 snapshot, the ones before it, read
+	// in place (see idTable). An id is looked up in ids first.
+	ids  map[string]entryInfo
+	base *idTable
+	// shadowed counts the ids in both: Record of a leaf repeating an id of
+	// the snapshot (an auditor notes what such a leaf claims to be).
+	shadowed int
 	// Kinds, agencies and cases are few and shared by many entries, so each
 	// entry holds small numbers for them: 16 bytes an entry besides its id.
 	kinds, agencies, cases *interner
@@ -125,7 +132,7 @@ func (s *LogState) CheckVerified(a *Admitted) error {
 	e := a.Entry
 	if want := s.lastSeq[e.Agency] + 1; e.Seq != want {
 		replay := ""
-		if info, ok := s.ids[e.ID]; ok && info.index != PendingIndex {
+		if info, ok := s.lookup(e.ID); ok && info.index != PendingIndex {
 			replay = fmt.Sprintf("; this id is already in the log at index %d, so this looks like a replay", info.index)
 		}
 		return violation(e.ID, "seq", RuleSeq, "seq %d, expected %d (the last accepted seq of agency %s is %d)%s", e.Seq, want, e.Agency, want-1, replay)
@@ -133,7 +140,7 @@ func (s *LogState) CheckVerified(a *Admitted) error {
 	if err := e.CheckContent(); err != nil {
 		return err
 	}
-	if info, dup := s.ids[e.ID]; dup {
+	if info, dup := s.lookup(e.ID); dup {
 		where := fmt.Sprintf("at index %d", info.index)
 		if info.index == PendingIndex {
 			where = "(appended moments ago, index not yet assigned)"
@@ -227,7 +234,7 @@ func sizeViolation(n int) error {
 func (s *LogState) checkRefs(e *Entry) error {
 	listed := map[string]bool{}
 	for i, r := range e.Refs {
-		if _, ok := s.ids[r]; !ok {
+		if _, ok := s.lookup(r); !ok {
 			return violation(e.ID, fmt.Sprintf("refs[%d]", i), RuleRefUnknown, "ref %s is not an earlier entry of the log", r)
 		}
 		listed[r] = true
@@ -241,7 +248,7 @@ func (s *LogState) checkRefs(e *Entry) error {
 	for _, br := range brs {
 		field, id := br[0], br[1]
 		want := RefTargets[e.Kind][field]
-		got := s.ids[id]
+		got, _ := s.lookup(id)
 		kind, agency, kase := s.kinds.str(uint32(got.kind)), s.agencies.str(uint32(got.agency)), s.cases.str(got.kase)
 		if !slices.Contains(want.Kinds, kind) || want.SameAgency && agency != e.Agency || want.SameCase && kase != e.Case {
 			return violation(e.ID, "body."+field, RuleRefKind, "body.%s names %s (%s of agency %s, case %s); it must name %s",
@@ -299,6 +306,13 @@ func (s *LogState) Accept(a *Admitted, index uint64) {
 // auditor notes what a leaf that broke a rule claims to be.
 func (s *LogState) Record(h Header, index uint64) {
 	s.lastSeq[h.Agency] = h.Seq
+	if s.base != nil {
+		if _, mine := s.ids[h.ID]; !mine {
+			if _, old := s.base.find(h.ID); old {
+				s.shadowed++
+			}
+		}
+	}
 	s.ids[h.ID] = entryInfo{index: index, kind: uint8(s.kinds.id(h.Kind)), agency: uint16(s.agencies.id(h.Agency)), kase: s.cases.id(h.Case)}
 }
 
@@ -365,6 +379,7 @@ func (s *LogState) AdmitBatch(as []*Admitted) error {
 	undo := make(map[string]prior)
 	for i, a := range as {
 		if err := s.CheckVerified(a); err != nil {
+			// Each passed the duplicate check, so none is in s.base.
 			for _, done := range as[:i] {
 				delete(s.ids, done.Entry.ID)
 			}
@@ -387,6 +402,7 @@ func (s *LogState) AdmitBatch(as []*Admitted) error {
 }
 
 // SetIndex replaces an entry's PendingIndex with its index in the log.
+// (Entries of s.base have their index already.)
 func (s *LogState) SetIndex(id string, index uint64) {
 	if info, ok := s.ids[id]; ok {
 		info.index = index
@@ -396,7 +412,7 @@ func (s *LogState) SetIndex(id string, index uint64) {
 
 // IndexOf returns the log index of an entry id.
 func (s *LogState) IndexOf(id string) (uint64, bool) {
-	info, ok := s.ids[id]
+	info, ok := s.lookup(id)
 	return info.index, ok
 }
 
@@ -404,7 +420,41 @@ func (s *LogState) IndexOf(id string) (uint64, bool) {
 func (s *LogState) LastSeq(agency string) uint64 { return s.lastSeq[agency] }
 
 // Len is the number of entries accepted.
-func (s *LogState) Len() int { return len(s.ids) }
+func (s *LogState) Len() int {
+	if s.base == nil {
+		return len(s.ids)
+	}
+	return len(s.ids) + s.base.n - s.shadowed
+}
+
+// lookup finds an entry among those recorded here, then in the snapshot's
+// table.
+func (s *LogState) lookup(id string) (entryInfo, bool) {
+	if info, ok := s.ids[id]; ok {
+		return info, true
+	}
+	return s.base.find(id)
+}
+
+// each calls fn for every entry once, in no particular order (an id in
+// both s.ids and s.base is s.ids's). It allocates a string per entry of
+// s.base: for writing a whole state out, not for admission.
+func (s *LogState) each(fn func(id string, info entryInfo)) {
+	if t := s.base; t != nil {
+		for i := range t.n {
+			id := string(t.id(i))
+			if s.shadowed > 0 {
+				if _, mine := s.ids[id]; mine {
+					continue
+				}
+			}
+			fn(id, t.info(i))
+		}
+	}
+	for id, info := range s.ids {
+		fn(id, info)
+	}
+}
 
 // Agencies returns each agency's last seq.
 func (s *LogState) Agencies() map[string]uint64 {

@@ -27,10 +27,10 @@ type logStateJSON struct {
 // MarshalJSON saves the state, for an auditor that follows a live log
 // and must carry on after a restart without replaying it.
 func (s *LogState) MarshalJSON() ([]byte, error) {
-	ids := make(map[string][]uint64, len(s.ids))
-	for id, info := range s.ids {
+	ids := make(map[string][]uint64, s.Len())
+	s.each(func(id string, info entryInfo) {
 		ids[id] = []uint64{info.index, uint64(info.kind), uint64(info.agency), uint64(info.kase)}
-	}
+	})
 	return json.Marshal(logStateJSON{Version: LogStateVersion, LastSeq: s.lastSeq,
 		Kinds: s.kinds.strs, Agencies: s.agencies.strs, Cases: s.cases.strs, IDs: ids})
 }

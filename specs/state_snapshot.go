@@ -23,20 +23,27 @@ const (
 // an entry's index is pending or not below size, or the entries do not
 // cover every index: then the state is not the log's and must not be saved.
 func (s *LogState) MarshalSnapshot(size uint64) ([]byte, error) {
-	if uint64(len(s.ids)) != size {
-		return nil, fmt.Errorf("log state: %d entries for a tree of %d", len(s.ids), size)
+	if uint64(s.Len()) != size {
+		return nil, fmt.Errorf("log state: %d entries for a tree of %d", s.Len(), size)
 	}
 	byIndex := make([]string, size)
-	for id, info := range s.ids {
+	infos := make([]entryInfo, size)
+	var bad error
+	s.each(func(id string, info entryInfo) {
 		switch {
+		case bad != nil:
 		case info.index == PendingIndex:
-			return nil, fmt.Errorf("log state: entry %q has no index yet", id)
+			bad = fmt.Errorf("log state: entry %q has no index yet", id)
 		case info.index >= size:
-			return nil, fmt.Errorf("log state: entry %q at %d, past the tree of %d", id, info.index, size)
+			bad = fmt.Errorf("log state: entry %q at %d, past the tree of %d", id, info.index, size)
 		case byIndex[info.index] != "":
-			return nil, fmt.Errorf("log state: entries %q and %q both at %d", byIndex[info.index], id, info.index)
+			bad = fmt.Errorf("log state: entries %q and %q both at %d", byIndex[info.index], id, info.index)
+		default:
+			byIndex[info.index], infos[info.index] = id, info
 		}
-		byIndex[info.index] = id
+	})
+	if bad != nil {
+		return nil, bad
 	}
 	var b bytes.Buffer
 	b.Grow(int(size) * 48)
@@ -58,8 +65,8 @@ func (s *LogState) MarshalSnapshot(size uint64) ([]byte, error) {
 	var tables [3][]string
 	src := [3]*interner{s.kinds, s.agencies, s.cases}
 	lines := make([][3]uint64, size)
-	for i, id := range byIndex {
-		info := s.ids[id]
+	for i := range byIndex {
+		info := infos[i]
 		for t, n := range [3]uint32{uint32(info.kind), uint32(info.agency), info.kase} {
 			if n == 0 {
 				continue
@@ -112,41 +119,10 @@ func UnmarshalLogStateSnapshot(data []byte, size uint64) (*LogState, error) {
 	fail := func(field, format string, args ...any) error {
 		return snapErr(LogStateSection+" "+field, format, args...)
 	}
-	count := func(kw string) (uint64, error) {
-		v, err := r.keyword(kw)
-		if err != nil {
-			return 0, fail(kw, "want a line %q", kw+" COUNT")
-		}
-		n, err := parseDecimal(v)
-		if err != nil {
-			return 0, fail(kw, "count: %v", err)
-		}
-		if n > uint64(len(data)) { // every item takes at least a byte
-			return 0, fail(kw, "count %d is more than the section holds", n)
-		}
-		return n, nil
-	}
+	count := func(kw string) (uint64, error) { return readCount(r, kw, fail) }
 	s := NewLogState()
-	n, err := count("last_seq")
-	if err != nil {
+	if err := readLastSeqs(r, s, fail); err != nil {
 		return nil, err
-	}
-	prev := ""
-	for i := range n {
-		l, ok := r.line()
-		a, seqStr, two := cutSpace(l)
-		if !ok || !two || !isToken(a) {
-			return nil, fail(fmt.Sprintf("last_seq line %d", i+1), "want \"AGENCY SEQ\"")
-		}
-		if i > 0 && a <= prev {
-			return nil, fail(fmt.Sprintf("last_seq line %d", i+1), "agency %q out of order or repeated (ascending, each once)", truncate(a))
-		}
-		prev = a
-		seq, err := parseDecimal(seqStr)
-		if err != nil || seq == 0 {
-			return nil, fail(fmt.Sprintf("last_seq line %d", i+1), "seq: a decimal from 1, without leading zeros")
-		}
-		s.lastSeq[a] = seq
 	}
 	var remap [3][]uint32
 	for t, tb := range []struct {
@@ -176,7 +152,7 @@ func UnmarshalLogStateSnapshot(data []byte, size uint64) (*LogState, error) {
 			remap[t] = append(remap[t], k)
 		}
 	}
-	n, err = count("entries")
+	n, err := count("entries")
 	if err != nil {
 		return nil, err
 	}
