@@ -92,7 +92,12 @@ func refValidate(s *jsonschema.Schema, doc any) *refVerdict {
 	}
 	var walk func(e *jsonschema.ValidationError)
 	walk = func(e *jsonschema.ValidationError) {
-		if len(e.Causes) == 0 {
+		if k, ok := e.ErrorKind.(*kind.AdditionalProperties); ok {
+			// Properties are listed in map order: any may come first.
+			for _, p := range k.Properties {
+				v.fields = append(v.fields, fieldPath(append(slices.Clip(e.InstanceLocation), p)))
+			}
+		} else if len(e.Causes) == 0 {
 			v.fields = append(v.fields, fieldPath(leafLoc(e)))
 		}
 		for _, c := range e.Causes {
