@@ -204,6 +204,7 @@ func (c *compiler) compile(base *url.URL, ptr string, v any) (*node, error) {
 				if kw == "properties" {
 					n.props[name] = s
 					n.propNames = append(n.propNames, name)
+					n.propNodes = append(n.propNodes, s)
 				}
 			}
 		case "$ref":
