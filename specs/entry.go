@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/acdledger/acdledger/specs/shape"
-	"github.com/go-json-experiment/json/jsontext"
 )
 
 // LegalBasis names the provision an entry is made under.
@@ -132,21 +131,27 @@ func checkTime(s string) error {
 // The entry's fields are taken from that one reading: nothing decodes the
 // payload a second time.
 func ParseEntry(payload []byte) (*Entry, error) {
-	doc, err := readStrict(payload)
+	sd, err := readStrictDoc(payload)
 	if err != nil {
 		se := err.(*StrictError)
 		return nil, violation(peekID(payload), orEntry(se.Field), RulePayloadJSON, "%s", se.Reason)
 	}
+	doc := sd.value
 	m, _ := doc.(map[string]any)
 	id, _ := m["id"].(string)
 	if v, ok := m["schema"].(json.Number); ok && v != json.Number(strconv.Itoa(EntrySchemaVersion)) {
 		return nil, violation(id, "schema", RuleSchema, "entry schema %s is not admitted; this log takes schema %d (specs/entries.md, \"Versions\"): sign the entry again with acdledger sign", v, EntrySchemaVersion)
 	}
-	if d, err := canonicalDiff(payload); err != nil || d != "" {
-		if err != nil {
-			d = err.Error()
+	// The reader checked canonical form while reading; only a payload it
+	// found otherwise is canonicalised, to say where it differs (and the
+	// library's canonicalisation decides).
+	if !sd.canonical {
+		if d, err := canonicalDiff(payload); err != nil || d != "" {
+			if err != nil {
+				d = err.Error()
+			}
+			return nil, violation(id, "(entry)", RulePayloadCanonical, "the payload is not in canonical form (RFC 8785, as acdledger sign writes it): %s", d)
 		}
-		return nil, violation(id, "(entry)", RulePayloadCanonical, "the payload is not in canonical form (RFC 8785, as acdledger sign writes it): %s", d)
 	}
 	if err := checkSealedShape(id, doc); err != nil {
 		return nil, err
@@ -154,7 +159,7 @@ func ParseEntry(payload []byte) (*Entry, error) {
 	if err := entrySchema().Validate(doc); err != nil {
 		return nil, schemaViolation(id, err)
 	}
-	return entryFromDoc(m, payload), nil
+	return entryFromDoc(m, payload, sd), nil
 }
 
 // CanonicalEntry is how an agency's tools prepare a draft payload for
@@ -175,7 +180,7 @@ func CanonicalEntry(draft []byte) ([]byte, error) {
 // entryFromDoc fills an Entry from a payload the schema has accepted, so
 // every type assertion holds. Body and Sealed are the members' bytes in
 // the canonical payload.
-func entryFromDoc(m map[string]any, payload []byte) *Entry {
+func entryFromDoc(m map[string]any, payload []byte, sd *strictDoc) *Entry {
 	num := func(v any) uint64 { n, _ := strconv.ParseUint(string(v.(json.Number)), 10, 64); return n }
 	str := func(v any) string { s, _ := v.(string); return s }
 	e := &Entry{
@@ -188,35 +193,11 @@ func entryFromDoc(m map[string]any, payload []byte) *Entry {
 	for _, r := range m["refs"].([]any) {
 		e.Refs = append(e.Refs, r.(string))
 	}
-	e.Body = memberBytes(payload, "body")
+	e.Body = json.RawMessage(bytes.Clone(sd.member(payload, "body")))
 	if _, ok := m["sealed"]; ok {
-		e.Sealed = memberBytes(payload, "sealed")
+		e.Sealed = json.RawMessage(bytes.Clone(sd.member(payload, "sealed")))
 	}
 	return e
-}
-
-// memberBytes returns the bytes of a top-level member's value in a
-// canonical document.
-func memberBytes(doc []byte, name string) json.RawMessage {
-	dec := jsontext.NewDecoder(bytes.NewReader(doc))
-	if _, err := dec.ReadToken(); err != nil {
-		return nil
-	}
-	for dec.PeekKind() == '"' {
-		tok, err := dec.ReadToken()
-		if err != nil {
-			return nil
-		}
-		member := tok.String() // a token is valid only until the next read
-		v, err := dec.ReadValue()
-		if err != nil {
-			return nil
-		}
-		if member == name {
-			return json.RawMessage(bytes.Clone(v))
-		}
-	}
-	return nil
 }
 
 // peekID reads the id of a payload the strict reader refused, for the
