@@ -58,11 +58,11 @@ func TestRefFields(t *testing.T) {
 		"selection.batch": "acquisition", "retention.deleted": "batch", "provision": "approval source",
 		"measure.executed": "approval", "emergency.notice": "measure", "mofa.consulted": "request", "response": "to",
 	}
-	if len(specs.RefFields) != len(want) {
-		t.Fatalf("ref fields: %v", specs.RefFields)
+	if len(specs.RefFields()) != len(want) {
+		t.Fatalf("ref fields: %v", specs.RefFields())
 	}
 	for k, f := range want {
-		if got := strings.Join(specs.RefFields[k], " "); got != f {
+		if got := strings.Join(specs.RefFields()[k], " "); got != f {
 			t.Errorf("%s: ref fields %q, want %q", k, got, f)
 		}
 	}

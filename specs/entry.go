@@ -207,13 +207,13 @@ func peekID(payload []byte) string {
 		ID string `json:"id"`
 	}
 	json.Unmarshal(payload, &h)
-	if !entryIDPattern.MatchString(h.ID) {
+	if !entryIDPattern().MatchString(h.ID) {
 		return ""
 	}
 	return h.ID
 }
 
-var entryIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+var entryIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`) })
 
 func orEntry(field string) string {
 	if field == "" {
@@ -304,7 +304,7 @@ func positive(n any) bool {
 func (e *Entry) BodyRefs() [][2]string {
 	body, _ := e.doc.(map[string]any)["body"].(map[string]any)
 	var out [][2]string
-	for _, f := range RefFields[e.Kind] {
+	for _, f := range RefFields()[e.Kind] {
 		if v, ok := body[f].(string); ok {
 			out = append(out, [2]string{f, v})
 		}

@@ -12,6 +12,7 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/gowebpki/jcs"
 )
@@ -27,9 +28,13 @@ const SaltSize = 32
 // BoxVersion is the value of a box's "sealed" field.
 const BoxVersion = 1
 
-// SealedFields are, per kind, the fields it may seal (the commitments its
+// SealedFields returns, per kind, the fields it may seal (the commitments its
 // sealed_* definition in entry.schema.json allows), sorted.
-var SealedFields = sealedFieldsFromSchema()
+//
+// Read from the schema on first use, not at package init.
+func SealedFields() map[string][]string { return sealedFields() }
+
+var sealedFields = sync.OnceValue(sealedFieldsFromSchema)
 
 // Sealed is an entry's sealed part as it stands in the log.
 type Sealed struct {
@@ -89,7 +94,7 @@ func Commit(salt []byte, value json.RawMessage) (string, error) {
 // prefix errors name the fields with ("sealed" in a draft, "box.fields" in
 // an opened box).
 func CheckSealedValues(id, kind, prefix string, values map[string]json.RawMessage) error {
-	allowed := SealedFields[kind]
+	allowed := SealedFields()[kind]
 	doc := map[string]any{}
 	for _, name := range sortedKeys(values) {
 		if !slices.Contains(allowed, name) {
@@ -206,7 +211,7 @@ func checkSealedShape(id string, doc any) error {
 		}
 	}
 	body, _ := m["body"].(map[string]any)
-	for _, name := range SealedFields[kind] {
+	for _, name := range SealedFields()[kind] {
 		if _, ok := body[name]; ok {
 			return violation(id, "body."+name, RuleSealedInPublic, "%s is a sealed field of %s; it may not appear in the public body", name, kind)
 		}
