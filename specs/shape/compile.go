@@ -28,9 +28,11 @@ import (
 	"math/big"
 	"net/url"
 	"regexp"
+	"regexp/syntax"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 )
 
 // Draft is the only dialect the compiler reads.
@@ -75,7 +77,7 @@ var alwaysAnnotations = []string{"title", "description", "$comment"}
 // "$schema" 2020-12), checks every keyword of every subschema, including
 // definitions nothing refers to, and resolves every $ref.
 func Compile(docs [][]byte, opt Options) (*Set, error) {
-	c := &compiler{opt: opt, set: &Set{nodes: map[string]*node{}}, annotations: map[string]bool{}}
+	c := &compiler{opt: opt, set: &Set{nodes: map[string]*node{}}, annotations: map[string]bool{}, patterns: map[string]*lazyRegexp{}}
 	for _, a := range append(slices.Clone(alwaysAnnotations), opt.Annotations...) {
 		c.annotations[a] = true
 	}
@@ -148,7 +150,22 @@ type compiler struct {
 	set         *Set
 	annotations map[string]bool
 	refs        []pendingRef
+	patterns    map[string]*lazyRegexp
 }
+
+// lazyRegexp is a pattern compiled on first use.
+type lazyRegexp struct {
+	src  string
+	once sync.Once
+	re   *regexp.Regexp
+}
+
+func (l *lazyRegexp) MatchString(s string) bool {
+	l.once.Do(func() { l.re = regexp.MustCompile(l.src) }) // parsed at Compile: cannot fail
+	return l.re.MatchString(s)
+}
+
+func (l *lazyRegexp) String() string { return l.src }
 
 // compile compiles the subschema v found at ptr (a JSON Pointer) in the
 // document base, and every subschema inside it.
@@ -296,9 +313,20 @@ func (c *compiler) compile(base *url.URL, ptr string, v any) (*node, error) {
 			}
 			n.unique = b
 		case "pattern":
-			s, _ := raw.(string)
-			if n.pattern, err = regexp.Compile(s); err != nil {
-				return fail(kw, "%v", err)
+			src, ok := raw.(string)
+			if !ok {
+				return fail(kw, "must be a string")
+			}
+			if n.pattern = c.patterns[src]; n.pattern == nil {
+				// Parsed now, so that a bad pattern is refused at compile
+				// time; compiled on first use (compiling all of them was
+				// most of the compilation, which every `verify receipt`
+				// pays), once per distinct pattern.
+				if _, err := syntax.Parse(src, syntax.Perl); err != nil {
+					return fail(kw, "%v", err)
+				}
+				n.pattern = &lazyRegexp{src: src}
+				c.patterns[src] = n.pattern
 			}
 		case "items":
 			if n.items, err = sub(kw, raw); err != nil {

@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/big"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -40,7 +39,7 @@ type node struct {
 
 	minLen  int
 	maxLen  int
-	pattern *regexp.Regexp
+	pattern *lazyRegexp
 
 	minimum, maximum *big.Rat
 
