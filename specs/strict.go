@@ -9,6 +9,7 @@ import (
 	"io"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 
@@ -129,7 +130,7 @@ func readStrictDoc(data []byte) (*strictDoc, error) {
 		off := invalidUTF8At(data)
 		return nil, &StrictError{Reason: fmt.Sprintf("the JSON text is not valid UTF-8 (first bad byte at offset %d)", off)}
 	}
-	r := strictReader{dec: jsontext.NewDecoder(bytes.NewReader(data)), canon: true}
+	r := strictReader{dec: jsontext.NewDecoder(bytes.NewReader(data)), canon: true, interned: internTable()}
 	v, err := r.value()
 	if err != nil {
 		return nil, err
@@ -149,7 +150,30 @@ type strictReader struct {
 	size  int         // the canonical length of what was read
 	top   []topMember // the top-level object's members
 	quote []byte      // scratch for re-quoting escaped strings
+	// interned are strings the reader need not allocate (see internTable).
+	interned map[string]internedString
 }
+
+// internedString is one string of internTable, alone and boxed as a value.
+type internedString struct {
+	s string
+	v any
+}
+
+// internTable holds the strings the schemas name (member names, kinds,
+// laws, directions…): most strings of an entry are among them, and the
+// reader returns the one copy instead of allocating each time (about half
+// of ParseEntry's allocations were such strings).
+var internTable = sync.OnceValue(func() map[string]internedString {
+	out := map[string]internedString{}
+	for _, s := range append(schemaSet().Strings(), envelopeMembers...) {
+		out[s] = internedString{s, s}
+	}
+	for _, s := range signatureMembers {
+		out[s] = internedString{s, s}
+	}
+	return out
+})
 
 func (r *strictReader) value() (any, error) {
 	switch r.dec.PeekKind() {
@@ -227,6 +251,10 @@ func (r *strictReader) value() (any, error) {
 		if err != nil {
 			return nil, r.syntax(err)
 		}
+		if in, ok := r.interned[string(raw[1:len(raw)-1])]; ok && bytes.IndexByte(raw, '\\') < 0 {
+			r.size += len(raw)
+			return in.v, nil
+		}
 		return r.str(raw), nil
 	default:
 		tok, err := r.dec.ReadToken()
@@ -256,6 +284,9 @@ func (r *strictReader) value() (any, error) {
 func (r *strictReader) str(raw []byte) string {
 	r.size += len(raw)
 	if bytes.IndexByte(raw, '\\') < 0 {
+		if in, ok := r.interned[string(raw[1:len(raw)-1])]; ok {
+			return in.s
+		}
 		return string(raw[1 : len(raw)-1])
 	}
 	s, err := jsontext.AppendUnquote(nil, raw)

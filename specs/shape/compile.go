@@ -418,3 +418,33 @@ func count(v any) (int, bool) {
 	k, err := strconv.Atoi(string(num))
 	return k, err == nil && k >= 0
 }
+
+// Strings returns every string the schemas name: member names (of
+// properties and required) and string values of const and enum. A reader
+// may intern them, since most strings of a valid document are among them.
+func (s *Set) Strings() []string {
+	seen := map[string]bool{}
+	var out []string
+	add := func(x any) {
+		if str, ok := x.(string); ok && !seen[str] {
+			seen[str] = true
+			out = append(out, str)
+		}
+	}
+	for _, n := range s.nodes {
+		for _, p := range n.propNames {
+			add(p)
+		}
+		for _, r := range n.required {
+			add(r)
+		}
+		if n.hasConst {
+			add(n.constV)
+		}
+		for _, e := range n.enum {
+			add(e)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
