@@ -448,3 +448,6 @@ func (s *Set) Strings() []string {
 	slices.Sort(out)
 	return out
 }
+
+// Keywords lists the keywords the compiler implements, sorted.
+func Keywords() []string { return slices.Sorted(keysOf(implemented)) }
