@@ -130,7 +130,8 @@ func readStrictDoc(data []byte) (*strictDoc, error) {
 		off := invalidUTF8At(data)
 		return nil, &StrictError{Reason: fmt.Sprintf("the JSON text is not valid UTF-8 (first bad byte at offset %d)", off)}
 	}
-	r := strictReader{dec: jsontext.NewDecoder(bytes.NewReader(data)), canon: true, interned: internTable()}
+	// A bytes.Buffer, which jsontext reads in place rather than copying.
+	r := strictReader{dec: jsontext.NewDecoder(bytes.NewBuffer(data)), canon: true, interned: internTable()}
 	v, err := r.value()
 	if err != nil {
 		return nil, err
