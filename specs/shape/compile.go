@@ -365,7 +365,35 @@ func (c *compiler) compile(base *url.URL, ptr string, v any) (*node, error) {
 	if n.thenN != nil && n.ifN == nil {
 		return fail("then", "then without if")
 	}
+	n.keywords = slices.DeleteFunc(slices.Sorted(keysOf(m)), func(kw string) bool { return c.annotations[kw] })
+	n.dispatch = dispatchOf(n.allOf)
 	return n, nil
+}
+
+// dispatchOf recognises an allOf of the form the entry schema uses per
+// kind, [{"if": {"properties": {P: {"const": "K"}}}, "then": S}, …] with
+// one P and distinct string constants, and indexes its branches by K, so
+// that validation looks P up once instead of testing every "if".
+func dispatchOf(branches []*node) *dispatch {
+	if len(branches) < 2 {
+		return nil
+	}
+	d := &dispatch{byValue: map[string]int{}}
+	for i, b := range branches {
+		if !slices.Equal(b.keywords, []string{"if", "then"}) || !slices.Equal(b.ifN.keywords, []string{"properties"}) || len(b.ifN.propNames) != 1 {
+			return nil
+		}
+		p, c := b.ifN.propNames[0], b.ifN.propNodes[0]
+		k, ok := c.constV.(string)
+		if !slices.Equal(c.keywords, []string{"const"}) || !ok || (i > 0 && p != d.prop) {
+			return nil
+		}
+		if _, dup := d.byValue[k]; dup {
+			return nil
+		}
+		d.prop, d.byValue[k] = p, i
+	}
+	return d
 }
 
 func keysOf[V any](m map[string]V) func(func(string) bool) {

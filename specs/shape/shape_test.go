@@ -88,8 +88,19 @@ func TestPublishedSchemasCompile(t *testing.T) {
 		docs = append(docs, raw)
 	}
 	formats := map[string]func(string) error{"date-time": func(string) error { return nil }}
-	if _, err := Compile(docs, Options{Formats: formats, Annotations: []string{"x-refers-to"}}); err != nil {
+	set, err := Compile(docs, Options{Formats: formats, Annotations: []string{"x-refers-to"}})
+	if err != nil {
 		t.Fatal(err)
+	}
+	for loc, prop := range map[string]string{"https://github.com/acdledger/acdledger/specs/entry.schema.json": "kind",
+		"https://github.com/acdledger/acdledger/specs/entry.schema.json#/$defs/registry_change": "change"} {
+		s, err := set.Schema(loc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.n.dispatch == nil || s.n.dispatch.prop != prop {
+			t.Errorf("%s: the per-%s allOf is not indexed", loc, prop)
+		}
 	}
 	if _, err := Compile(docs, Options{Formats: formats}); err == nil || !strings.Contains(err.Error(), `keyword "x-refers-to" is not implemented`) {
 		t.Errorf("without the x-refers-to annotation: %v", err)
@@ -98,6 +109,10 @@ func TestPublishedSchemasCompile(t *testing.T) {
 		t.Errorf("without the date-time format: %v", err)
 	}
 }
+
+const dispatchSchema = `{"allOf":[{"if":{"properties":{"k":{"const":"a"}}},"then":{"required":["a"]}},` +
+	`{"if":{"properties":{"k":{"const":"b"}}},"then":{"required":["b"]}},` +
+	`{"if":{"properties":{"k":{"const":"x"}}},"then":{"type":"object"}}]}`
 
 // TestValidateErrors shows each keyword's failure: the path it names and
 // the message.
@@ -139,6 +154,16 @@ func TestValidateErrors(t *testing.T) {
 		// $ref first, then the object's own keywords: required before members.
 		{`{"$ref":"#/$defs/d","required":["z"],"$defs":{"d":{"properties":{"a":{"type":"string"}}}}}`, `{"a":1}`, "a", "type", ""},
 		{`{"required":["z"],"properties":{"a":{"type":"string"}}}`, `{"a":1}`, "z", "required", ""},
+		// An allOf of "if k is K then …" branches, looked up by K: the
+		// branch of K only; every branch when k is absent or the value is
+		// not an object (their "if" holds); none when k is no branch's K.
+		{dispatchSchema, `{"k":"a"}`, "a", "required", ""},
+		{dispatchSchema, `{"k":"b","a":1}`, "b", "required", ""},
+		{dispatchSchema, `{"k":"c"}`, "", "", ""},
+		{dispatchSchema, `{"k":7}`, "", "", ""},
+		{dispatchSchema, `{"b":1}`, "a", "required", ""},
+		{dispatchSchema, `{"a":1}`, "b", "required", ""},
+		{dispatchSchema, `[]`, "", "type", "must be an object"},
 		// type ends the evaluation of a schema: nothing else is reported.
 		{`{"type":"string","allOf":[{"required":["a"]}]}`, `{}`, "", "type", ""},
 	} {
@@ -155,6 +180,32 @@ func TestValidateErrors(t *testing.T) {
 		}
 		if got == nil || strings.Join(got.Path, "/") != tc.path || got.Keyword != tc.keyword || !strings.Contains(got.Message, tc.msg) {
 			t.Errorf("%s on %s: got %+v, want %s at %q: %q", tc.schema, tc.doc, got, tc.keyword, tc.path, tc.msg)
+		}
+	}
+}
+
+// TestDispatchRecognised: the entry schema's per-kind allOf is indexed.
+func TestDispatchRecognised(t *testing.T) {
+	s, err := compileOne(t, dispatchSchema)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if d := s.n.dispatch; d == nil || d.prop != "k" || len(d.byValue) != 3 {
+		t.Fatalf("dispatch %+v", d)
+	}
+	// Not when a branch has more than if/then, or two branches share a constant.
+	for _, sc := range []string{
+		`{"allOf":[{"if":{"properties":{"k":{"const":"a"}}},"then":true,"type":"object"},{"if":{"properties":{"k":{"const":"b"}}},"then":true}]}`,
+		`{"allOf":[{"if":{"properties":{"k":{"const":"a"}}},"then":true},{"if":{"properties":{"k":{"const":"a"}}},"then":true}]}`,
+		`{"allOf":[{"if":{"properties":{"k":{"const":"a"}}},"then":true},{"if":{"properties":{"j":{"const":"b"}}},"then":true}]}`,
+		`{"allOf":[{"if":{"properties":{"k":{"const":1}}},"then":true},{"if":{"properties":{"k":{"const":"b"}}},"then":true}]}`,
+	} {
+		s, err := compileOne(t, sc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if s.n.dispatch != nil {
+			t.Errorf("%s: indexed", sc)
 		}
 	}
 }

@@ -43,10 +43,20 @@ type node struct {
 
 	minimum, maximum *big.Rat
 
+	keywords []string // the schema's keywords, sorted (annotations left out)
+	dispatch *dispatch
+
 	not        *node
 	allOf      []*node
 	oneOf      []*node
 	ifN, thenN *node
+}
+
+// dispatch indexes an allOf of "if member prop is const K then …"
+// branches by K (see dispatchOf).
+type dispatch struct {
+	prop    string
+	byValue map[string]int
 }
 
 type typeSet uint8
@@ -210,12 +220,39 @@ func (n *node) conditions(v any, r *run) bool {
 		}
 		ok = false
 	}
-	for _, s := range n.allOf {
-		if !s.eval(v, r) {
-			if r == nil {
-				return false
+	if d := n.dispatch; d != nil {
+		// The "if" of every branch holds when the value is not an object
+		// or lacks the member (properties then asserts nothing); when the
+		// member is there, only the branch of its value holds, if any.
+		m, isObject := v.(map[string]any)
+		k, has := m[d.prop]
+		if isObject && has {
+			if s, isString := k.(string); isString {
+				if i, found := d.byValue[s]; found && !n.allOf[i].thenN.eval(v, r) {
+					if r == nil {
+						return false
+					}
+					ok = false
+				}
 			}
-			ok = false
+		} else {
+			for _, s := range n.allOf {
+				if !s.thenN.eval(v, r) {
+					if r == nil {
+						return false
+					}
+					ok = false
+				}
+			}
+		}
+	} else {
+		for _, s := range n.allOf {
+			if !s.eval(v, r) {
+				if r == nil {
+					return false
+				}
+				ok = false
+			}
 		}
 	}
 	if len(n.oneOf) > 0 {
