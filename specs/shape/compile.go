@@ -151,6 +151,8 @@ type compiler struct {
 	annotations map[string]bool
 	refs        []pendingRef
 	patterns    map[string]*lazyRegexp
+	baseURL     *url.URL // the document being compiled, and its String()
+	baseStr     string
 }
 
 // lazyRegexp is a pattern compiled on first use.
@@ -170,7 +172,10 @@ func (l *lazyRegexp) String() string { return l.src }
 // compile compiles the subschema v found at ptr (a JSON Pointer) in the
 // document base, and every subschema inside it.
 func (c *compiler) compile(base *url.URL, ptr string, v any) (*node, error) {
-	n := &node{loc: base.String() + "#" + ptr, minProps: -1, maxProps: -1, minItems: -1, maxItems: -1, minLen: -1, maxLen: -1}
+	if c.baseURL != base {
+		c.baseURL, c.baseStr = base, base.String()
+	}
+	n := &node{loc: c.baseStr + "#" + ptr, minProps: -1, maxProps: -1, minItems: -1, maxItems: -1, minLen: -1, maxLen: -1}
 	c.set.nodes[n.loc] = n
 	fail := func(kw, format string, args ...any) (*node, error) {
 		return nil, fmt.Errorf("%s/%s: %s", n.loc, kw, fmt.Sprintf(format, args...))
@@ -190,7 +195,12 @@ func (c *compiler) compile(base *url.URL, ptr string, v any) (*node, error) {
 	if len(m) == 0 {
 		n.always = 1
 	}
-	for _, kw := range slices.Sorted(keysOf(m)) {
+	keywords := make([]string, 0, len(m))
+	for kw := range m {
+		keywords = append(keywords, kw)
+	}
+	slices.Sort(keywords)
+	for _, kw := range keywords {
 		if !implemented[kw] && !c.annotations[kw] {
 			return fail(kw, "keyword %q is not implemented by specs/shape (so a validator would ignore it); implement it there before a schema uses it", kw)
 		}
@@ -202,7 +212,7 @@ func (c *compiler) compile(base *url.URL, ptr string, v any) (*node, error) {
 		return c.compile(base, ptr+"/"+escape(kw), raw)
 	}
 	var err error
-	for _, kw := range slices.Sorted(keysOf(m)) {
+	for _, kw := range keywords {
 		raw := m[kw]
 		switch kw {
 		case "$defs", "properties":
@@ -293,8 +303,20 @@ func (c *compiler) compile(base *url.URL, ptr string, v any) (*node, error) {
 			if !ok {
 				return fail(kw, "must be a non-negative integer")
 			}
-			*map[string]*int{"minProperties": &n.minProps, "maxProperties": &n.maxProps, "minItems": &n.minItems,
-				"maxItems": &n.maxItems, "minLength": &n.minLen, "maxLength": &n.maxLen}[kw] = k
+			switch kw {
+			case "minProperties":
+				n.minProps = k
+			case "maxProperties":
+				n.maxProps = k
+			case "minItems":
+				n.minItems = k
+			case "maxItems":
+				n.maxItems = k
+			case "minLength":
+				n.minLen = k
+			case "maxLength":
+				n.maxLen = k
+			}
 		case "minimum", "maximum":
 			num, ok := raw.(json.Number)
 			r, okr := new(big.Rat).SetString(string(num))
@@ -365,7 +387,7 @@ func (c *compiler) compile(base *url.URL, ptr string, v any) (*node, error) {
 	if n.thenN != nil && n.ifN == nil {
 		return fail("then", "then without if")
 	}
-	n.keywords = slices.DeleteFunc(slices.Sorted(keysOf(m)), func(kw string) bool { return c.annotations[kw] })
+	n.keywords = slices.DeleteFunc(keywords, func(kw string) bool { return c.annotations[kw] })
 	n.dispatch = dispatchOf(n.allOf)
 	return n, nil
 }

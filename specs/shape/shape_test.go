@@ -209,3 +209,23 @@ func TestDispatchRecognised(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkCompilePublished: compiling both published schemas, what the
+// first ParseEntry or ParseRegistry of a process pays.
+func BenchmarkCompilePublished(b *testing.B) {
+	var docs [][]byte
+	for _, f := range []string{"../entry.schema.json", "../registry.schema.json"} {
+		raw, err := os.ReadFile(f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		docs = append(docs, raw)
+	}
+	opt := Options{Formats: map[string]func(string) error{"date-time": func(string) error { return nil }}, Annotations: []string{"x-refers-to"}}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := Compile(docs, opt); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
