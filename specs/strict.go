@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -155,6 +156,20 @@ type strictReader struct {
 	interned map[string]internedString
 }
 
+// intern looks a quoted string up in the intern table; long strings (an
+// envelope's payload) are not hashed at all.
+func (r *strictReader) intern(raw []byte) (internedString, bool) {
+	if len(raw) > maxInterned+2 {
+		return internedString{}, false
+	}
+	in, ok := r.interned[string(raw[1:len(raw)-1])]
+	return in, ok
+}
+
+// maxInterned bounds the length of the strings interned: the schemas'
+// names and enum values are all shorter.
+const maxInterned = 64
+
 // internedString is one string of internTable, alone and boxed as a value.
 type internedString struct {
 	s string
@@ -167,11 +182,10 @@ type internedString struct {
 // of ParseEntry's allocations were such strings).
 var internTable = sync.OnceValue(func() map[string]internedString {
 	out := map[string]internedString{}
-	for _, s := range append(schemaSet().Strings(), envelopeMembers...) {
-		out[s] = internedString{s, s}
-	}
-	for _, s := range signatureMembers {
-		out[s] = internedString{s, s}
+	for _, s := range slices.Concat(schemaSet().Strings(), envelopeMembers, signatureMembers) {
+		if len(s) <= maxInterned {
+			out[s] = internedString{s, s}
+		}
 	}
 	return out
 })
@@ -252,7 +266,7 @@ func (r *strictReader) value() (any, error) {
 		if err != nil {
 			return nil, r.syntax(err)
 		}
-		if in, ok := r.interned[string(raw[1:len(raw)-1])]; ok && bytes.IndexByte(raw, '\\') < 0 {
+		if in, ok := r.intern(raw); ok && bytes.IndexByte(raw, '\\') < 0 {
 			r.size += len(raw)
 			return in.v, nil
 		}
@@ -285,7 +299,7 @@ func (r *strictReader) value() (any, error) {
 func (r *strictReader) str(raw []byte) string {
 	r.size += len(raw)
 	if bytes.IndexByte(raw, '\\') < 0 {
-		if in, ok := r.interned[string(raw[1:len(raw)-1])]; ok {
+		if in, ok := r.intern(raw); ok {
 			return in.s
 		}
 		return string(raw[1 : len(raw)-1])
