@@ -247,6 +247,16 @@ func TestShapeMatchesJSONSchema(t *testing.T) {
 			n++
 		}
 	}
+	// Clear sealed values (CheckSealedValues), decoded as it decodes them.
+	sealed, err := decodeValue([]byte(`{"carrier":"NTT","selectors":["a","b"],"detail":"x","target_name":"é"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	diff(t, "sealed values", refSealedValues(), sealedValuesSchema(), sealed)
+	for j, m := range mutations(sealed) {
+		diff(t, "sealed values mutation "+strconv.Itoa(j), refSealedValues(), sealedValuesSchema(), m)
+		n++
+	}
 	t.Logf("%d entries, %d registries, %d mutations: same verdicts", len(c.entries), len(c.registries), n)
 }
 
