@@ -45,6 +45,8 @@ fuzz:
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseEntry$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzCheckEnvelope$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./specs -run '^$$' -fuzz '^FuzzShapeDifferential$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./specs -run '^$$' -fuzz '^FuzzCanonicalWhileReading$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/report -run '^$$' -fuzz '^FuzzAdmittedIsReadable$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseDisclosure$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseBox$$' -fuzztime $(FUZZTIME)

@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/specs/shape"
 )
 
 // The example in entries.md is a real, valid entry: documentation that
@@ -58,12 +59,29 @@ func TestRefFields(t *testing.T) {
 		"selection.batch": "acquisition", "retention.deleted": "batch", "provision": "approval source",
 		"measure.executed": "approval", "emergency.notice": "measure", "mofa.consulted": "request", "response": "to",
 	}
-	if len(specs.RefFields) != len(want) {
-		t.Fatalf("ref fields: %v", specs.RefFields)
+	if len(specs.RefFields()) != len(want) {
+		t.Fatalf("ref fields: %v", specs.RefFields())
 	}
 	for k, f := range want {
-		if got := strings.Join(specs.RefFields[k], " "); got != f {
+		if got := strings.Join(specs.RefFields()[k], " "); got != f {
 			t.Errorf("%s: ref fields %q, want %q", k, got, f)
+		}
+	}
+}
+
+// TestEntriesNamesShapeKeywords: specs/entries.md lists every keyword the
+// reference validator implements (what a second implementation needs).
+func TestEntriesNamesShapeKeywords(t *testing.T) {
+	doc, err := os.ReadFile("entries.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, kw := range shape.Keywords() {
+		if kw == "$schema" || kw == "$id" {
+			continue
+		}
+		if !strings.Contains(string(doc), "`"+kw+"`") && !strings.Contains(string(doc), "`"+kw+"/") && !strings.Contains(string(doc), "/`"+kw+"`") && !strings.Contains(string(doc), "`"+kw+":") {
+			t.Errorf("specs/entries.md does not name the keyword %s", kw)
 		}
 	}
 }

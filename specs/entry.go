@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"fmt"
 	"regexp"
 	"slices"
 	"strconv"
@@ -12,11 +11,7 @@ import (
 	"sync"
 	"time"
 
-	"github.com/go-json-experiment/json/jsontext"
-	"github.com/santhosh-tekuri/jsonschema/v6"
-	"github.com/santhosh-tekuri/jsonschema/v6/kind"
-	"golang.org/x/text/language"
-	"golang.org/x/text/message"
+	"github.com/acdledger/acdledger/specs/shape"
 )
 
 // LegalBasis names the provision an entry is made under.
@@ -54,75 +49,72 @@ func (e *Entry) Occurred() time.Time {
 	return t
 }
 
-// The schemas are compiled on first use, all from one compiler, so that
-// their shared definitions are compiled once: nothing is compiled at
-// package init. A command that never checks an entry (keygen, --help)
-// pays nothing, and `verify receipt` pays for the two schemas it uses
-// (BENCHMARKS.md, "verify receipt"; compiling at init cost about 45 ms of
-// every process start).
+// The schemas are compiled on first use, both documents at once (the entry
+// schema refers to the registry schema), by specs/shape: nothing is
+// compiled at package init, so a command that never checks an entry
+// (keygen, --help) pays nothing, and `verify receipt` pays for one
+// compilation of about a millisecond (BENCHMARKS.md, "verify receipt").
+// specs/shape refuses any keyword it does not implement, so the schemas
+// stay the one definition of an entry: they cannot say more than is checked.
 var (
-	schemaCompiler     = sync.OnceValue(newSchemaCompiler)
+	schemaSet          = sync.OnceValue(compileSchemas)
 	entrySchema        = lazySchema("entry.schema.json")
 	registrySchema     = lazySchema("registry.schema.json")
 	sealedValuesSchema = lazySchema("entry.schema.json#/$defs/sealed_values")
-	refersToSchema     = lazySchema("entry.schema.json#/$defs/refers_to")
 )
 
-// schemaMu serialises compilation: a jsonschema.Compiler is not safe for
-// concurrent use, and the lazy schemas share one.
-var schemaMu sync.Mutex
+// schemaFiles are the embedded schema documents, compiled as one set.
+var schemaFiles = []string{"entry.schema.json", "registry.schema.json"}
 
-func lazySchema(name string) func() *jsonschema.Schema {
-	return sync.OnceValue(func() *jsonschema.Schema {
-		c := schemaCompiler()
-		schemaMu.Lock()
-		defer schemaMu.Unlock()
-		return c.MustCompile(schemaBase + name)
+func compileSchemas() *shape.Set {
+	var docs [][]byte
+	for _, f := range schemaFiles {
+		raw, err := Files.ReadFile(f)
+		if err != nil {
+			panic(err)
+		}
+		docs = append(docs, raw)
+	}
+	set, err := shape.Compile(docs, schemaOptions)
+	if err != nil {
+		panic("specs: " + err.Error())
+	}
+	return set
+}
+
+// schemaOptions: the one format the schemas use, and acdledger's own
+// annotation (x-refers-to, read by RefTargets), which carries no
+// validation.
+var schemaOptions = shape.Options{
+	Formats:     map[string]func(string) error{"date-time": checkTime},
+	Annotations: []string{"x-refers-to"},
+}
+
+func lazySchema(name string) func() *shape.Schema {
+	return sync.OnceValue(func() *shape.Schema {
+		s, err := schemaSet().Schema(schemaBase + name)
+		if err != nil {
+			panic("specs: " + err.Error())
+		}
+		return s
 	})
 }
 
 // schemaBase is the $id prefix of the embedded schemas.
 const schemaBase = "https://github.com/acdledger/acdledger/specs/"
 
-// englishPrinter renders schema errors; messages are part of the CLI's
-// output, so they do not follow the machine's locale.
-var englishPrinter = message.NewPrinter(language.English)
-
-func newSchemaCompiler() *jsonschema.Compiler {
-	c := jsonschema.NewCompiler()
-	c.AssertFormat()
-	c.RegisterFormat(&jsonschema.Format{Name: "date-time", Validate: validateTime})
-	for _, f := range []string{"entry.schema.json", "registry.schema.json"} {
-		raw, err := Files.ReadFile(f)
-		if err != nil {
-			panic(err)
-		}
-		doc, err := jsonschema.UnmarshalJSON(bytes.NewReader(raw))
-		if err != nil {
-			panic(fmt.Sprintf("specs/%s: %v", f, err))
-		}
-		// Under its $id, so that entry.schema.json's references to
-		// registry.schema.json (the genesis carries a registry) resolve.
-		if err := c.AddResource(schemaBase+f, doc); err != nil {
-			panic(err)
-		}
-	}
-	return c
-}
-
 // timeLiteral is the one spelling of a time: RFC 3339 with an upper-case
 // T, seconds, at most nine fraction digits and an explicit offset (Z or
 // ±hh:mm). JSON Schema's date-time also takes a lower-case t or z and leap
 // seconds, which Go's time package (and so the rules and the report)
 // would read differently or not at all.
-var timeLiteral = regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$`)
+var timeLiteral = sync.OnceValue(func() *regexp.Regexp {
+	return regexp.MustCompile(`^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]{1,9})?(Z|[+-][0-9]{2}:[0-9]{2})$`)
+})
 
-func validateTime(v any) error {
-	s, ok := v.(string)
-	if !ok {
-		return nil // the schema's "type" speaks to non-strings
-	}
-	if !timeLiteral.MatchString(s) {
+// checkTime is the schemas' format date-time.
+func checkTime(s string) error {
+	if !timeLiteral().MatchString(s) {
 		return errors.New("not an RFC 3339 time of the form 2026-06-01T10:00:00+09:00 (upper-case T, seconds, offset Z or ±hh:mm)")
 	}
 	if _, err := time.Parse(time.RFC3339Nano, s); err != nil {
@@ -139,21 +131,27 @@ func validateTime(v any) error {
 // The entry's fields are taken from that one reading: nothing decodes the
 // payload a second time.
 func ParseEntry(payload []byte) (*Entry, error) {
-	doc, err := readStrict(payload)
+	sd, err := readStrictDoc(payload)
 	if err != nil {
 		se := err.(*StrictError)
 		return nil, violation(peekID(payload), orEntry(se.Field), RulePayloadJSON, "%s", se.Reason)
 	}
+	doc := sd.value
 	m, _ := doc.(map[string]any)
 	id, _ := m["id"].(string)
 	if v, ok := m["schema"].(json.Number); ok && v != json.Number(strconv.Itoa(EntrySchemaVersion)) {
 		return nil, violation(id, "schema", RuleSchema, "entry schema %s is not admitted; this log takes schema %d (specs/entries.md, \"Versions\"): sign the entry again with acdledger sign", v, EntrySchemaVersion)
 	}
-	if d, err := canonicalDiff(payload); err != nil || d != "" {
-		if err != nil {
-			d = err.Error()
+	// The reader checked canonical form while reading; only a payload it
+	// found otherwise is canonicalised, to say where it differs (and the
+	// library's canonicalisation decides).
+	if !sd.canonical {
+		if d, err := canonicalDiff(payload); err != nil || d != "" {
+			if err != nil {
+				d = err.Error()
+			}
+			return nil, violation(id, "(entry)", RulePayloadCanonical, "the payload is not in canonical form (RFC 8785, as acdledger sign writes it): %s", d)
 		}
-		return nil, violation(id, "(entry)", RulePayloadCanonical, "the payload is not in canonical form (RFC 8785, as acdledger sign writes it): %s", d)
 	}
 	if err := checkSealedShape(id, doc); err != nil {
 		return nil, err
@@ -161,7 +159,7 @@ func ParseEntry(payload []byte) (*Entry, error) {
 	if err := entrySchema().Validate(doc); err != nil {
 		return nil, schemaViolation(id, err)
 	}
-	return entryFromDoc(m, payload), nil
+	return entryFromDoc(m, payload, sd), nil
 }
 
 // CanonicalEntry is how an agency's tools prepare a draft payload for
@@ -182,7 +180,7 @@ func CanonicalEntry(draft []byte) ([]byte, error) {
 // entryFromDoc fills an Entry from a payload the schema has accepted, so
 // every type assertion holds. Body and Sealed are the members' bytes in
 // the canonical payload.
-func entryFromDoc(m map[string]any, payload []byte) *Entry {
+func entryFromDoc(m map[string]any, payload []byte, sd *strictDoc) *Entry {
 	num := func(v any) uint64 { n, _ := strconv.ParseUint(string(v.(json.Number)), 10, 64); return n }
 	str := func(v any) string { s, _ := v.(string); return s }
 	e := &Entry{
@@ -195,35 +193,11 @@ func entryFromDoc(m map[string]any, payload []byte) *Entry {
 	for _, r := range m["refs"].([]any) {
 		e.Refs = append(e.Refs, r.(string))
 	}
-	e.Body = memberBytes(payload, "body")
+	e.Body = json.RawMessage(bytes.Clone(sd.member(payload, "body")))
 	if _, ok := m["sealed"]; ok {
-		e.Sealed = memberBytes(payload, "sealed")
+		e.Sealed = json.RawMessage(bytes.Clone(sd.member(payload, "sealed")))
 	}
 	return e
-}
-
-// memberBytes returns the bytes of a top-level member's value in a
-// canonical document.
-func memberBytes(doc []byte, name string) json.RawMessage {
-	dec := jsontext.NewDecoder(bytes.NewReader(doc))
-	if _, err := dec.ReadToken(); err != nil {
-		return nil
-	}
-	for dec.PeekKind() == '"' {
-		tok, err := dec.ReadToken()
-		if err != nil {
-			return nil
-		}
-		member := tok.String() // a token is valid only until the next read
-		v, err := dec.ReadValue()
-		if err != nil {
-			return nil
-		}
-		if member == name {
-			return json.RawMessage(bytes.Clone(v))
-		}
-	}
-	return nil
 }
 
 // peekID reads the id of a payload the strict reader refused, for the
@@ -233,13 +207,13 @@ func peekID(payload []byte) string {
 		ID string `json:"id"`
 	}
 	json.Unmarshal(payload, &h)
-	if !entryIDPattern.MatchString(h.ID) {
+	if !entryIDPattern().MatchString(h.ID) {
 		return ""
 	}
 	return h.ID
 }
 
-var entryIDPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`)
+var entryIDPattern = sync.OnceValue(func() *regexp.Regexp { return regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:-]{0,127}$`) })
 
 func orEntry(field string) string {
 	if field == "" {
@@ -248,65 +222,10 @@ func orEntry(field string) string {
 	return field
 }
 
-// schemaViolation reduces a schema validation error to its deepest cause,
-// which names the field that is actually wrong.
-func schemaViolation(id string, err error) *Violation {
-	var ve *jsonschema.ValidationError
-	if !errors.As(err, &ve) {
-		return violation(id, "", RuleSchema, "%v", err)
-	}
-	if v := letterCase(id, ve); v != nil {
-		return v
-	}
-	for len(ve.Causes) > 0 {
-		ve = ve.Causes[0]
-	}
-	msg := ve.ErrorKind.LocalizedString(englishPrinter)
-	loc := ve.InstanceLocation
-	// Name the missing or unexpected field itself, not the object around it.
-	switch k := ve.ErrorKind.(type) {
-	case *kind.Required:
-		loc = append(slices.Clip(loc), k.Missing[0])
-	case *kind.AdditionalProperties:
-		loc = append(slices.Clip(loc), k.Properties[0])
-	}
-	return violation(id, fieldPath(loc), RuleSchema, "%s", msg)
-}
-
-// letterCase finds, among a validation error's causes, a required member
-// that is missing because it was written in another letter case ("Kind"
-// for "kind"), and names the misspelt member rather than the missing one.
-func letterCase(id string, top *jsonschema.ValidationError) *Violation {
-	var missing, extra []*jsonschema.ValidationError
-	var walk func(ve *jsonschema.ValidationError)
-	walk = func(ve *jsonschema.ValidationError) {
-		switch ve.ErrorKind.(type) {
-		case *kind.Required:
-			missing = append(missing, ve)
-		case *kind.AdditionalProperties:
-			extra = append(extra, ve)
-		}
-		for _, c := range ve.Causes {
-			walk(c)
-		}
-	}
-	walk(top)
-	for _, m := range missing {
-		for _, x := range extra {
-			if !slices.Equal(m.InstanceLocation, x.InstanceLocation) {
-				continue
-			}
-			for _, want := range m.ErrorKind.(*kind.Required).Missing {
-				for _, got := range x.ErrorKind.(*kind.AdditionalProperties).Properties {
-					if strings.EqualFold(want, got) {
-						return violation(id, fieldPath(append(slices.Clip(x.InstanceLocation), got)), RuleSchema,
-							"unknown member %q: member names are case-sensitive, it must be %q", got, want)
-					}
-				}
-			}
-		}
-	}
-	return nil
+// schemaViolation names the field a schema error is about, in the path
+// form of every violation (body.counts[2].direction).
+func schemaViolation(id string, err *shape.Error) *Violation {
+	return violation(id, fieldPath(err.Path), RuleSchema, "%s", err.Message)
 }
 
 // fieldPath renders a JSON instance location as body.counts[2].direction.
@@ -385,7 +304,7 @@ func positive(n any) bool {
 func (e *Entry) BodyRefs() [][2]string {
 	body, _ := e.doc.(map[string]any)["body"].(map[string]any)
 	var out [][2]string
-	for _, f := range RefFields[e.Kind] {
+	for _, f := range RefFields()[e.Kind] {
 		if v, ok := body[f].(string); ok {
 			out = append(out, [2]string{f, v})
 		}

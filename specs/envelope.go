@@ -37,12 +37,12 @@ var (
 // bytes a ledger stores. A failure is a *Violation with rule
 // "envelope.format".
 func ReadEnvelope(raw []byte) (*Envelope, error) {
-	doc, err := readStrict(raw)
+	sd, err := readStrictDoc(raw)
 	if err != nil {
 		se := err.(*StrictError)
 		return nil, violation("", orEnvelope(se.Field), RuleEnvelope, "%s", se.Reason)
 	}
-	top, ok := doc.(map[string]any)
+	top, ok := sd.value.(map[string]any)
 	if !ok {
 		return nil, violation("", "envelope", RuleEnvelope, "not a DSSE envelope: the JSON value is not an object")
 	}
@@ -83,9 +83,13 @@ func ReadEnvelope(raw []byte) (*Envelope, error) {
 		}
 		return nil, violation("", "signatures[0].sig", RuleEnvelope, "signature %v", err)
 	}
-	canon, err := canonicalize(raw)
-	if err != nil {
-		return nil, violation("", "envelope", RuleEnvelope, "the envelope cannot be canonicalized: %v", err)
+	// A leaf (and most submissions) is canonical already, which the strict
+	// reader saw while reading: only other spellings are canonicalised.
+	canon := bytes.Clone(raw)
+	if !sd.canonical {
+		if canon, err = canonicalize(raw); err != nil {
+			return nil, violation("", "envelope", RuleEnvelope, "the envelope cannot be canonicalized: %v", err)
+		}
 	}
 	return &Envelope{Raw: canon, Payload: payload, KeyID: keyID, Sig: sig}, nil
 }

@@ -31,7 +31,7 @@ func TestRefersToAnnotations(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := refersToSchema().Validate(doc); err != nil {
+			if err := refRefersTo().Validate(doc); err != nil {
 				t.Errorf("%s body.%s: %v", kind, field, err)
 			}
 		}

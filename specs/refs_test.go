@@ -36,10 +36,10 @@ func TestRefTargets(t *testing.T) {
 		"response":             {"to": "notice demand recommendation / " + kase},
 	}
 	n := 0
-	for kind, fields := range specs.RefFields {
+	for kind, fields := range specs.RefFields() {
 		for _, f := range fields {
 			n++
-			tgt, ok := specs.RefTargets[kind][f]
+			tgt, ok := specs.RefTargets()[kind][f]
 			if !ok {
 				t.Errorf("%s body.%s has no x-refers-to", kind, f)
 				continue
@@ -64,12 +64,12 @@ func TestRefTargets(t *testing.T) {
 				t.Errorf("%s body.%s must name %q, want %q", kind, f, got, want[kind][f])
 			}
 		}
-		if len(specs.RefTargets[kind]) != len(fields) {
-			t.Errorf("%s: %d annotated fields, %d ref fields", kind, len(specs.RefTargets[kind]), len(fields))
+		if len(specs.RefTargets()[kind]) != len(fields) {
+			t.Errorf("%s: %d annotated fields, %d ref fields", kind, len(specs.RefTargets()[kind]), len(fields))
 		}
 	}
-	if len(specs.RefTargets) != len(specs.RefFields) {
-		t.Errorf("annotations for %d kinds, ref fields in %d", len(specs.RefTargets), len(specs.RefFields))
+	if len(specs.RefTargets()) != len(specs.RefFields()) {
+		t.Errorf("annotations for %d kinds, ref fields in %d", len(specs.RefTargets()), len(specs.RefFields()))
 	}
 	// No annotation stands anywhere else in the schema (where nothing
 	// would read it): one per reference field, as no body definition with
@@ -122,14 +122,14 @@ func TestRefKindEveryField(t *testing.T) {
 			}
 		}
 	}
-	for kind, fields := range specs.RefFields {
+	for kind, fields := range specs.RefFields() {
 		for _, field := range fields {
 			ex, ok := found[kind+" "+field]
 			if !ok {
 				t.Errorf("no example of %s body.%s", kind, field)
 				continue
 			}
-			tgt := specs.RefTargets[kind][field]
+			tgt := specs.RefTargets()[kind][field]
 			var target string
 			for _, br := range ex.entry.BodyRefs() {
 				if br[0] == field {
@@ -259,7 +259,7 @@ func TestRefTargetsDocumented(t *testing.T) {
 	for _, m := range row.FindAllStringSubmatch(section, -1) {
 		documented++
 		kind, field := m[1], m[2]
-		tgt, ok := specs.RefTargets[kind][field]
+		tgt, ok := specs.RefTargets()[kind][field]
 		if !ok {
 			t.Errorf("entries.md documents %s body.%s, which is no reference field", kind, field)
 			continue
@@ -273,7 +273,7 @@ func TestRefTargetsDocumented(t *testing.T) {
 		}
 	}
 	n := 0
-	for _, fs := range specs.RefFields {
+	for _, fs := range specs.RefFields() {
 		n += len(fs)
 	}
 	if documented != n {

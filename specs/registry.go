@@ -223,8 +223,7 @@ func ParseRegistry(data []byte) (*Registry, error) {
 		return nil, fmt.Errorf("registry: %w", err)
 	}
 	if err := registrySchema().Validate(doc); err != nil {
-		v := schemaViolation("", err)
-		return nil, fmt.Errorf("registry: field %s: %s", v.Field, v.Message)
+		return nil, fmt.Errorf("registry: field %s: %s", fieldPath(err.Path), err.Message)
 	}
 	r := &Registry{}
 	if err := json.Unmarshal(data, r); err != nil {

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/acdledger/acdledger/specs/tlogproof"
 )
@@ -89,16 +90,16 @@ var CommissionKinds = map[string]bool{
 	"recommendation":   true,
 }
 
-// RefFields are, per kind, the body fields that name another entry by id
+// RefFields returns, per kind, the body fields that name another entry by id
 // (those whose schema is #/$defs/entry_id). Every value of such a field
 // must also be listed in the entry's refs, so that "refs" alone says which
 // earlier entries an entry depends on. Read from entry.schema.json, so the
 // schema stays the one place a reference field is declared.
-var RefFields map[string][]string
+func RefFields() map[string][]string { return refs().fields }
 
-// RefTargets are, per kind and reference field, what the field must name
+// RefTargets returns, per kind and reference field, what the field must name
 // (rule refs.kind): the schema's x-refers-to annotation on that property.
-var RefTargets map[string]map[string]RefTarget
+func RefTargets() map[string]map[string]RefTarget { return refs().targets }
 
 // RefTarget is what one reference field may name: an entry of one of Kinds
 // that, if SameAgency or SameCase, has the naming entry's agency or case.
@@ -108,12 +109,19 @@ type RefTarget struct {
 	SameCase   bool
 }
 
-func init() {
+// refs reads both from the schema on first use, not at package init:
+// reading entry.schema.json was most of the package's start-up, which
+// every command paid (BENCHMARKS.md, "verify receipt").
+var refs = sync.OnceValue(func() (r struct {
+	fields  map[string][]string
+	targets map[string]map[string]RefTarget
+}) {
 	var err error
-	if RefFields, RefTargets, err = refsFromSchema(); err != nil {
+	if r.fields, r.targets, err = refsFromSchema(); err != nil {
 		panic("specs/entry.schema.json: " + err.Error())
 	}
-}
+	return r
+})
 
 // refsFromSchema reads the reference fields and their annotations. A ref
 // field without an annotation, or an annotation on anything else, is an

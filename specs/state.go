@@ -247,7 +247,7 @@ func (s *LogState) checkRefs(e *Entry) error {
 	}
 	for _, br := range brs {
 		field, id := br[0], br[1]
-		want := RefTargets[e.Kind][field]
+		want := RefTargets()[e.Kind][field]
 		got, _ := s.lookup(id)
 		kind, agency, kase := s.kinds.str(uint32(got.kind)), s.agencies.str(uint32(got.agency)), s.cases.str(got.kase)
 		if !slices.Contains(want.Kinds, kind) || want.SameAgency && agency != e.Agency || want.SameCase && kase != e.Case {

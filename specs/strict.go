@@ -2,13 +2,16 @@ package specs
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
-	"regexp"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"unicode/utf16"
 	"unicode/utf8"
 
 	jsonv2 "github.com/go-json-experiment/json"
@@ -34,10 +37,26 @@ import (
 // JavaScript and RFC 8785) holds exactly.
 const MaxSafeInteger = 1<<53 - 1
 
-// integerLiteral is the only spelling of a number the strict reader takes:
+// isIntegerLiteral is the only spelling of a number the strict reader takes:
 // an integer in its shortest decimal form (no fraction, no exponent, no
 // leading zero, no "-0"), which is also its RFC 8785 form.
-var integerLiteral = regexp.MustCompile(`^(0|-?[1-9][0-9]{0,15})$`)
+// (A loop rather than a regular expression: compiling one at package init
+// was part of every process start.)
+func isIntegerLiteral(b []byte) bool {
+	neg := len(b) > 0 && b[0] == '-'
+	if neg {
+		b = b[1:]
+	}
+	if len(b) == 0 || len(b) > 16 || (b[0] == '0' && (len(b) > 1 || neg)) {
+		return false
+	}
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
 
@@ -59,8 +78,50 @@ func (e *StrictError) Error() string {
 // readStrict reads one JSON document strictly into a generic tree: objects
 // as map[string]any, arrays as []any, strings, integers as json.Number,
 // booleans and nil. Whitespace and member order are free; see
-// canonicalDiff for documents that must also be canonical.
+// readStrictDoc for documents that must also be canonical.
 func readStrict(data []byte) (any, error) {
+	d, err := readStrictDoc(data)
+	if err != nil {
+		return nil, err
+	}
+	return d.value, nil
+}
+
+// strictDoc is one strict reading of a document, with what the same pass
+// learnt about its bytes: whether it looks canonical, and where each
+// member of the top-level object is.
+type strictDoc struct {
+	value any
+	// canonical reports that no byte of the document differs from its RFC
+	// 8785 form: members in order, no whitespace, strings minimally
+	// escaped (integers are always in their shortest form, or the reader
+	// refuses them). It is checked while reading, so that admission need
+	// not canonicalise every payload to compare; when it is false,
+	// canonicalDiff (the library's canonicalisation) has the last word
+	// and says where the document differs.
+	canonical bool
+	top       []topMember
+}
+
+// topMember is a member of the top-level object: its value is
+// data[start:end], after the ':' that starts it.
+type topMember struct {
+	name       string
+	start, end int64
+}
+
+// member returns the bytes of a top-level member's value in a canonical
+// document, or nil.
+func (d *strictDoc) member(data []byte, name string) []byte {
+	for _, m := range d.top {
+		if m.name == name && m.start < m.end && data[m.start] == ':' {
+			return data[m.start+1 : m.end]
+		}
+	}
+	return nil
+}
+
+func readStrictDoc(data []byte) (*strictDoc, error) {
 	if bytes.HasPrefix(data, bom) {
 		return nil, &StrictError{Reason: "the JSON text starts with a byte-order mark (U+FEFF), which JSON does not allow"}
 	}
@@ -70,7 +131,8 @@ func readStrict(data []byte) (any, error) {
 		off := invalidUTF8At(data)
 		return nil, &StrictError{Reason: fmt.Sprintf("the JSON text is not valid UTF-8 (first bad byte at offset %d)", off)}
 	}
-	r := strictReader{dec: jsontext.NewDecoder(bytes.NewReader(data))}
+	// A bytes.Buffer, which jsontext reads in place rather than copying.
+	r := strictReader{dec: jsontext.NewDecoder(bytes.NewBuffer(data)), canon: true, interned: internTable()}
 	v, err := r.value()
 	if err != nil {
 		return nil, err
@@ -78,12 +140,55 @@ func readStrict(data []byte) (any, error) {
 	if _, err := r.dec.ReadToken(); err != io.EOF {
 		return nil, &StrictError{Reason: "trailing data after the JSON value"}
 	}
-	return v, nil
+	// Every token's canonical length and the separators between them add
+	// up to the document's length exactly when it has no whitespace.
+	return &strictDoc{value: v, canonical: r.canon && r.size == len(data), top: r.top}, nil
 }
 
 type strictReader struct {
-	dec *jsontext.Decoder
+	dec   *jsontext.Decoder
+	depth int
+	canon bool        // nothing seen so far differs from canonical form
+	size  int         // the canonical length of what was read
+	top   []topMember // the top-level object's members
+	quote []byte      // scratch for re-quoting escaped strings
+	// interned are strings the reader need not allocate (see internTable).
+	interned map[string]internedString
 }
+
+// intern looks a quoted string up in the intern table; long strings (an
+// envelope's payload) are not hashed at all.
+func (r *strictReader) intern(raw []byte) (internedString, bool) {
+	if len(raw) > maxInterned+2 {
+		return internedString{}, false
+	}
+	in, ok := r.interned[string(raw[1:len(raw)-1])]
+	return in, ok
+}
+
+// maxInterned bounds the length of the strings interned: the schemas'
+// names and enum values are all shorter.
+const maxInterned = 64
+
+// internedString is one string of internTable, alone and boxed as a value.
+type internedString struct {
+	s string
+	v any
+}
+
+// internTable holds the strings the schemas name (member names, kinds,
+// laws, directions…): most strings of an entry are among them, and the
+// reader returns the one copy instead of allocating each time (about half
+// of ParseEntry's allocations were such strings).
+var internTable = sync.OnceValue(func() map[string]internedString {
+	out := map[string]internedString{}
+	for _, s := range slices.Concat(schemaSet().Strings(), envelopeMembers, signatureMembers) {
+		if len(s) <= maxInterned {
+			out[s] = internedString{s, s}
+		}
+	}
+	return out
+})
 
 func (r *strictReader) value() (any, error) {
 	switch r.dec.PeekKind() {
@@ -91,27 +196,40 @@ func (r *strictReader) value() (any, error) {
 		if _, err := r.dec.ReadToken(); err != nil {
 			return nil, r.syntax(err)
 		}
+		r.depth++
 		m := map[string]any{}
+		var prev string
 		for r.dec.PeekKind() != '}' {
-			tok, err := r.dec.ReadToken()
+			raw, err := r.dec.ReadValue()
 			if err != nil {
 				return nil, r.syntax(err)
 			}
-			name := tok.String() // a token is valid only until the next read
+			name := r.str(raw) // raw is valid only until the next read
+			if len(m) > 0 && compareUTF16(prev, name) >= 0 {
+				r.canon = false // RFC 8785 §3.2.3: members sorted by UTF-16 code units
+			}
+			start := r.dec.InputOffset()
 			v, err := r.value()
 			if err != nil {
 				return nil, err
 			}
+			if r.depth == 1 {
+				r.top = append(r.top, topMember{name, start, r.dec.InputOffset()})
+			}
 			m[name] = v
+			prev = name
 		}
 		if _, err := r.dec.ReadToken(); err != nil {
 			return nil, r.syntax(err)
 		}
+		r.depth--
+		r.size += 2 + 2*len(m) - min(len(m), 1) // braces, a colon per member, commas between
 		return m, nil
 	case '[':
 		if _, err := r.dec.ReadToken(); err != nil {
 			return nil, r.syntax(err)
 		}
+		r.depth++
 		a := []any{}
 		for r.dec.PeekKind() != ']' {
 			v, err := r.value()
@@ -123,37 +241,102 @@ func (r *strictReader) value() (any, error) {
 		if _, err := r.dec.ReadToken(); err != nil {
 			return nil, r.syntax(err)
 		}
+		r.depth--
+		r.size += 2 + len(a) - min(len(a), 1)
 		return a, nil
 	case '0':
 		raw, err := r.dec.ReadValue()
 		if err != nil {
 			return nil, r.syntax(err)
 		}
-		lit := string(raw)
-		if !integerLiteral.MatchString(lit) {
+		if !isIntegerLiteral(raw) {
+			lit := string(raw)
 			return nil, &StrictError{Field: pointerPath(r.dec.StackPointer()), Reason: fmt.Sprintf(
 				"number %s is not an integer in its shortest form (every number in an entry is an integer written with digits only, e.g. %s)", lit, suggestInteger(lit))}
 		}
+		lit := string(raw)
 		if n, err := strconv.ParseInt(lit, 10, 64); err != nil || n > MaxSafeInteger || n < -MaxSafeInteger {
 			return nil, &StrictError{Field: pointerPath(r.dec.StackPointer()), Reason: fmt.Sprintf(
 				"integer %s is out of range; the limit is ±%d (2^53−1, what every JSON reader holds exactly)", lit, int64(MaxSafeInteger))}
 		}
+		r.size += len(raw)
 		return json.Number(lit), nil
+	case '"':
+		raw, err := r.dec.ReadValue()
+		if err != nil {
+			return nil, r.syntax(err)
+		}
+		if in, ok := r.intern(raw); ok && bytes.IndexByte(raw, '\\') < 0 {
+			r.size += len(raw)
+			return in.v, nil
+		}
+		return r.str(raw), nil
 	default:
 		tok, err := r.dec.ReadToken()
 		if err != nil {
 			return nil, r.syntax(err)
 		}
 		switch tok.Kind() {
-		case '"':
-			return tok.String(), nil
-		case 't', 'f':
-			return tok.Bool(), nil
+		case 't':
+			r.size += len("true")
+			return true, nil
+		case 'f':
+			r.size += len("false")
+			return false, nil
 		case 'n':
+			r.size += len("null")
 			return nil, nil
 		}
 		return nil, &StrictError{Field: pointerPath(r.dec.StackPointer()), Reason: "unexpected " + tok.String()}
 	}
+}
+
+// str decodes a string the decoder has already validated (raw is its
+// quoted form) and checks it is minimally escaped (RFC 8785 §3.2.2.2): an
+// unescaped string always is, since JSON text cannot hold a quote,
+// backslash or control character unescaped; an escaped one is compared
+// with the library's minimal quoting of its value.
+func (r *strictReader) str(raw []byte) string {
+	r.size += len(raw)
+	if bytes.IndexByte(raw, '\\') < 0 {
+		if in, ok := r.intern(raw); ok {
+			return in.s
+		}
+		return string(raw[1 : len(raw)-1])
+	}
+	s, err := jsontext.AppendUnquote(nil, raw)
+	if err != nil { // cannot happen: the decoder has read raw as a string
+		r.canon = false
+		return string(raw)
+	}
+	r.quote, _ = jsontext.AppendQuote(r.quote[:0], s)
+	if !bytes.Equal(r.quote, raw) {
+		r.canon = false
+	}
+	return string(s)
+}
+
+// compareUTF16 orders strings by their UTF-16 code units, as RFC 8785
+// sorts member names (it differs from byte order only between characters
+// above U+FFFF, written with surrogates, and those from U+E000 to U+FFFF).
+func compareUTF16(a, b string) int {
+	for a != "" && b != "" {
+		ra, na := utf8.DecodeRuneInString(a)
+		rb, nb := utf8.DecodeRuneInString(b)
+		if ra != rb {
+			ka, kb := ra, rb
+			if (ra > 0xFFFF) != (rb > 0xFFFF) {
+				if ra > 0xFFFF {
+					ka, _ = utf16.EncodeRune(ra)
+				} else {
+					kb, _ = utf16.EncodeRune(rb)
+				}
+			}
+			return cmp.Compare(ka, kb)
+		}
+		a, b = a[na:], b[nb:]
+	}
+	return cmp.Compare(len(a), len(b))
 }
 
 // syntax turns jsontext's error into a StrictError naming the field.

@@ -35,7 +35,7 @@ func (c *checker) refs(doc any) {
 		}
 	}
 	m, _ := doc.(map[string]any)
-	for _, f := range specs.RefFields[c.entry.Kind] {
+	for _, f := range specs.RefFields()[c.entry.Kind] {
 		if v, ok := m[f].(string); ok && !listed[v] {
 			c.report(LogReferences, "body.%s names %s, which refs does not list", f, v)
 		}
