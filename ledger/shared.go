@@ -54,6 +54,10 @@ type shared struct {
 
 	counter          *dbCounter    // round trips of db
 	batches, entries atomic.Uint64 // reservations made (SharedStats)
+
+	peers   atomic.Int64 // other frontends beating (countPeers)
+	peersAt atomic.Int64 // when peers was read (unix ns)
+	inHand  atomic.Int64 // entries handed to this frontend's Tessera queue, not yet confirmed
 }
 
 // Connections per frontend: acdledger's admission state, and Tessera's
@@ -100,6 +104,7 @@ var sharedSchema = []string{
 		owner VARBINARY(255) NOT NULL PRIMARY KEY,
 		beat DATETIME(6) NOT NULL
 	)`,
+	parkedSchema,
 }
 
 func openShared(ctx context.Context, dsn, owner string, ttl time.Duration, origin, vkey string, logger *slog.Logger) (*shared, error) {
@@ -130,7 +135,7 @@ func openShared(ctx context.Context, dsn, owner string, ttl time.Duration, origi
 		db.Close()
 		var me *mysql.MySQLError
 		if errors.As(err, &me) && me.Number == 1054 {
-			return nil, fmt.Errorf("the admission database's table acd_entry was made by an older acdledger (it has no kind and case_id columns, which rule %s needs): drop the tables acd_meta, acd_agency, acd_entry and acd_frontend while no frontend runs, and they are rebuilt from the log on the next open", specs.RuleRefKind)
+			return nil, fmt.Errorf("the admission database's table acd_entry was made by an older acdledger (it has no kind and case_id columns, which rule %s needs): drop the tables acd_meta, acd_agency, acd_entry, acd_frontend and acd_parked while no frontend runs, and they are rebuilt from the log on the next open", specs.RuleRefKind)
 		}
 		return nil, fmt.Errorf("checking the admission tables: %w", err)
 	}
@@ -252,7 +257,11 @@ func rowsByID(ctx context.Context, q interface {
 // "Sequenced" includes "handed to Tessera by this frontend": Tessera's
 // queue keeps this process's entries in order, so an agency pipelining
 // through one frontend need not wait for each entry's index (local).
-func (s *shared) reserve(ctx context.Context, as []*specs.Admitted, floor uint64, local func(id string) bool) (early earliness, err error) {
+//
+// claims are parked entries of the batch (shared_park.go): their rows are
+// deleted in the same transaction, which fails with errClaimLost should
+// any be gone.
+func (s *shared) reserve(ctx context.Context, as []*specs.Admitted, claims []parkedKey, floor uint64, local func(id string) bool) (early earliness, err error) {
 	agencies := map[string]bool{}
 	var ids []string
 	inBatch := map[string]bool{}
@@ -333,6 +342,9 @@ func (s *shared) reserve(ctx context.Context, as []*specs.Admitted, floor uint64
 			if err := lock(); err != nil {
 				return err
 			}
+		}
+		if err := claimParked(ctx, tx, claims); err != nil {
+			return err
 		}
 		// In one query: the rows of the batch's ids and refs, and of each
 		// agency's last seq (which must be sequenced). UNION ALL so that
@@ -871,11 +883,17 @@ func (s *shared) settleLoop(ctx context.Context, l *Ledger) {
 		if err := s.beat(ctx); err != nil && ctx.Err() == nil {
 			s.log.Warn("frontend heartbeat", "err", err)
 		}
+		if err := s.countPeers(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("counting the other frontends", "err", err)
+		}
 		if n%2 == 1 {
 			continue
 		}
 		if err := s.settle(ctx, l, false, nil); err != nil && ctx.Err() == nil {
 			s.log.Warn("settling stale admissions", "err", err)
+		}
+		if err := s.dropDeadParked(ctx); err != nil && ctx.Err() == nil {
+			s.log.Warn("dropping stopped frontends' parked entries", "err", err)
 		}
 	}
 }
