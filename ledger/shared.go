@@ -54,6 +54,7 @@ type shared struct {
 
 	counter          *dbCounter    // round trips of db
 	batches, entries atomic.Uint64 // reservations made (SharedStats)
+	claimed          atomic.Uint64 // parked entries of other frontends among them
 
 	peers   atomic.Int64 // other frontends beating (countPeers)
 	peersAt atomic.Int64 // when peers was read (unix ns)
@@ -464,6 +465,7 @@ func (s *shared) reserve(ctx context.Context, as []*specs.Admitted, claims []par
 	if err == nil {
 		s.batches.Add(1)
 		s.entries.Add(uint64(len(as)))
+		s.claimed.Add(uint64(len(claims)))
 	}
 	return early, err
 }

@@ -459,12 +459,13 @@ func (q *holdQueue) admitChains(ctx context.Context, chains [][]item) bool {
 	var hs []*holder // parallel to as; nil for another frontend's entry
 	var claims []parkedKey
 	reg := q.l.currentRegistry()
+	var after []*holder // this frontend's entries behind a parked one that cannot be claimed
 	for _, c := range chains {
 		cut := false
 		for _, it := range c {
 			if cut {
 				if it.h != nil {
-					q.release(it.h)
+					after = append(after, it.h)
 				}
 				continue
 			}
@@ -477,7 +478,10 @@ func (q *holdQueue) admitChains(ctx context.Context, chains [][]item) bool {
 			}
 			env := envs[agencySeq{it.row.agency, it.row.seq}]
 			if env == nil {
-				cut = true // claimed or unparked meanwhile
+				// Claimed or unparked meanwhile, or its row does not hold
+				// the envelope its hash names.
+				q.noClaim[it.row.id] = q.rounds + noClaimRounds
+				cut = true
 				continue
 			}
 			// The envelope comes from the database: checked again, as any
@@ -492,8 +496,27 @@ func (q *holdQueue) admitChains(ctx context.Context, chains [][]item) bool {
 			claims = append(claims, it.row.parkedKey)
 		}
 	}
+	admitted := false
+	for _, h := range after {
+		// Past its wait, it gets the verdict of the moment (seq.order,
+		// naming the seq it waits for); else it waits for a later round.
+		if !time.Now().After(h.deadline) {
+			q.release(h)
+			continue
+		}
+		if h.parked && !q.takeBack(ctx, h) {
+			continue
+		}
+		ps, _, err := q.l.admit(ctx, []*specs.Admitted{h.a})
+		if err != nil {
+			q.answer(h, nil, err)
+		} else {
+			q.answer(h, ps[0], nil)
+			admitted = true
+		}
+	}
 	if len(as) == 0 {
-		return false
+		return admitted
 	}
 	ps, _, err := q.l.admitClaimed(ctx, as, claims)
 	if err == nil {
@@ -510,14 +533,13 @@ func (q *holdQueue) admitChains(ctx context.Context, chains [][]item) bool {
 				q.release(h)
 			}
 		}
-		return false
+		return admitted
 	}
 	for i, h := range hs {
 		if h == nil {
 			q.noClaim[as[i].Entry.ID] = q.rounds + noClaimRounds
 		}
 	}
-	admitted := false
 	blocked := map[string]bool{}
 	for i, h := range hs {
 		agency := as[i].Entry.Agency
