@@ -3,6 +3,7 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
@@ -377,7 +378,7 @@ func (q *holdQueue) round(ctx context.Context) bool {
 	q.mu.Unlock()
 
 	for _, h := range claimedAway {
-		q.remote[h.a.Entry.ID] = h
+		q.toRemote(h)
 	}
 	if len(toPark) > 0 {
 		got, err := sh.park(ctx, toPark)
@@ -426,7 +427,7 @@ func (q *holdQueue) takeBack(ctx context.Context, h *holder) bool {
 		return false
 	case !ok:
 		delete(q.held, agencySeq{h.a.Entry.Agency, h.a.Entry.Seq})
-		q.remote[h.a.Entry.ID] = h
+		q.toRemote(h)
 		return false
 	}
 	h.parked = false
@@ -577,6 +578,15 @@ func (q *holdQueue) admitChains(ctx context.Context, chains [][]item) bool {
 	return admitted
 }
 
+// toRemote watches a parked entry another frontend claimed. Its wait is
+// bounded: should its index not be recorded within the reservation TTL
+// past its own wait (the claimer failed to record it and lives on), the
+// client is told to send it again, which finds it wherever it is.
+func (q *holdQueue) toRemote(h *holder) {
+	h.deadline = time.Now().Add(h.maxWait + q.l.shared.ttl)
+	q.remote[h.a.Entry.ID] = h
+}
+
 // resolveRemote answers the parked entries other frontends claimed once
 // their index is recorded (or their claim was released).
 func (q *holdQueue) resolveRemote(ctx context.Context) {
@@ -593,6 +603,9 @@ func (q *holdQueue) resolveRemote(ctx context.Context) {
 	}
 	for id, h := range q.remote {
 		idx, done, err := remoteOutcome(rows[id], h)
+		if !done && time.Now().After(h.deadline) {
+			done, err = true, fmt.Errorf("%w: entry %s was admitted by another frontend, which has not recorded its index", ErrNotYetSequenced, id)
+		}
 		if !done {
 			continue
 		}
