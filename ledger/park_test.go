@@ -263,3 +263,47 @@ func TestParkedAcrossFrontends(t *testing.T) {
 		t.Fatalf("x claimed %d entries, want 1", s.Claimed)
 	}
 }
+
+// Parked rows nobody will answer for are dropped: a frontend's own from
+// before a restart when it opens again, and those of a frontend that
+// stopped beating (its clients lost their connections and send again).
+func TestParkedRowsDropped(t *testing.T) {
+	f := newParkFixture(t, "parkdrop.test.example/log")
+	f.x = f.open(t, f.dir, ledger.Options{})
+	a, err := f.x.Registry().VerifySubmitted(f.envs[1])
+	if err != nil {
+		t.Fatal(err)
+	}
+	sum := sha256.Sum256(a.Envelope.Raw)
+	park := func(owner string, seq uint64) {
+		if _, err := f.db.ExecContext(f.ctx, `INSERT INTO acd_parked (agency, seq, id, hash, envelope, owner) VALUES (?, ?, ?, ?, ?, ?)`,
+			a.Entry.Agency, seq, a.Entry.ID, sum[:], a.Envelope.Raw, owner); err != nil {
+			t.Fatal(err)
+		}
+	}
+	count := func(owner string) int {
+		var n int
+		if err := f.db.QueryRowContext(f.ctx, `SELECT COUNT(*) FROM acd_parked WHERE owner = ?`, owner).Scan(&n); err != nil {
+			t.Fatal(err)
+		}
+		return n
+	}
+	// A frontend with no heartbeat: its row goes at x's next settling pass.
+	park("gone", 7)
+	for count("gone") > 0 {
+		time.Sleep(50 * time.Millisecond)
+	}
+	// x's own row from "before a restart" goes when x opens again.
+	var owner string
+	if err := f.db.QueryRowContext(f.ctx, `SELECT owner FROM acd_frontend LIMIT 1`).Scan(&owner); err != nil {
+		t.Fatal(err)
+	}
+	if err := f.x.Close(f.ctx); err != nil {
+		t.Fatal(err)
+	}
+	park(owner, 8)
+	f.x = f.open(t, f.dir, ledger.Options{})
+	if n := count(owner); n != 0 {
+		t.Fatalf("%d parked rows of this frontend left after it reopened", n)
+	}
+}
