@@ -80,8 +80,8 @@ func BenchmarkLedgerAppendAWS(b *testing.B) {
 
 var (
 	nAWSHTTPEntries = envInt("ACDLEDGER_BENCH_AWS_HTTP_ENTRIES", 8_000) // (6c), (6d)
-	// (6e), (6f): fewer, because one agency through two frontends runs at
-	// about one entry per sequencing round trip (docs/deploy.md).
+	// (6e), (6f): fewer (before parking, one agency through two frontends
+	// ran at about one entry per sequencing round trip; docs/deploy.md).
 	nAWSOneAgency = envInt("ACDLEDGER_BENCH_AWS_ONE_AGENCY_ENTRIES", 600)
 )
 
@@ -139,6 +139,7 @@ func awsFrontends(b *testing.B, reg []byte, k int) (urls []string, stats func() 
 			s.RoundTrips += x.RoundTrips
 			s.Batches += x.Batches
 			s.Entries += x.Entries
+			s.Claimed += x.Claimed
 		}
 		return s
 	}
@@ -212,10 +213,10 @@ func runAWSHTTP(b *testing.B, reg []byte, per [][][]byte, frontends, inFlight in
 	cores, others := m.cores(elapsed)
 	errs.check(b)
 	s := stats()
-	trips, batches, entries := s.RoundTrips-s0.RoundTrips, s.Batches-s0.Batches, s.Entries-s0.Entries
+	trips, batches, entries, claimed := s.RoundTrips-s0.RoundTrips, s.Batches-s0.Batches, s.Entries-s0.Entries, s.Claimed-s0.Claimed
 	p50, p99, mean := latencies(lat)
-	note := fmt.Sprintf("admission database: %d round trips for %d entries in %d reservations: %.1f per reservation, %.2f per entry, %.1f entries per reservation (all of admission's statements: reservations, progress reads, confirmations, heartbeats)",
-		trips, entries, batches, float64(trips)/max(1, float64(batches)), float64(trips)/max(1, float64(entries)), float64(entries)/max(1, float64(batches)))
+	note := fmt.Sprintf("admission database: %d round trips for %d entries in %d reservations: %.1f per reservation, %.2f per entry, %.1f entries per reservation, %d of them parked entries claimed (all of admission's statements: reservations, progress and parked-entry reads, confirmations, heartbeats)",
+		trips, entries, batches, float64(trips)/max(1, float64(batches)), float64(trips)/max(1, float64(entries)), float64(entries)/max(1, float64(batches)), claimed)
 	return result{entries: n, elapsed: elapsed, rate: float64(n) / elapsed.Seconds(), p50: p50, p99: p99, mean: mean,
 		cores: cores, others: others, note: note}
 }

@@ -2,6 +2,7 @@ package ledger
 
 import (
 	"context"
+	"database/sql"
 	"errors"
 	"fmt"
 	"io"
@@ -14,6 +15,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 	"github.com/transparency-dev/tessera"
 	taws "github.com/transparency-dev/tessera/storage/aws"
+
+	"github.com/go-sql-driver/mysql"
 )
 
 // awsConfig builds Tessera's AWS driver configuration. Without an endpoint
@@ -47,9 +50,55 @@ func awsConfig(ctx context.Context, s Storage, dsn string) (taws.Config, *s3.Cli
 	return cfg, s3.NewFromConfig(sdk, s3opts), nil
 }
 
+// readCommittedDSN returns the DSN with the session variable that makes
+// its connections' transactions READ COMMITTED (the variable's name is
+// transaction_isolation on MySQL 8 and MariaDB 11.1+, tx_isolation on
+// older MariaDB: the server is asked which it knows).
+//
+// Why, for Tessera's own connections: at the default REPEATABLE READ, its
+// integrator's read of the sequenced batches (SELECT … FROM Seq WHERE
+// seq >= ? … FOR UPDATE) takes next-key locks up to the end of the table,
+// so every INSERT of a new batch (assignEntries) waits until the
+// integration's transaction, which spans the tile and bundle writes to
+// the bucket, commits: sequencing stops during every integration, on
+// every frontend. At READ COMMITTED only the rows read are locked. The
+// driver stays correct: batches are still numbered under SeqCoord's row
+// lock and integrated under IntCoord's, and each batch commits before the
+// next is numbered, so an integration reads a contiguous prefix (it checks
+// that itself).
+func readCommittedDSN(ctx context.Context, dsn string) (string, error) {
+	cfg, err := mysql.ParseDSN(dsn)
+	if err != nil {
+		return "", err
+	}
+	db, err := sql.Open("mysql", dsn)
+	if err != nil {
+		return "", err
+	}
+	defer db.Close()
+	name := "transaction_isolation"
+	var v string
+	if err := db.QueryRowContext(ctx, `SELECT @@transaction_isolation`).Scan(&v); err != nil {
+		var me *mysql.MySQLError
+		if !errors.As(err, &me) || me.Number != 1193 { // unknown system variable
+			return "", fmt.Errorf("reading the database's transaction isolation: %w", err)
+		}
+		name = "tx_isolation"
+	}
+	if cfg.Params == nil {
+		cfg.Params = map[string]string{}
+	}
+	cfg.Params[name] = "'READ-COMMITTED'"
+	return cfg.FormatDSN(), nil
+}
+
 // newAWSDriver opens Tessera's AWS driver and a reader of the bucket's
 // objects for the read API.
 func newAWSDriver(ctx context.Context, s Storage, dsn string) (tessera.Driver, func(context.Context, string) ([]byte, error), error) {
+	dsn, err := readCommittedDSN(ctx, dsn)
+	if err != nil {
+		return nil, nil, err
+	}
 	cfg, client, err := awsConfig(ctx, s, dsn)
 	if err != nil {
 		return nil, nil, err

@@ -124,6 +124,7 @@ type SharedStats struct {
 	RoundTrips uint64 // statements, begins, commits, rollbacks and pings sent to the database by admission
 	Batches    uint64 // admissions that reserved entries (each one transaction)
 	Entries    uint64 // entries reserved by them
+	Claimed    uint64 // parked entries among them (another frontend's, or this one's taken back; shared_park.go)
 }
 
 // SharedStats reports the admission state's database figures.
@@ -131,5 +132,5 @@ func (l *Ledger) SharedStats() SharedStats {
 	if l.shared == nil {
 		return SharedStats{}
 	}
-	return SharedStats{RoundTrips: l.shared.counter.trips.Load(), Batches: l.shared.batches.Load(), Entries: l.shared.entries.Load()}
+	return SharedStats{RoundTrips: l.shared.counter.trips.Load(), Batches: l.shared.batches.Load(), Entries: l.shared.entries.Load(), Claimed: l.shared.claimed.Load()}
 }

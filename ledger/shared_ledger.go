@@ -111,6 +111,16 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 		l.Close(context.Background())
 		return nil, fmt.Errorf("settling this frontend's unfinished admissions: %w", err)
 	}
+	// Entries this frontend parked before a restart: their clients are
+	// gone and send them again.
+	if err := sh.unparkAll(ctx); err != nil {
+		l.Close(context.Background())
+		return nil, fmt.Errorf("dropping this frontend's parked entries from before a restart: %w", err)
+	}
+	if err := sh.countPeers(ctx); err != nil {
+		l.Close(context.Background())
+		return nil, err
+	}
 	go sh.settleLoop(bg, l)
 	l.hold = newHoldQueue(l)
 	go l.hold.run(bg)
@@ -136,6 +146,13 @@ const localKeep = time.Minute
 // Tessera. A background confirmation records the indexes once sequenced;
 // only then does Index (and so any acknowledgement) return.
 func (l *Ledger) admitShared(ctx context.Context, admitted []*specs.Admitted) ([]*Pending, earliness, error) {
+	return l.admitClaimed(ctx, admitted, nil)
+}
+
+// admitClaimed is admitShared for a batch that also claims parked entries
+// of other frontends (shared_park.go): claims are the parked rows among
+// admitted.
+func (l *Ledger) admitClaimed(ctx context.Context, admitted []*specs.Admitted, claims []parkedKey) ([]*Pending, earliness, error) {
 	if err := l.Healthy(); err != nil {
 		return nil, notEarly, fmt.Errorf("ledger stopped admitting: %w", err)
 	}
@@ -146,7 +163,7 @@ func (l *Ledger) admitShared(ctx context.Context, admitted []*specs.Admitted) ([
 	if err != nil {
 		return nil, notEarly, err
 	}
-	if early, err := l.shared.reserve(ctx, admitted, floor, l.handedOver); err != nil {
+	if early, err := l.shared.reserve(ctx, admitted, claims, floor, l.handedOver); err != nil {
 		return nil, early, err
 	}
 	out := make([]*Pending, len(admitted))
@@ -161,6 +178,7 @@ func (l *Ledger) admitShared(ctx context.Context, admitted []*specs.Admitted) ([
 	}
 	l.signalAdmitted(admitted)
 	l.mu.Unlock()
+	l.shared.inHand.Add(int64(len(out)))
 	go l.confirmShared(slices.Clone(out)) // the caller may clear its slice
 	return out, notEarly, nil
 }
@@ -204,6 +222,7 @@ func (l *Ledger) confirmShared(ps []*Pending) {
 			}
 		}
 	}
+	l.shared.inHand.Add(-int64(len(ps)))
 	now := time.Now()
 	l.mu.Lock()
 	for _, p := range ps {

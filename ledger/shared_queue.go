@@ -3,12 +3,14 @@ package ledger
 import (
 	"context"
 	"errors"
+	"fmt"
 	"slices"
 	"strings"
 	"sync"
 	"time"
 
 	"github.com/acdledger/acdledger/specs"
+	"github.com/transparency-dev/tessera"
 )
 
 // holdQueue holds the single entries that come in over HTTP on the shared
@@ -37,6 +39,10 @@ type holdQueue struct {
 
 	prev   map[string]uint64 // each agency's last seq at the previous round (admitter goroutine only)
 	rounds uint64
+
+	// Admitter goroutine only (shared_park.go):
+	remote  map[string]*holder // entries parked here and claimed by another frontend, by id: waiting for their index
+	noClaim map[string]uint64  // parked entries of others that were in a refused batch: left alone until that round
 }
 
 type holder struct {
@@ -44,6 +50,7 @@ type holder struct {
 	deadline time.Time // refused (with the verdict of that moment) once passed with no progress of its agency
 	maxWait  time.Duration
 	taken    bool              // the admitter is deciding it; the waiter must wait for res
+	parked   bool              // in acd_parked, for the frontend holding its predecessor to claim (shared_park.go)
 	refWait  bool              // its last try found a ref not yet in the log (admitter goroutine only)
 	res      chan holderResult // capacity 1
 }
@@ -65,7 +72,8 @@ const holdGather = 5 * time.Millisecond
 const holdRoundMax = 512
 
 func newHoldQueue(l *Ledger) *holdQueue {
-	return &holdQueue{l: l, wake: make(chan struct{}, 1), held: map[agencySeq]*holder{}, prev: map[string]uint64{}}
+	return &holdQueue{l: l, wake: make(chan struct{}, 1), held: map[agencySeq]*holder{}, prev: map[string]uint64{},
+		remote: map[string]*holder{}, noClaim: map[string]uint64{}}
 }
 
 // admit queues one verified entry and waits for its verdict.
@@ -99,7 +107,15 @@ func (q *holdQueue) admit(ctx context.Context, a *specs.Admitted, maxWait time.D
 	q.mu.Lock()
 	if !h.taken {
 		delete(q.held, k)
+		parked := h.parked
 		q.mu.Unlock()
+		if parked {
+			// Best effort: should another frontend claim it first, it is
+			// admitted, and the client's retry finds it.
+			uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			q.l.shared.unpark(uctx, h)
+			cancel()
+		}
 		return nil, ctx.Err()
 	}
 	q.mu.Unlock()
@@ -131,6 +147,20 @@ func (q *holdQueue) run(ctx context.Context) {
 				}
 			}
 			q.mu.Unlock()
+			for id, h := range q.remote {
+				// Claimed by another frontend: it may be in the log, and
+				// a retry (safe) gets its receipt.
+				h.res <- holderResult{err: errors.New("ledger closing: the entry was taken by another frontend; send it again for its receipt")}
+				delete(q.remote, id)
+			}
+			uctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			// Best effort (the database may be closing too): what is left
+			// is dropped on the next open, or by the other frontends once
+			// this one stops beating.
+			if err := q.l.shared.unparkAll(uctx); err != nil {
+				q.l.shared.log.Debug("dropping this frontend's parked entries", "err", err)
+			}
+			cancel()
 			return
 		case <-q.wake:
 		case <-t.C:
@@ -145,31 +175,91 @@ func (q *holdQueue) run(ctx context.Context) {
 	}
 }
 
+// item is one entry of a round's run for an agency: held here (h), held
+// here and parked (h and row), or parked by another frontend (row only).
+type item struct {
+	h   *holder
+	row *parkedRow
+}
+
+// noClaimRounds is how long (in rounds, about a second) a frontend leaves
+// alone a parked entry that was in a refused batch: its owner gets its
+// verdict itself.
+const noClaimRounds = 50
+
 // round runs one admission round; it reports whether it admitted anything
 // (another round may then admit more at once).
 func (q *holdQueue) round(ctx context.Context) bool {
+	sh := q.l.shared
 	q.mu.Lock()
-	if len(q.held) == 0 {
-		q.mu.Unlock()
+	agencies := map[string]bool{}
+	parkedHere := false
+	for k, h := range q.held {
+		agencies[k.agency] = true
+		parkedHere = parkedHere || h.parked
+	}
+	nHeld := len(q.held)
+	q.mu.Unlock()
+	busy := nHeld > 0 || sh.inHand.Load() > 0
+	if busy && time.Since(time.Unix(0, sh.peersAt.Load())) > time.Second {
+		if err := sh.countPeers(ctx); err != nil && ctx.Err() == nil {
+			sh.log.Warn("counting the other frontends", "err", err)
+		}
+	}
+	// The parked entries are looked at while this frontend has some, or
+	// while another frontend runs and this one holds or sequences entries
+	// (it may then claim what follows them).
+	lookPool := parkedHere || (sh.peers.Load() > 0 && busy)
+	if nHeld == 0 && !lookPool && len(q.remote) == 0 {
 		return false
 	}
-	agencies := map[string]bool{}
-	for k := range q.held {
-		agencies[k.agency] = true
+	if len(q.remote) > 0 {
+		q.resolveRemote(ctx)
 	}
-	q.mu.Unlock()
-	names := make([]string, 0, len(agencies))
+	if nHeld == 0 && !lookPool {
+		return false
+	}
+	view := map[string]agencyView{}
+	var pool map[string]map[uint64]*parkedRow
+	if lookPool {
+		var err error
+		if pool, err = sh.pool(ctx, q.l.handedOver); err != nil {
+			if ctx.Err() == nil {
+				sh.log.Warn("reading the parked entries", "err", err)
+			}
+			return false
+		}
+		for a, rs := range pool {
+			for _, r := range rs {
+				view[a] = r.view
+				break
+			}
+		}
+	}
+	var rest []string
 	for a := range agencies {
+		if _, ok := view[a]; !ok {
+			rest = append(rest, a)
+		}
+	}
+	if len(rest) > 0 {
+		slices.Sort(rest)
+		v, err := sh.progress(ctx, rest, q.l.handedOver)
+		if err != nil {
+			if ctx.Err() == nil {
+				sh.log.Warn("reading admission progress", "err", err)
+			}
+			return false
+		}
+		for a, x := range v {
+			view[a] = x
+		}
+	}
+	names := make([]string, 0, len(view))
+	for a := range view {
 		names = append(names, a)
 	}
 	slices.Sort(names)
-	view, err := q.l.shared.progress(ctx, names, q.l.handedOver)
-	if err != nil {
-		if ctx.Err() == nil {
-			q.l.shared.log.Warn("reading admission progress", "err", err)
-		}
-		return false
-	}
 	advanced := map[string]bool{}
 	for _, a := range names {
 		if last, ok := q.prev[a]; ok && view[a].last > last {
@@ -177,94 +267,142 @@ func (q *holdQueue) round(ctx context.Context) bool {
 		}
 		q.prev[a] = view[a].last
 	}
+	if q.rounds%1024 == 0 {
+		for id, until := range q.noClaim {
+			if until <= q.rounds {
+				delete(q.noClaim, id)
+			}
+		}
+	}
 	now := time.Now()
 	q.mu.Lock()
-	var batch, late, expired []*holder
 	q.rounds++
+	byAgency := map[string][]*holder{}
+	var claimedAway []*holder
+	for k, h := range q.held {
+		if h.taken {
+			continue
+		}
+		if h.parked && pool != nil {
+			if r := pool[k.agency][k.seq]; r == nil || r.owner != sh.owner || r.id != h.a.Entry.ID {
+				// Claimed by another frontend: wait for its index.
+				h.taken = true
+				delete(q.held, k)
+				claimedAway = append(claimedAway, h)
+				continue
+			}
+		}
+		byAgency[k.agency] = append(byAgency[k.agency], h)
+	}
+	var chains [][]item
+	var toPark []*holder
+	count := 0
 	for _, a := range names {
 		v := view[a]
-		for s := v.last + 1; len(batch) < holdRoundMax; s++ {
+		if v.pendingRemote {
+			// Its last seq is in another frontend's queue: park what is
+			// held here, for that frontend to claim.
+			for _, h := range byAgency[a] {
+				if !h.parked && h.a.Entry.Seq > v.last {
+					toPark = append(toPark, h)
+				}
+			}
+			continue
+		}
+		var chain []item
+	run:
+		for s := v.last + 1; count < holdRoundMax; s++ {
 			h := q.held[agencySeq{a, s}]
-			if h == nil || v.pendingRemote {
-				break
+			if h != nil && h.taken {
+				h = nil
 			}
-			// An entry that waits for a ref (possibly coming through
-			// another frontend, which sends no word) is tried again every
-			// fifth round only, so that it does not make every round's
-			// batch fail and be admitted one by one.
-			if h.refWait && len(advanced) == 0 && q.rounds%5 != 0 {
-				break
+			var r *parkedRow
+			if pool != nil {
+				r = pool[a][s]
 			}
-			batch = append(batch, h)
+			switch {
+			case h != nil && !h.parked:
+				// An entry that waits for a ref (possibly coming through
+				// another frontend, which sends no word) is tried again
+				// every fifth round only, so that it does not make every
+				// round's batch fail and be admitted one by one.
+				if h.refWait && len(advanced) == 0 && q.rounds%5 != 0 {
+					break run
+				}
+				chain = append(chain, item{h: h})
+			case h != nil && r != nil:
+				chain = append(chain, item{h: h, row: r}) // parked here, claimed back
+			case h == nil && r != nil && r.owner != sh.owner && q.noClaim[r.id] <= q.rounds:
+				chain = append(chain, item{row: r})
+			default:
+				break run
+			}
+			count++
+		}
+		if len(chain) > 0 {
+			chains = append(chains, chain)
+		}
+	}
+	var late, expired []*holder
+	inChain := map[*holder]bool{}
+	for _, c := range chains {
+		for _, it := range c {
+			if it.h != nil {
+				inChain[it.h] = true
+			}
 		}
 	}
 	for k, h := range q.held {
+		if h.taken || inChain[h] {
+			continue
+		}
 		v := view[k.agency]
 		switch {
 		case k.seq <= v.last:
 			late = append(late, h) // a seq already admitted: its verdict is the state's
 		case advanced[k.agency]:
 			h.deadline = now.Add(h.maxWait) // its agency moved on: keep waiting
-		case now.After(h.deadline) && !slices.Contains(batch, h):
+		case now.After(h.deadline):
 			expired = append(expired, h)
 		}
 	}
-	for _, h := range batch {
+	for h := range inChain {
 		h.taken = true
 	}
-	for _, h := range late {
+	for _, h := range append(late, expired...) {
 		h.taken = true
 	}
-	for _, h := range expired {
+	for _, h := range toPark {
 		h.taken = true
 	}
 	q.mu.Unlock()
 
-	// One transaction for the whole round; should any entry of it be
-	// refused (all or nothing), the round is admitted one by one, each
-	// agency stopping at its first refusal, so every entry gets its own
-	// verdict and the early ones stay held.
+	for _, h := range claimedAway {
+		q.toRemote(h)
+	}
+	if len(toPark) > 0 {
+		got, err := sh.park(ctx, toPark)
+		if err != nil && ctx.Err() == nil {
+			sh.log.Warn("parking held entries", "err", err)
+		}
+		q.mu.Lock()
+		for _, h := range toPark {
+			h.parked = got[agencySeq{h.a.Entry.Agency, h.a.Entry.Seq}]
+			h.taken = false
+		}
+		q.mu.Unlock()
+	}
+
 	admitted := false
-	if len(batch) > 0 {
-		as := make([]*specs.Admitted, len(batch))
-		for i, h := range batch {
-			as[i] = h.a
-		}
-		ps, _, err := q.l.admit(ctx, as)
-		if err == nil {
-			for i, h := range batch {
-				q.answer(h, ps[i], nil)
-			}
-			admitted = true
-		} else {
-			blocked := map[string]bool{}
-			for _, h := range batch {
-				if blocked[h.a.Entry.Agency] {
-					q.release(h)
-					continue
-				}
-				ps, early, err := q.l.admit(ctx, []*specs.Admitted{h.a})
-				switch {
-				case err == nil:
-					q.answer(h, ps[0], nil)
-					admitted = true
-				case time.Now().After(h.deadline):
-					blocked[h.a.Entry.Agency] = true
-					q.answer(h, nil, err)
-				case early != notEarly || errors.Is(err, ErrNotYetSequenced) || isTransient(err):
-					h.refWait = early == refMissing
-					// Early, or the database or Tessera busy for a moment:
-					// it keeps its place for the next round.
-					blocked[h.a.Entry.Agency] = true
-					q.release(h)
-				default:
-					blocked[h.a.Entry.Agency] = true
-					q.answer(h, nil, err)
-				}
-			}
-		}
+	if len(chains) > 0 {
+		admitted = q.admitChains(ctx, chains)
 	}
 	for _, h := range append(late, expired...) {
+		if h.parked {
+			if !q.takeBack(ctx, h) {
+				continue
+			}
+		}
 		ps, _, err := q.l.admit(ctx, []*specs.Admitted{h.a})
 		if err != nil {
 			q.answer(h, nil, err)
@@ -274,6 +412,216 @@ func (q *holdQueue) round(ctx context.Context) bool {
 		}
 	}
 	return admitted
+}
+
+// takeBack unparks a parked entry this frontend is about to judge itself.
+// false: it is not this frontend's to judge (claimed by another, now
+// watched in q.remote, or the database failed: it waits for a later round).
+func (q *holdQueue) takeBack(ctx context.Context, h *holder) bool {
+	ok, err := q.l.shared.unpark(ctx, h)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	switch {
+	case err != nil:
+		h.taken = false
+		return false
+	case !ok:
+		delete(q.held, agencySeq{h.a.Entry.Agency, h.a.Entry.Seq})
+		q.toRemote(h)
+		return false
+	}
+	h.parked = false
+	return true
+}
+
+// admitChains admits a round's runs in one transaction, claiming the
+// parked entries among them. Should the batch be refused (all or nothing),
+// the parked entries of others are left alone and this frontend's own are
+// admitted one by one, each agency stopping at its first refusal, so every
+// entry gets its own verdict and the early ones stay held.
+func (q *holdQueue) admitChains(ctx context.Context, chains [][]item) bool {
+	sh := q.l.shared
+	var foreign []parkedKey
+	for _, c := range chains {
+		for _, it := range c {
+			if it.h == nil {
+				foreign = append(foreign, it.row.parkedKey)
+			}
+		}
+	}
+	envs, err := sh.parkedEnvelopes(ctx, foreign)
+	if err != nil {
+		if ctx.Err() == nil {
+			sh.log.Warn("reading parked envelopes", "err", err)
+		}
+		envs = nil
+	}
+	var as []*specs.Admitted
+	var hs []*holder // parallel to as; nil for another frontend's entry
+	var claims []parkedKey
+	reg := q.l.currentRegistry()
+	var after []*holder // this frontend's entries behind a parked one that cannot be claimed
+	for _, c := range chains {
+		cut := false
+		for _, it := range c {
+			if cut {
+				if it.h != nil {
+					after = append(after, it.h)
+				}
+				continue
+			}
+			if it.h != nil {
+				as, hs = append(as, it.h.a), append(hs, it.h)
+				if it.row != nil {
+					claims = append(claims, it.row.parkedKey)
+				}
+				continue
+			}
+			env := envs[agencySeq{it.row.agency, it.row.seq}]
+			if env == nil {
+				// Claimed or unparked meanwhile, or its row does not hold
+				// the envelope its hash names.
+				q.noClaim[it.row.id] = q.rounds + noClaimRounds
+				cut = true
+				continue
+			}
+			// The envelope comes from the database: checked again, as any
+			// submission, by this frontend's registry.
+			a, err := reg.VerifySubmitted(env)
+			if err != nil || a.Entry.ID != it.row.id || a.Entry.Agency != it.row.agency || a.Entry.Seq != it.row.seq {
+				q.noClaim[it.row.id] = q.rounds + noClaimRounds
+				cut = true
+				continue
+			}
+			as, hs = append(as, a), append(hs, nil)
+			claims = append(claims, it.row.parkedKey)
+		}
+	}
+	admitted := false
+	for _, h := range after {
+		// Past its wait, it gets the verdict of the moment (seq.order,
+		// naming the seq it waits for); else it waits for a later round.
+		if !time.Now().After(h.deadline) {
+			q.release(h)
+			continue
+		}
+		if h.parked && !q.takeBack(ctx, h) {
+			continue
+		}
+		ps, _, err := q.l.admit(ctx, []*specs.Admitted{h.a})
+		if err != nil {
+			q.answer(h, nil, err)
+		} else {
+			q.answer(h, ps[0], nil)
+			admitted = true
+		}
+	}
+	if len(as) == 0 {
+		return admitted
+	}
+	ps, _, err := q.l.admitClaimed(ctx, as, claims)
+	if err == nil {
+		for i, h := range hs {
+			if h != nil {
+				q.answer(h, ps[i], nil)
+			}
+		}
+		return true
+	}
+	if errors.Is(err, errClaimLost) {
+		for _, h := range hs {
+			if h != nil {
+				q.release(h)
+			}
+		}
+		return admitted
+	}
+	for i, h := range hs {
+		if h == nil {
+			q.noClaim[as[i].Entry.ID] = q.rounds + noClaimRounds
+		}
+	}
+	blocked := map[string]bool{}
+	for i, h := range hs {
+		agency := as[i].Entry.Agency
+		if h == nil {
+			blocked[agency] = true // what follows another frontend's entry must wait for it
+			continue
+		}
+		if blocked[agency] {
+			q.release(h)
+			continue
+		}
+		if h.parked && !q.takeBack(ctx, h) {
+			blocked[agency] = true
+			continue
+		}
+		ps, early, err := q.l.admit(ctx, []*specs.Admitted{h.a})
+		switch {
+		case err == nil:
+			q.answer(h, ps[0], nil)
+			admitted = true
+		case time.Now().After(h.deadline):
+			blocked[agency] = true
+			q.answer(h, nil, err)
+		case early != notEarly || errors.Is(err, ErrNotYetSequenced) || isTransient(err):
+			h.refWait = early == refMissing
+			// Early, or the database or Tessera busy for a moment:
+			// it keeps its place for the next round.
+			blocked[agency] = true
+			q.release(h)
+		default:
+			blocked[agency] = true
+			q.answer(h, nil, err)
+		}
+	}
+	return admitted
+}
+
+// toRemote watches a parked entry another frontend claimed. Its wait is
+// bounded: should its index not be recorded within the reservation TTL
+// past its own wait (the claimer failed to record it and lives on), the
+// client is told to send it again, which finds it wherever it is.
+func (q *holdQueue) toRemote(h *holder) {
+	h.deadline = time.Now().Add(h.maxWait + q.l.shared.ttl)
+	q.remote[h.a.Entry.ID] = h
+}
+
+// resolveRemote answers the parked entries other frontends claimed once
+// their index is recorded (or their claim was released).
+func (q *holdQueue) resolveRemote(ctx context.Context) {
+	ids := make([]string, 0, len(q.remote))
+	for id := range q.remote {
+		ids = append(ids, id)
+	}
+	rows, err := rowsByID(ctx, q.l.shared.db, ids, "")
+	if err != nil {
+		if ctx.Err() == nil {
+			q.l.shared.log.Warn("reading claimed entries", "err", err)
+		}
+		return
+	}
+	for id, h := range q.remote {
+		idx, done, err := remoteOutcome(rows[id], h)
+		if !done && time.Now().After(h.deadline) {
+			done, err = true, fmt.Errorf("%w: entry %s was admitted by another frontend, which has not recorded its index", ErrNotYetSequenced, id)
+		}
+		if !done {
+			continue
+		}
+		delete(q.remote, id)
+		if err != nil {
+			if strings.HasPrefix(err.Error(), "integrity") {
+				q.l.shared.raise(err)
+			}
+			h.res <- holderResult{err: err}
+			continue
+		}
+		p := &Pending{Admitted: h.a, confirmed: make(chan struct{}), idx: idx,
+			future: func() (tessera.Index, error) { return tessera.Index{Index: idx}, nil }}
+		close(p.confirmed)
+		h.res <- holderResult{p: p}
+	}
 }
 
 // isTransient says an admission failed for a reason of the moment, not of
@@ -288,7 +636,9 @@ func isTransient(err error) bool {
 
 func (q *holdQueue) answer(h *holder, p *Pending, err error) {
 	q.mu.Lock()
-	delete(q.held, agencySeq{h.a.Entry.Agency, h.a.Entry.Seq})
+	if k := (agencySeq{h.a.Entry.Agency, h.a.Entry.Seq}); q.held[k] == h {
+		delete(q.held, k)
+	}
 	q.mu.Unlock()
 	h.res <- holderResult{p, err}
 }
