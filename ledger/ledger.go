@@ -248,9 +248,10 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	bg, cancel := context.WithCancel(context.Background())
 	aopts := tessera.NewAppendOptions().
 		WithCheckpointSigner(signer).
-		// Twice the round size: a round (at most BatchMaxSize entries) is
-		// then only ever cut by its own timer, never split by size.
-		WithBatching(2*opts.BatchMaxSize, opts.BatchMaxAge).
+		// Exactly the sequencer's round: a full round is cut by its own
+		// last Add, a partial one by the timer (see sequencer, which proves
+		// that each round is then one batch).
+		WithBatching(opts.BatchMaxSize, opts.BatchMaxAge).
 		WithCheckpointInterval(opts.CheckpointInterval).
 		WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
 	if mon != nil {
@@ -294,7 +295,7 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		}
 	}
 	l.startArchiver(opts.CheckpointInterval)
-	l.seq = newSequencer(appender.Add, int(opts.BatchMaxSize), l.fail)
+	l.seq = newSizeCutSequencer(appender.Add, int(opts.BatchMaxSize), opts.BatchMaxAge, l.fail)
 	go l.seq.run(bg)
 	if republish {
 		l.awaitCosigned(ctx, policy, 3*cmp.Or(opts.WitnessTimeout, tessera.DefaultWitnessTimeout))
