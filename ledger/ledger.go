@@ -125,12 +125,12 @@ type Ledger struct {
 	archiveStop  context.CancelFunc
 	archiveDone  chan struct{}
 	archiveMu    sync.Mutex
-	archivedRaw  []byte    // the last checkpoint archived (archiveMu)
-	archiveErr   string    // the last archiving error logged (archiveMu)
-	archiveErrAt time.Time // when (archiveMu)
-	snapSize     uint64    // tree size of the snapshot the state was restored from (0: none)
-	openSize     uint64    // tree size the state was restored to
-	savedSize    uint64    // tree size of the snapshot on disk, as far as this ledger knows
+	archivedRaw  atomic.Pointer[[]byte] // the last checkpoint archived (written under archiveMu)
+	archiveErr   string                 // the last archiving error logged (archiveMu)
+	archiveErrAt time.Time              // when (archiveMu)
+	snapSize     uint64                 // tree size of the snapshot the state was restored from (0: none)
+	openSize     uint64                 // tree size the state was restored to
+	savedSize    uint64                 // tree size of the snapshot on disk, as far as this ledger knows
 }
 
 // Open opens a ledger directory made by Init, takes its lock and rebuilds
