@@ -352,6 +352,10 @@ func (l *Ledger) admit(ctx context.Context, admitted []*specs.Admitted) (out []*
 	if l.shared != nil {
 		return l.admitShared(ctx, admitted)
 	}
+	entries := make([]*tessera.Entry, len(admitted)) // hashed outside the lock
+	for i, a := range admitted {
+		entries[i] = tessera.NewEntry(a.Envelope.Raw)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.broken != nil {
@@ -375,7 +379,7 @@ func (l *Ledger) admit(ctx context.Context, admitted []*specs.Admitted) (out []*
 	}
 	out = make([]*Pending, len(admitted))
 	for i, a := range admitted {
-		out[i] = &Pending{Admitted: a, future: l.seq.submit(a.Envelope.Raw)}
+		out[i] = &Pending{Admitted: a, future: l.seq.submitEntry(entries[i])}
 	}
 	l.signalAdmitted(admitted)
 	return out, notEarly, nil

@@ -114,7 +114,13 @@ func newSizeCutSequencer(add func(context.Context, *tessera.Entry) tessera.Index
 // submit queues one leaf. Callers hold the admission lock, so the queue's
 // order is the admission order.
 func (s *sequencer) submit(leaf []byte) tessera.IndexFuture {
-	it := &seqItem{entry: tessera.NewEntry(leaf), done: make(chan struct{})}
+	return s.submitEntry(tessera.NewEntry(leaf))
+}
+
+// submitEntry is submit of an entry made before: tessera.NewEntry hashes
+// the leaf twice, work best done before the admission lock is taken.
+func (s *sequencer) submitEntry(e *tessera.Entry) tessera.IndexFuture {
+	it := &seqItem{entry: e, done: make(chan struct{})}
 	s.mu.Lock()
 	if s.stopped != nil {
 		it.err = s.stopped
