@@ -26,58 +26,88 @@ var ErrInFlight = errors.New("an entry with this id is being appended; retry sho
 // log or holds another entry; admission then decides (and rejects a reused
 // id or seq).
 func (l *Ledger) Existing(ctx context.Context, raw []byte) (r *Receipt, ok bool, err error) {
-	env, err := specs.ReadEnvelope(raw)
-	if err != nil {
+	env, id, ok := readSubmission(raw)
+	if !ok {
 		return nil, false, nil
 	}
-	h, err := specs.PeekHeader(env.Raw)
-	if err != nil {
-		return nil, false, nil
-	}
-	var idx uint64
-	var found bool
-	if l.shared != nil {
-		var hash []byte
-		if idx, hash, found, err = l.shared.lookup(ctx, h.ID); err != nil {
-			return nil, false, err
-		}
-		if sum := sha256.Sum256(env.Raw); found && idx == specs.PendingIndex && !bytes.Equal(hash, sum[:]) {
-			return nil, false, nil // another envelope with this id, still in flight: admission refuses it
-		}
-	} else {
-		l.mu.Lock()
-		idx, found = l.state.IndexOf(h.ID)
-		l.mu.Unlock()
-	}
-	switch {
-	case !found:
-		return nil, false, nil
-	case idx == specs.PendingIndex:
-		return nil, false, ErrInFlight
-	}
-	leaf, err := l.leaf(ctx, idx)
-	if err != nil {
+	idx, leaf, ok, err := l.logged(ctx, id, env.Raw, func(leaf []byte) bool { return l.sameEntry(leaf, raw) })
+	if !ok || err != nil {
 		return nil, false, err
 	}
-	if !bytes.Equal(leaf, env.Raw) && !l.sameEntry(leaf, raw) {
-		return nil, false, nil
-	}
+	return l.existingReceipt(ctx, idx, leaf, id)
+}
+
+// existingReceipt is the receipt of an entry found in the log by logged.
+func (l *Ledger) existingReceipt(ctx context.Context, idx uint64, leaf []byte, id string) (*Receipt, bool, error) {
 	cp, err := l.checkpointCovering(ctx, idx)
 	if err != nil {
 		return nil, false, err
 	}
-	r, err = l.receipt(ctx, idx, leaf, h.ID, cp)
+	r, err := l.receipt(ctx, idx, leaf, id, cp)
 	return r, err == nil, err
+}
+
+// readSubmission reads a submission's envelope and entry id, once, for the
+// retry checks; ok is false when it cannot be read (admission then refuses
+// it, naming the rule).
+func readSubmission(raw []byte) (env *specs.Envelope, id string, ok bool) {
+	env, err := specs.ReadEnvelope(raw)
+	if err != nil {
+		return nil, "", false
+	}
+	var h specs.Header
+	if err := jsonUnmarshal(env.Payload, &h); err != nil {
+		return nil, "", false
+	}
+	return env, h.ID, true
+}
+
+// logged finds the entry with this id in the log and says whether it is
+// the submission whose canonical envelope is leaf0: the same leaf, or
+// (resigned, when the bytes differ) what resigned says. ok is false when
+// the id is not in the log or holds another entry; err is ErrInFlight
+// while the id is admitted but not yet sequenced.
+func (l *Ledger) logged(ctx context.Context, id string, leaf0 []byte, resigned func(leaf []byte) bool) (idx uint64, leaf []byte, ok bool, err error) {
+	var found bool
+	if l.shared != nil {
+		var hash []byte
+		if idx, hash, found, err = l.shared.lookup(ctx, id); err != nil {
+			return 0, nil, false, err
+		}
+		if sum := sha256.Sum256(leaf0); found && idx == specs.PendingIndex && !bytes.Equal(hash, sum[:]) {
+			return 0, nil, false, nil // another envelope with this id, still in flight: admission refuses it
+		}
+	} else {
+		l.mu.Lock()
+		idx, found = l.state.IndexOf(id)
+		l.mu.Unlock()
+	}
+	switch {
+	case !found:
+		return 0, nil, false, nil
+	case idx == specs.PendingIndex:
+		return 0, nil, false, ErrInFlight
+	}
+	if leaf, err = l.leaf(ctx, idx); err != nil {
+		return 0, nil, false, err
+	}
+	if !bytes.Equal(leaf, leaf0) && !resigned(leaf) {
+		return 0, nil, false, nil
+	}
+	return idx, leaf, true, nil
 }
 
 // sameEntry says whether a submission is the logged leaf's payload signed
 // again by the same key, with a signature that verifies.
 func (l *Ledger) sameEntry(leaf, submitted []byte) bool {
-	logged, err := specs.ReadEnvelope(leaf)
-	if err != nil {
-		return false
-	}
 	a, err := l.currentRegistry().VerifySubmitted(submitted)
+	return err == nil && sameVerified(leaf, a)
+}
+
+// sameVerified says whether a verified submission is the logged leaf's
+// payload signed by the same key.
+func sameVerified(leaf []byte, a *specs.Admitted) bool {
+	logged, err := specs.ReadEnvelope(leaf)
 	return err == nil && bytes.Equal(a.Envelope.Payload, logged.Payload) && a.Envelope.KeyID == logged.KeyID
 }
 

@@ -1,9 +1,7 @@
 package ledger
 
 import (
-	"bytes"
 	"context"
-	"crypto/sha256"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -80,42 +78,15 @@ func (l *Ledger) PublicError(err error) string {
 // log already holds this entry (the same test as Existing), its index and
 // id, at once, without waiting for a checkpoint to cover it.
 func (l *Ledger) Sequenced(ctx context.Context, raw []byte) (idx uint64, id string, ok bool, err error) {
-	env, err := specs.ReadEnvelope(raw)
-	if err != nil {
+	env, id, ok := readSubmission(raw)
+	if !ok {
 		return 0, "", false, nil
 	}
-	h, err := specs.PeekHeader(env.Raw)
-	if err != nil {
-		return 0, "", false, nil
-	}
-	var found bool
-	if l.shared != nil {
-		var hash []byte
-		if idx, hash, found, err = l.shared.lookup(ctx, h.ID); err != nil {
-			return 0, "", false, err
-		}
-		if sum := sha256.Sum256(env.Raw); found && idx == specs.PendingIndex && !bytes.Equal(hash, sum[:]) {
-			return 0, "", false, nil
-		}
-	} else {
-		l.mu.Lock()
-		idx, found = l.state.IndexOf(h.ID)
-		l.mu.Unlock()
-	}
-	switch {
-	case !found:
-		return 0, "", false, nil
-	case idx == specs.PendingIndex:
-		return 0, "", false, ErrInFlight
-	}
-	leaf, err := l.leaf(ctx, idx)
-	if err != nil {
+	idx, _, ok, err = l.logged(ctx, id, env.Raw, func(leaf []byte) bool { return l.sameEntry(leaf, raw) })
+	if !ok || err != nil {
 		return 0, "", false, err
 	}
-	if !bytes.Equal(leaf, env.Raw) && !l.sameEntry(leaf, raw) {
-		return 0, "", false, nil
-	}
-	return idx, h.ID, true, nil
+	return idx, id, true, nil
 }
 
 // republishUncosigned makes Tessera publish the current tree again, now,

@@ -125,14 +125,14 @@ type Ledger struct {
 	archiveStop  context.CancelFunc
 	archiveDone  chan struct{}
 	archiveMu    sync.Mutex
-	archivedRaw  []byte    // the last checkpoint archived (archiveMu)
-	archiveErr   string    // the last archiving error logged (archiveMu)
-	archiveErrAt time.Time // when (archiveMu)
-	snapSize     uint64    // tree size of the snapshot the state was restored from (0: none)
-	openSize     uint64    // tree size the state was restored to
-	savedSize    uint64    // tree size of the snapshot on disk, as far as this ledger knows
-	snapOld      bool      // the snapshot read had log_state version 1: saved again as version 2 on open
-	sweepMargin  uint64    // how far past the tree a write can reach (sweepEdge)
+	archivedRaw  atomic.Pointer[[]byte] // the last checkpoint archived (written under archiveMu)
+	archiveErr   string                 // the last archiving error logged (archiveMu)
+	archiveErrAt time.Time              // when (archiveMu)
+	snapSize     uint64                 // tree size of the snapshot the state was restored from (0: none)
+	openSize     uint64                 // tree size the state was restored to
+	savedSize    uint64                 // tree size of the snapshot on disk, as far as this ledger knows
+	snapOld      bool                   // the snapshot read had log_state version 1: saved again as version 2 on open
+	sweepMargin  uint64                 // how far past the tree a write can reach (sweepEdge)
 }
 
 // Open opens a ledger directory made by Init, takes its lock and rebuilds
@@ -250,9 +250,10 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	bg, cancel := context.WithCancel(context.Background())
 	aopts := tessera.NewAppendOptions().
 		WithCheckpointSigner(signer).
-		// Twice the round size: a round (at most BatchMaxSize entries) is
-		// then only ever cut by its own timer, never split by size.
-		WithBatching(2*opts.BatchMaxSize, opts.BatchMaxAge).
+		// Exactly the sequencer's round: a full round is cut by its own
+		// last Add, a partial one by the timer (see sequencer, which proves
+		// that each round is then one batch).
+		WithBatching(opts.BatchMaxSize, opts.BatchMaxAge).
 		WithCheckpointInterval(opts.CheckpointInterval).
 		WithAntispam(tessera.DefaultAntispamInMemorySize, nil)
 	if mon != nil {
@@ -297,7 +298,7 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		}
 	}
 	l.startArchiver(opts.CheckpointInterval)
-	l.seq = newSequencer(appender.Add, int(opts.BatchMaxSize), l.fail)
+	l.seq = newSizeCutSequencer(appender.Add, int(opts.BatchMaxSize), opts.BatchMaxAge, l.fail)
 	go l.seq.run(bg)
 	if republish {
 		l.awaitCosigned(ctx, policy, 3*cmp.Or(opts.WitnessTimeout, tessera.DefaultWitnessTimeout))
@@ -354,6 +355,10 @@ func (l *Ledger) admit(ctx context.Context, admitted []*specs.Admitted) (out []*
 	if l.shared != nil {
 		return l.admitShared(ctx, admitted)
 	}
+	entries := make([]*tessera.Entry, len(admitted)) // hashed outside the lock
+	for i, a := range admitted {
+		entries[i] = tessera.NewEntry(a.Envelope.Raw)
+	}
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.broken != nil {
@@ -377,7 +382,7 @@ func (l *Ledger) admit(ctx context.Context, admitted []*specs.Admitted) (out []*
 	}
 	out = make([]*Pending, len(admitted))
 	for i, a := range admitted {
-		out[i] = &Pending{Admitted: a, future: l.seq.submit(a.Envelope.Raw)}
+		out[i] = &Pending{Admitted: a, future: l.seq.submitEntry(entries[i])}
 	}
 	l.signalAdmitted(admitted)
 	return out, notEarly, nil

@@ -24,13 +24,86 @@ const (
 // entries concurrently over a network can thus pipeline them, although
 // requests overtake each other on the way.
 func (l *Ledger) AppendInOrder(ctx context.Context, envelope []byte, maxWait time.Duration) (*Pending, error) {
-	admitted, err := l.currentRegistry().VerifyBatch([][]byte{envelope})
+	a, err := l.verifyOne(envelope)
 	if err != nil {
 		return nil, err
 	}
+	return l.admitInOrder(ctx, a, maxWait)
+}
+
+// verifyOne runs the stateless rules (signature, schema, content) on one
+// submission in the caller's goroutine: VerifyBatch would hand a single
+// envelope to a goroutine of its own, a hand-off (and a fresh stack grown
+// for the schema validator) per HTTP request. The error is VerifyBatch's.
+func (l *Ledger) verifyOne(raw []byte) (*specs.Admitted, error) {
+	a, err := l.currentRegistry().VerifySubmitted(raw)
+	if err != nil {
+		return nil, &specs.BatchError{Position: 0, Err: err}
+	}
+	return a, nil
+}
+
+// Submission is what Submit did with one envelope: admitted it now
+// (Pending), or found it already in the log (Existing: a retry, at Index).
+type Submission struct {
+	Pending  *Pending // nil for a retry
+	Existing bool
+	Index    uint64 // a retry's index
+	EntryID  string
+	leaf     []byte // a retry's leaf as logged
+}
+
+// Submit is one agency submission as the HTTP server takes it, with the
+// envelope read and verified once: verify → a retry of an entry the log
+// already holds? (its place; see Existing for what counts as the same
+// entry) → admit in order (AppendInOrder) → sequence. A submission that
+// fails verification may still be a retry of a logged entry (its key
+// since retired): it is then looked up by its exact bytes, as Existing
+// does, before the verdict is given.
+func (l *Ledger) Submit(ctx context.Context, raw []byte, maxWait time.Duration) (*Submission, error) {
+	a, verr := l.verifyOne(raw)
+	if verr != nil {
+		env, id, ok := readSubmission(raw)
+		if !ok {
+			return nil, verr
+		}
+		idx, leaf, found, err := l.logged(ctx, id, env.Raw, func([]byte) bool { return false })
+		switch {
+		case err != nil:
+			return nil, err
+		case found:
+			return &Submission{Existing: true, Index: idx, EntryID: id, leaf: leaf}, nil
+		}
+		return nil, verr
+	}
+	id := a.Entry.ID
+	idx, leaf, found, err := l.logged(ctx, id, a.Envelope.Raw, func(leaf []byte) bool { return sameVerified(leaf, a) })
+	switch {
+	case err != nil:
+		return nil, err
+	case found:
+		return &Submission{Existing: true, Index: idx, EntryID: id, leaf: leaf}, nil
+	}
+	p, err := l.admitInOrder(ctx, a, maxWait)
+	if err != nil {
+		return nil, err
+	}
+	return &Submission{Pending: p, EntryID: id}, nil
+}
+
+// ExistingReceipt is the receipt of a retry that Submit found in the log,
+// once a published checkpoint covers it.
+func (l *Ledger) ExistingReceipt(ctx context.Context, s *Submission) (*Receipt, error) {
+	r, _, err := l.existingReceipt(ctx, s.Index, s.leaf, s.EntryID)
+	return r, err
+}
+
+// admitInOrder is AppendInOrder after verification.
+func (l *Ledger) admitInOrder(ctx context.Context, a *specs.Admitted, maxWait time.Duration) (*Pending, error) {
+	admitted := []*specs.Admitted{a}
 	if l.shared != nil {
 		// Held in memory and admitted in order, in rounds (holdQueue).
-		return l.hold.admit(ctx, admitted[0], maxWait)
+		return l.hold.admit(ctx, a, maxWait)
 	}
 	e := admitted[0].Entry
 	deadline := time.Now().Add(maxWait)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"sync"
+	"sync/atomic"
+	"time"
 
 	"github.com/transparency-dev/tessera"
 )
@@ -18,11 +20,49 @@ import (
 // its single flush worker *after* releasing its lock, so two batches cut
 // at nearly the same time — one by its timer, one by size — can reach the
 // worker in either order. Under load that put an agency's seq 26 before
-// its seq 22 in the log. With one round in flight at a time, and rounds
-// kept below Tessera's size limit so that only the round's own timer cuts
-// it, there is never a second batch to overtake the first. Each round still
-// carries everything admitted while the previous one was being written, so
-// throughput stays with the batch size, not with the number of rounds.
+// its seq 22 in the log. The sequencer therefore makes every round exactly
+// one Tessera batch, and keeps one round in flight at a time: there is then
+// never a second batch to overtake the first.
+//
+// How a round is one batch (sizeCut: Tessera's batch size is maxRound and
+// its timer maxAge; the ledger's POSIX log). Facts of queue.go relied on:
+//
+//  1. The Add that finds the queue empty starts the batch timer; the timer
+//     fires no earlier than maxAge after that Add began (time.AfterFunc never
+//     fires early), and only a fired timer cuts a batch from another
+//     goroutine.
+//  2. The Add that brings the queue to maxSize cuts the batch itself, under
+//     the queue's lock, stops the timer, and sends the batch to the worker
+//     before it returns.
+//  3. A batch's futures resolve only after the worker has written it.
+//
+// A round starts with Tessera's queue empty (the previous round's futures
+// all resolved, and nothing else adds to this appender). The sequencer notes
+// the monotonic clock t0 before the round's first Add and adds entries only
+// while it can prove, by reading the clock after each Add returns, that the
+// Add was done before t0+maxAge: before the timer could have fired, so the
+// entry joined the batch that Add started (fact 1). It stops adding at
+// t0+maxAge/2 at the latest (the margin keeps a preempted Add from crossing
+// the line), or when the round reaches maxRound entries. Then either:
+//
+//   - the round has maxRound entries: its last Add cut it (fact 2) at a time
+//     proven before the timer's earliest firing, so Stop caught the timer: no
+//     stale timer is left to cut part of the next round;
+//   - it has fewer: nothing can cut it but its own timer, which takes the
+//     whole round (every entry was added before it could fire) and nothing
+//     else (the next round waits for this one's futures, fact 3).
+//
+// So a round under load is written as soon as it is full, not when the timer
+// fires (rounds cut by size), and a quiet round waits the timer as before,
+// taking in whatever is admitted meanwhile until t0+maxAge/2. If an Add is
+// ever found to have returned after t0+maxAge (the goroutine was starved for
+// maxAge/2 inside one Add), the entry may have started a second batch: the
+// round is closed there and counted in slowRounds, and the order check below
+// remains the backstop for that one case.
+//
+// Without sizeCut (maxAge 0; the AWS driver's set-up, whose Tessera batch is
+// twice maxRound) a round is what is queued when it starts, handed over at
+// once and cut by Tessera's timer only.
 //
 // Every round's indices are checked to rise in admission order; if they
 // ever did not, the ledger stops admitting (see Ledger.fail) rather than
@@ -30,7 +70,11 @@ import (
 type sequencer struct {
 	add      func(context.Context, *tessera.Entry) tessera.IndexFuture
 	maxRound int
+	maxAge   time.Duration // Tessera's batch timer with sizeCut (0: timer-only rounds)
 	onError  func(error)
+	now      func() time.Time // the clock the proof above reads (time.Now)
+
+	roundStart func() // tests only: called as each size-cut round starts
 
 	mu      sync.Mutex
 	queue   []*seqItem
@@ -38,6 +82,9 @@ type sequencer struct {
 	wake    chan struct{} // capacity 1: something was queued
 	idle    *sync.Cond    // signalled when the queue is empty and no round runs
 	stopped error         // set once the sequencer stops; later submissions fail with it
+
+	slowRounds atomic.Uint64 // rounds closed early because an Add returned after t0+maxAge
+	fullRounds atomic.Uint64 // rounds cut by size (maxRound entries)
 }
 
 type seqItem struct {
@@ -47,16 +94,33 @@ type seqItem struct {
 	err   error
 }
 
+// newSequencer sequences timer-only rounds of at most maxRound entries: the
+// caller's Tessera batch size must exceed maxRound (twice it, by custom).
 func newSequencer(add func(context.Context, *tessera.Entry) tessera.IndexFuture, maxRound int, onError func(error)) *sequencer {
-	s := &sequencer{add: add, maxRound: maxRound, onError: onError, wake: make(chan struct{}, 1)}
+	s := &sequencer{add: add, maxRound: maxRound, onError: onError, now: time.Now, wake: make(chan struct{}, 1)}
 	s.idle = sync.NewCond(&s.mu)
+	return s
+}
+
+// newSizeCutSequencer sequences rounds cut by size: Tessera's batching must
+// be exactly WithBatching(maxRound, maxAge), and nothing else may add to
+// that appender (see sequencer).
+func newSizeCutSequencer(add func(context.Context, *tessera.Entry) tessera.IndexFuture, maxRound int, maxAge time.Duration, onError func(error)) *sequencer {
+	s := newSequencer(add, maxRound, onError)
+	s.maxAge = maxAge
 	return s
 }
 
 // submit queues one leaf. Callers hold the admission lock, so the queue's
 // order is the admission order.
 func (s *sequencer) submit(leaf []byte) tessera.IndexFuture {
-	it := &seqItem{entry: tessera.NewEntry(leaf), done: make(chan struct{})}
+	return s.submitEntry(tessera.NewEntry(leaf))
+}
+
+// submitEntry is submit of an entry made before: tessera.NewEntry hashes
+// the leaf twice, work best done before the admission lock is taken.
+func (s *sequencer) submitEntry(e *tessera.Entry) tessera.IndexFuture {
+	it := &seqItem{entry: e, done: make(chan struct{})}
 	s.mu.Lock()
 	if s.stopped != nil {
 		it.err = s.stopped
@@ -95,20 +159,106 @@ func (s *sequencer) run(ctx context.Context) {
 				continue
 			}
 		}
-		n := min(len(s.queue), s.maxRound)
-		round := s.queue[:n:n]
-		s.queue = s.queue[n:]
 		s.busy = true
+		if s.maxAge == 0 {
+			round := s.take(s.maxRound)
+			s.mu.Unlock()
+			futures := make([]tessera.IndexFuture, len(round))
+			for i, it := range round {
+				futures[i] = s.add(ctx, it.entry)
+			}
+			s.resolve(round, futures)
+			continue
+		}
 		s.mu.Unlock()
-		s.sequence(ctx, round)
+		s.sizeCutRound(ctx)
 	}
 }
 
-func (s *sequencer) sequence(ctx context.Context, round []*seqItem) {
-	futures := make([]tessera.IndexFuture, len(round))
-	for i, it := range round {
-		futures[i] = s.add(ctx, it.entry)
+// take removes up to n items from the head of the queue. s.mu is held.
+func (s *sequencer) take(n int) []*seqItem {
+	n = min(len(s.queue), n)
+	round := s.queue[:n:n]
+	s.queue = s.queue[n:]
+	return round
+}
+
+// sizeCutRound hands one round to Tessera as one batch, as the sequencer's
+// comment proves, and resolves it.
+func (s *sequencer) sizeCutRound(ctx context.Context) {
+	round := make([]*seqItem, 0, s.maxRound)
+	futures := make([]tessera.IndexFuture, 0, s.maxRound)
+	t0 := s.now()
+	safe := t0.Add(s.maxAge)        // an Add returned before this joined the round's batch
+	closeAt := t0.Add(s.maxAge / 2) // no Add starts after this
+	if s.roundStart != nil {
+		s.roundStart()
 	}
+	var timer *time.Timer
+	defer func() {
+		if timer != nil {
+			timer.Stop()
+		}
+	}()
+fill:
+	for {
+		s.mu.Lock()
+		batch := s.take(s.maxRound - len(round))
+		s.mu.Unlock()
+		for i, it := range batch {
+			if !s.now().Before(closeAt) {
+				s.requeue(batch[i:])
+				break fill
+			}
+			futures = append(futures, s.add(ctx, it.entry))
+			round = append(round, it)
+			if !s.now().Before(safe) {
+				// Starved inside Add: this entry may have started a
+				// second batch. Close the round on it (see sequencer).
+				s.slowRounds.Add(1)
+				s.requeue(batch[i+1:])
+				break fill
+			}
+		}
+		if len(round) == s.maxRound {
+			s.fullRounds.Add(1)
+			break
+		}
+		// Partial: Tessera's timer will cut it; until closeAt it takes in
+		// what is admitted meanwhile.
+		wait := closeAt.Sub(s.now())
+		if wait <= 0 {
+			break
+		}
+		if timer == nil {
+			timer = time.NewTimer(wait)
+		} else {
+			timer.Reset(wait)
+		}
+		select {
+		case <-s.wake:
+		case <-timer.C:
+			break fill
+		case <-ctx.Done():
+			break fill
+		}
+	}
+	s.resolve(round, futures)
+}
+
+// requeue puts items taken for a round back at the head of the queue.
+func (s *sequencer) requeue(items []*seqItem) {
+	if len(items) == 0 {
+		return
+	}
+	s.mu.Lock()
+	s.queue = append(items[:len(items):len(items)], s.queue...)
+	s.mu.Unlock()
+}
+
+// resolve waits for a round's indices and checks that they rise in
+// admission order.
+func (s *sequencer) resolve(round []*seqItem, futures []tessera.IndexFuture) {
 	var last *uint64
 	for i, it := range round {
 		it.idx, it.err = futures[i]()

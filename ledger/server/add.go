@@ -8,6 +8,7 @@ import (
 	"io"
 	"mime"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/acdledger/acdledger/ledger"
@@ -92,56 +93,48 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), s.cfg.WaitTimeout)
 	defer cancel()
 
-	// A retry that wants no receipt is answered from the log at once, even
-	// while no checkpoint can be published (witnesses below quorum).
-	if !wait {
-		if idx, id, ok, err := s.l.Sequenced(ctx, body); err != nil {
-			if errors.Is(err, ledger.ErrInFlight) && s.l.Healthy() == nil {
-				s.inFlight(w, err)
-				return
-			}
-			s.fail(w, err)
-			return
-		} else if ok {
-			s.reply(w, http.StatusAccepted, AddResponse{Index: idx, EntryID: id, Existing: true})
-			return
-		}
-	}
-	// A retry of an envelope already in the log gets its original receipt.
-	if rec, ok, err := s.l.Existing(ctx, body); err != nil {
-		// An entry whose write failed stays "in flight" until the ledger
-		// recovers and reads the log again: say what is wrong instead.
-		if errors.Is(err, ledger.ErrInFlight) && s.l.Healthy() == nil {
-			s.inFlight(w, err)
-			return
-		}
-		s.fail(w, err)
-		return
-	} else if ok {
-		s.reply(w, http.StatusOK, AddResponse{Index: rec.Index, EntryID: rec.EntryID, TreeSize: rec.Size, Receipt: string(rec.Proof), Existing: true})
-		return
-	}
-
+	// verify → (a retry? its place) → admit in order → sequence, reading
+	// the envelope once (Ledger.Submit).
 	start := time.Now()
-	p, err := s.l.AppendInOrder(ctx, body, s.cfg.ReorderWait)
+	sub, err := s.l.Submit(ctx, body, s.cfg.ReorderWait)
 	if err != nil {
 		var v *specs.Violation
-		if errors.As(err, &v) {
+		switch {
+		case errors.As(err, &v):
 			s.metrics.rejected.WithLabelValues(v.Rule).Inc()
 			status, known := ruleStatus[v.Rule]
 			if !known {
 				status = http.StatusBadRequest // a rule added to specs before this table: still the client's error
 			}
 			s.refuse(w, status, ErrorResponse{Code: v.Rule, EntryID: v.EntryID, Field: v.Field, Rule: v.Rule, Message: v.Message})
-			return
-		}
-		if errors.Is(err, ledger.ErrNotYetSequenced) {
+		case errors.Is(err, ledger.ErrNotYetSequenced),
+			// An entry whose write failed stays "in flight" until the
+			// ledger recovers and reads the log again: then fail says
+			// what is wrong instead.
+			errors.Is(err, ledger.ErrInFlight) && s.l.Healthy() == nil:
 			s.inFlight(w, err)
-			return
+		default:
+			s.fail(w, err)
 		}
-		s.fail(w, err)
 		return
 	}
+	if sub.Existing {
+		// A retry of an envelope already in the log: its place at once
+		// without a receipt (even while no checkpoint can be published,
+		// witnesses below quorum), else its original receipt.
+		if !wait {
+			s.reply(w, http.StatusAccepted, AddResponse{Index: sub.Index, EntryID: sub.EntryID, Existing: true})
+			return
+		}
+		rec, err := s.l.ExistingReceipt(ctx, sub)
+		if err != nil {
+			s.fail(w, err)
+			return
+		}
+		s.reply(w, http.StatusOK, AddResponse{Index: rec.Index, EntryID: rec.EntryID, TreeSize: rec.Size, Receipt: string(rec.Proof), Existing: true})
+		return
+	}
+	p := sub.Pending
 	idx, err := s.l.Index(p)
 	if err != nil {
 		s.fail(w, err)
@@ -165,10 +158,20 @@ func (s *Server) add(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) reply(w http.ResponseWriter, status int, v any) {
-	w.Header().Set("Content-Type", "application/json")
-	w.Header().Set("Cache-Control", "no-store")
+	// Marshalled whole (with the newline an Encoder writes) so that the
+	// answer goes out with its length in one write, not chunked.
+	b, err := json.Marshal(v)
+	if err != nil {
+		b = []byte(`{"code":"unavailable","message":"encoding the answer failed"}`)
+		status = http.StatusInternalServerError
+	}
+	b = append(b, '\n')
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Cache-Control", "no-store")
+	h.Set("Content-Length", strconv.Itoa(len(b)))
 	w.WriteHeader(status)
-	json.NewEncoder(w).Encode(v)
+	w.Write(b)
 }
 
 func (s *Server) refuse(w http.ResponseWriter, status int, e ErrorResponse) {

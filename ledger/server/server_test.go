@@ -303,6 +303,12 @@ func testBadInput(t *testing.T, driver string) {
 		if json.Unmarshal(body, &res) != nil || code != 200 || !res.Existing || res.Index != 0 {
 			t.Fatalf("%s retry: %d %s", name, code, body)
 		}
+		// Without a receipt: its place at once, 202, no new leaf.
+		code, body = f.post(t, "application/json", bytes.NewReader(retry), "?wait=false")
+		res = server.AddResponse{}
+		if json.Unmarshal(body, &res) != nil || code != http.StatusAccepted || !res.Existing || res.Index != 0 || res.Receipt != "" {
+			t.Fatalf("%s retry with wait=false: %d %s", name, code, body)
+		}
 	}
 	time.Sleep(200 * time.Millisecond)
 	if f.logHash(t) != before {

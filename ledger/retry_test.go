@@ -1,0 +1,96 @@
+package ledger
+
+import (
+	"context"
+	"crypto/ed25519"
+	"errors"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/acdledger/acdledger/internal/testkit"
+	"github.com/acdledger/acdledger/ledger/agencykey"
+	"github.com/acdledger/acdledger/specs"
+	"github.com/acdledger/acdledger/specs/registrylog"
+)
+
+// Submit reads each envelope once: a new entry is admitted; a retry of a
+// logged one gets its place, also after its key was revoked (the only way
+// a logged envelope fails verification); an unlogged envelope that fails
+// verification gets the violation.
+func TestSubmitRetries(t *testing.T) {
+	ctx := context.Background()
+	kit := testkit.New(t)
+	dir := filepath.Join(t.TempDir(), "ledger")
+	vkey, err := Init(dir, "retry.example/log", kit.RegJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	seed := make([]byte, ed25519.SeedSize)
+	seed[0] = 0x42
+	root, err := agencykey.FromPrivateKey(ed25519.NewKeyFromSeed(seed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(ctx)
+	at := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
+	g, err := registrylog.GenesisDraft("genesis", at, "retry.example/log", vkey, root.PublicKey(), kit.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	genesis, _ := root.Sign(g)
+	if err := l.WriteGenesis(ctx, genesis); err != nil {
+		t.Fatal(err)
+	}
+
+	env := kit.Signed(t, "nco")
+	sub, err := l.Submit(ctx, env, time.Second)
+	if err != nil || sub.Existing || sub.Pending == nil {
+		t.Fatalf("a new entry: %+v, %v", sub, err)
+	}
+	idx, err := l.Index(sub.Pending)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := l.Submit(ctx, env, time.Second)
+	if err != nil || !again.Existing || again.Index != idx || again.EntryID != sub.EntryID || again.Pending != nil {
+		t.Fatalf("a retry: %+v, %v; want existing at %d", again, err, idx)
+	}
+	rec, err := l.ExistingReceipt(ctx, again)
+	if err != nil || rec.Index != idx || rec.EntryID != sub.EntryID {
+		t.Fatalf("a retry's receipt: %+v, %v", rec, err)
+	}
+
+	rev, _ := registrylog.Draft("revoke", specs.KindRegistryChange, 2, at, map[string]any{"change": "key.revoked", "agency_id": "nco", "key_id": kit.Signers["nco"].KeyID()})
+	revEnv, _ := root.Sign(rev)
+	ps, err := l.Append(ctx, revEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := l.Index(ps[0]); err != nil {
+		t.Fatal(err)
+	}
+	// The key is revoked: the logged envelope no longer verifies, but a
+	// retry of it is still answered with its place.
+	if _, err := l.currentRegistry().VerifySubmitted(env); err == nil {
+		t.Fatal("the revoked key still verifies: the test tests nothing")
+	}
+	late, err := l.Submit(ctx, env, time.Second)
+	if err != nil || !late.Existing || late.Index != idx {
+		t.Fatalf("a retry after its key was revoked: %+v, %v; want existing at %d", late, err, idx)
+	}
+	// A new envelope under the revoked key is refused, naming the rule.
+	_, err = l.Submit(ctx, kit.Signed(t, "nco"), time.Second)
+	var v *specs.Violation
+	if !errors.As(err, &v) || v.Rule != specs.RuleKeyUnknown {
+		t.Fatalf("a new entry under a revoked key: %v", err)
+	}
+	// So is an envelope that cannot be read at all.
+	if _, err := l.Submit(ctx, []byte(`{"payload":`), time.Second); !errors.As(err, &v) || v.Rule != specs.RuleEnvelope {
+		t.Fatalf("an unreadable envelope: %v", err)
+	}
+}
