@@ -20,6 +20,14 @@ import (
 // refers to) have been answered (specs/http-api.md, "Ordering"). Waiting on
 // those alone, not on every earlier entry, keeps one slow agency from
 // holding up the others.
+//
+// An agency's own entries are ordered by their seqs, not by the order in
+// which Add was called: a caller that pipelines seqs 5 and 6 from two
+// goroutines may have 6 start first. If 5, refused as early, then waited
+// for 6 (started before it) while the server held 6 for 5, neither would
+// ever be answered. Seqs are a strict order, so waiting on lower seqs only
+// can form no cycle. Refs keep the order of starting, for the same reason:
+// an entry waits only for a named entry started before it.
 type order struct {
 	mu      sync.Mutex
 	next    uint64
@@ -28,6 +36,7 @@ type order struct {
 
 type inFlight struct {
 	agency, id string
+	seq        uint64
 	done       chan struct{}
 }
 
@@ -35,6 +44,7 @@ type inFlight struct {
 type follows struct {
 	agency string
 	id     string
+	seq    uint64
 	refs   []string
 }
 
@@ -48,12 +58,13 @@ func followsOf(envelope []byte) follows {
 	var h struct {
 		ID     string   `json:"id"`
 		Agency string   `json:"agency"`
+		Seq    uint64   `json:"seq"`
 		Refs   []string `json:"refs"`
 	}
 	if json.Unmarshal(env.Payload, &h) != nil {
 		return follows{}
 	}
-	return follows{agency: h.Agency, id: h.ID, refs: h.Refs}
+	return follows{agency: h.Agency, id: h.ID, seq: h.Seq, refs: h.Refs}
 }
 
 // start registers an entry about to be sent; done must be called once it
@@ -66,7 +77,7 @@ func (o *order) start(f follows) (ticket uint64, done func()) {
 	}
 	ticket = o.next
 	o.next++
-	e := &inFlight{agency: f.agency, id: f.id, done: make(chan struct{})}
+	e := &inFlight{agency: f.agency, id: f.id, seq: f.seq, done: make(chan struct{})}
 	o.pending[ticket] = e
 	return ticket, func() {
 		o.mu.Lock()
@@ -87,7 +98,7 @@ func (o *order) waitEarlier(ctx context.Context, ticket uint64, f follows) (bool
 	o.mu.Lock()
 	var earlier []chan struct{}
 	for t, e := range o.pending {
-		if t < ticket && (e.agency == f.agency || slices.Contains(f.refs, e.id)) {
+		if f.follows(t, ticket, e) {
 			earlier = append(earlier, e.done)
 		}
 	}
@@ -114,11 +125,28 @@ func (o *order) anyEarlier(ticket uint64, f follows) bool {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for t, e := range o.pending {
-		if t < ticket && (e.agency == f.agency || slices.Contains(f.refs, e.id)) {
+		if f.follows(t, ticket, e) {
 			return true
 		}
 	}
 	return false
+}
+
+// follows says whether the entry with this ticket may have to wait for e,
+// started with ticket t: e is its agency's with a lower seq (seq 0, from an
+// entry whose seq could not be read, falls back to the order of starting),
+// or e is named in its refs and was started before it.
+func (f follows) follows(t, ticket uint64, e *inFlight) bool {
+	if t == ticket {
+		return false
+	}
+	if e.agency == f.agency {
+		if e.seq != 0 && f.seq != 0 {
+			return e.seq < f.seq
+		}
+		return t < ticket
+	}
+	return t < ticket && slices.Contains(f.refs, e.id)
 }
 
 // early says whether a refusal may only mean that the entry came before

@@ -94,3 +94,47 @@ func TestEarlyRefusalAfterPredecessorAnswered(t *testing.T) {
 		t.Fatalf("last seq %d, want 2", got)
 	}
 }
+
+// An agency's seqs 5 and 6 pipelined from two goroutines, 6's Add started
+// first. 5, refused as early, must not wait for 6 (which the server holds
+// for 5: neither would be answered); 6 does wait for 5, although 5 started
+// after it. The order of starting still decides for refs.
+func TestOrderFollowsSeqsNotStartOrder(t *testing.T) {
+	var o order
+	six := follows{agency: "a00", id: "E6", seq: 6}
+	five := follows{agency: "a00", id: "E5", seq: 5}
+	t6, done6 := o.start(six)
+	t5, done5 := o.start(five)
+	defer done6()
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // a wait that had anything to wait for returns ctx's error
+	if waited, err := o.waitEarlier(ctx, t5, five); waited || err != nil {
+		t.Fatalf("seq 5 waits for seq 6: waited %v, %v", waited, err)
+	}
+	if o.anyEarlier(t5, five) {
+		t.Fatal("seq 5 counts seq 6, started before it, as an entry it follows")
+	}
+	if !o.anyEarlier(t6, six) {
+		t.Fatal("seq 6 does not count seq 5, started after it, as an entry it follows")
+	}
+	if _, err := o.waitEarlier(ctx, t6, six); err == nil {
+		t.Fatal("seq 6 did not wait for seq 5")
+	}
+	// A ref to an entry started later is not waited for (no cycle of refs
+	// can hold two entries), a ref to one started earlier is.
+	refLater := follows{agency: "a01", id: "F1", seq: 1, refs: []string{"G1"}}
+	tr, doneR := o.start(refLater)
+	defer doneR()
+	tg, doneG := o.start(follows{agency: "a02", id: "G1", seq: 1, refs: []string{"F1"}})
+	defer doneG()
+	if o.anyEarlier(tr, refLater) {
+		t.Fatal("an entry waits for a ref target started after it")
+	}
+	if !o.anyEarlier(tg, follows{agency: "a02", id: "G1", seq: 1, refs: []string{"F1"}}) {
+		t.Fatal("an entry does not wait for a ref target started before it")
+	}
+	done5()
+	if o.anyEarlier(t6, six) {
+		t.Fatal("seq 6 still waits once seq 5 is answered")
+	}
+}
