@@ -104,7 +104,7 @@ func TestParseSnapshotRefuses(t *testing.T) {
 		in   []byte
 		want string
 	}{
-		{"magic", []byte("acdledger-snapshot 2\n"), "magic: the first line must be"},
+		{"magic", []byte("acdledger-snapshot 3\n"), "magic: the first line must be"},
 		{"empty", nil, "magic"},
 		{"origin", edit("origin example.org/log", "origin  example.org/log"), "origin: not one token"},
 		{"origin missing", edit("origin example.org/log\n", ""), `origin: want a line "origin …", got "size 3"`},
