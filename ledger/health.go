@@ -293,6 +293,9 @@ func (l *Ledger) recoverStorage() {
 		}
 		cause := l.broken
 		l.broken, l.recovering = nil, false
+		// A state restored from the snapshot again is checked as at open.
+		l.tableWG.Add(1)
+		go l.checkTable(l.bg, l.state, make(chan struct{}))
 		l.recoveries++
 		l.mu.Unlock()
 		l.log.Info("storage takes writes again: admission resumed", "after", cause, "entries", l.Len())

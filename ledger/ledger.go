@@ -125,14 +125,17 @@ type Ledger struct {
 	archiveStop  context.CancelFunc
 	archiveDone  chan struct{}
 	archiveMu    sync.Mutex
-	archivedRaw  []byte    // the last checkpoint archived (archiveMu)
-	archiveErr   string    // the last archiving error logged (archiveMu)
-	archiveErrAt time.Time // when (archiveMu)
-	snapSize     uint64    // tree size of the snapshot the state was restored from (0: none)
-	openSize     uint64    // tree size the state was restored to
-	savedSize    uint64    // tree size of the snapshot on disk, as far as this ledger knows
-	snapOld      bool      // the snapshot read had log_state version 1: saved again as version 2 on open
-	sweepMargin  uint64    // how far past the tree a write can reach (sweepEdge)
+	archivedRaw  []byte         // the last checkpoint archived (archiveMu)
+	archiveErr   string         // the last archiving error logged (archiveMu)
+	archiveErrAt time.Time      // when (archiveMu)
+	snapSize     uint64         // tree size of the snapshot the state was restored from (0: none)
+	openSize     uint64         // tree size the state was restored to
+	savedSize    uint64         // tree size of the snapshot on disk, as far as this ledger knows
+	snapOld      bool           // the snapshot read had log_state version 1 or 2: saved again as version 3 on open
+	snapBad      bool           // the snapshot's table failed its check after open: restore replays the whole log (l.mu)
+	tableChecked chan struct{}  // closed when open's background check of the snapshot's table ends (checkTable)
+	tableWG      sync.WaitGroup // the table checks running (checkTable)
+	sweepMargin  uint64         // how far past the tree a write can reach (sweepEdge)
 }
 
 // Open opens a ledger directory made by Init, takes its lock and rebuilds
@@ -299,6 +302,9 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	l.startArchiver(opts.CheckpointInterval)
 	l.seq = newSequencer(appender.Add, int(opts.BatchMaxSize), l.fail)
 	go l.seq.run(bg)
+	l.tableChecked = make(chan struct{})
+	l.tableWG.Add(1)
+	go l.checkTable(bg, l.state, l.tableChecked)
 	if republish {
 		l.awaitCosigned(ctx, policy, 3*cmp.Or(opts.WitnessTimeout, tessera.DefaultWitnessTimeout))
 	}
@@ -517,6 +523,7 @@ func (l *Ledger) Close(ctx context.Context) error {
 	}
 	l.stopArchiver() // after Tessera's last checkpoint, which it archives
 	l.cancel()
+	l.tableWG.Wait() // the table checks stop between blocks once cancelled
 	l.sweepOnClose() // Tessera has stopped writing
 	if l.shared != nil {
 		l.shared.db.Close()
