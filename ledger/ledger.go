@@ -363,6 +363,9 @@ func (l *Ledger) admit(ctx context.Context, admitted []*specs.Admitted) (out []*
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.broken != nil {
+		if errors.Is(l.broken, specs.ErrTableFault) {
+			return nil, notEarly, fmt.Errorf("ledger stopped admitting while it rebuilds its admission state from the log; it resumes by itself (retry shortly): %w", l.broken)
+		}
 		return nil, notEarly, fmt.Errorf("ledger stopped admitting after a storage failure; it resumes by itself once the storage takes writes again (retry shortly): %w", l.broken)
 	}
 	next, err := l.admitTrust(admitted)
