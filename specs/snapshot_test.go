@@ -183,6 +183,7 @@ func TestLogStateSnapshotRefuses(t *testing.T) {
 // panics, and what reads is written back byte for byte (one form).
 func FuzzParseSnapshot(f *testing.F) {
 	f.Add(sampleSnapshot(f))
+	f.Add(sampleSnapshotV2(f))
 	f.Add([]byte(SnapshotMagic + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		snap, err := ParseSnapshot(data)

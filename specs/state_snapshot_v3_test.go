@@ -317,3 +317,19 @@ func FuzzLogStateSnapshotV3(f *testing.F) {
 		}
 	})
 }
+
+// sampleSnapshotV2 is a container of version 2: sampleState as log_state
+// version 3, its table outside the file's checksum.
+func sampleSnapshotV2(t testing.TB) []byte {
+	data, unhashed, err := sampleState(t).MarshalSnapshotV3(3)
+	if err != nil {
+		t.Fatal(err)
+	}
+	snap := &Snapshot{Origin: "example.org/log", Size: 3, Root: bytes.Repeat([]byte{7}, 32),
+		Sections: []SnapshotSection{{Name: "a_first", Version: 3, Data: []byte("x\n")}, {Name: LogStateSection, Version: LogStateSectionVersion3, Data: data, Unhashed: unhashed}}}
+	raw, err := snap.Marshal()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return raw
+}
