@@ -135,6 +135,7 @@ type Ledger struct {
 	snapBad      bool           // the snapshot's table failed its check after open: restore replays the whole log (l.mu)
 	tableChecked chan struct{}  // closed when open's background check of the snapshot's table ends (checkTable)
 	tableWG      sync.WaitGroup // the table checks running (checkTable)
+	maps         [][]byte       // snapshot files mapped (mapSnapshot), released at the end of Close
 	sweepMargin  uint64         // how far past the tree a write can reach (sweepEdge)
 }
 
@@ -531,6 +532,7 @@ func (l *Ledger) Close(ctx context.Context) error {
 	if l.shared != nil {
 		l.shared.db.Close()
 	}
+	l.unmapSnapshots() // after the last reader of a state read from one (the table checks, snapshotOnClose)
 	if cerr := l.lock.Close(); err == nil {
 		err = cerr
 	}

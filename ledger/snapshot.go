@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/acdledger/acdledger/internal/atomicfile"
@@ -117,7 +116,7 @@ func (l *Ledger) replay(ctx context.Context, from, to uint64, fn func(*specs.Hea
 // log's leaf at that index. Any doubt is an error: the caller then
 // rebuilds from the log, which is always right, only slower.
 func (l *Ledger) loadSnapshot(ctx context.Context, integrated uint64) (*specs.LogState, uint64, []uint64, error) {
-	raw, err := os.ReadFile(filepath.Join(l.dir, SnapshotFile))
+	raw, err := l.mapSnapshot(filepath.Join(l.dir, SnapshotFile))
 	if err != nil {
 		return nil, 0, nil, err
 	}
