@@ -134,7 +134,8 @@ type Ledger struct {
 	snapOld      bool           // the snapshot read had log_state version 1 or 2: saved again as version 3 on open
 	snapBad      bool           // the snapshot's table failed its check after open: restore replays the whole log (l.mu)
 	tableChecked chan struct{}  // closed when open's background check of the snapshot's table ends (checkTable)
-	tableWG      sync.WaitGroup // the table checks running (checkTable)
+	tableWG      sync.WaitGroup // what reads a mapped snapshot in the background: open's table check, the recovery loop (Close waits)
+	closing      bool           // Close has begun: no recovery loop starts (l.mu)
 	maps         [][]byte       // snapshot files mapped (mapSnapshot), released at the end of Close
 	sweepMargin  uint64         // how far past the tree a write can reach (sweepEdge)
 }
@@ -305,7 +306,10 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	go l.seq.run(bg)
 	l.tableChecked = make(chan struct{})
 	l.tableWG.Add(1)
-	go l.checkTable(bg, l.state, l.tableChecked)
+	go func(st *specs.LogState) {
+		defer l.tableWG.Done()
+		l.checkTable(bg, st, l.tableChecked)
+	}(l.state)
 	if republish {
 		l.awaitCosigned(ctx, policy, 3*cmp.Or(opts.WitnessTimeout, tessera.DefaultWitnessTimeout))
 	}
@@ -526,6 +530,9 @@ func (l *Ledger) Close(ctx context.Context) error {
 		}
 	}
 	l.stopArchiver() // after Tessera's last checkpoint, which it archives
+	l.mu.Lock()
+	l.closing = true // so no tableWG.Add races the Wait below
+	l.mu.Unlock()
 	l.cancel()
 	l.tableWG.Wait() // the table checks stop between blocks once cancelled
 	l.sweepOnClose() // Tessera has stopped writing
