@@ -69,6 +69,7 @@ fuzz:
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseSnapshot$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzLogStateSnapshot$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzLogStateSnapshotV2$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./specs -run '^$$' -fuzz '^FuzzLogStateSnapshotV3$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs/registrylog -run '^$$' -fuzz '^FuzzRegistryLeaves$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs/registrylog -run '^$$' -fuzz '^FuzzHistoryJSON$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/watch -run '^$$' -fuzz '^FuzzState$$' -fuzztime $(FUZZTIME)

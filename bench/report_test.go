@@ -19,8 +19,12 @@ import (
 // `acdledger report` does.
 type reportRules struct{ e *rules.Engine }
 
-func (r reportRules) Add(i uint64, e *specs.Entry) []report.Violation { return toReportViolations(r.e.Add(i, e)) }
-func (r reportRules) Finish(at time.Time) []report.Violation         { return toReportViolations(r.e.Finish(at)) }
+func (r reportRules) Add(i uint64, e *specs.Entry) []report.Violation {
+	return toReportViolations(r.e.Add(i, e))
+}
+func (r reportRules) Finish(at time.Time) []report.Violation {
+	return toReportViolations(r.e.Finish(at))
+}
 
 func toReportViolations(vs []rules.Violation) []report.Violation {
 	out := make([]report.Violation, len(vs))

@@ -227,11 +227,16 @@ const recoveryInterval = time.Second
 // startRecovery starts the loop that resumes admission after a storage
 // failure (POSIX driver; the shared state has its own alarm). l.mu is held.
 func (l *Ledger) startRecovery() {
-	if l.shared != nil || l.logDir == "" || l.recovering || l.bg == nil {
+	if l.shared != nil || l.logDir == "" || l.recovering || l.bg == nil || l.closing {
 		return
 	}
 	l.recovering = true
-	l.log.Error("storage failure: admission stopped until the storage takes writes again", "err", l.broken)
+	if errors.Is(l.broken, specs.ErrTableFault) {
+		l.log.Error("admission stopped until the state is rebuilt from the log", "err", l.broken)
+	} else {
+		l.log.Error("storage failure: admission stopped until the storage takes writes again", "err", l.broken)
+	}
+	l.tableWG.Add(1) // it may read a mapped snapshot: Close waits for it
 	go l.recoverStorage()
 }
 
@@ -241,6 +246,7 @@ func (l *Ledger) startRecovery() {
 // admission. Admission stays refused meanwhile, so the state cannot move
 // under it.
 func (l *Ledger) recoverStorage() {
+	defer l.tableWG.Done()
 	t := time.NewTicker(recoveryInterval)
 	defer t.Stop()
 	for {
@@ -264,9 +270,12 @@ func (l *Ledger) recoverStorage() {
 		}
 		cause := l.broken
 		l.broken, l.recovering = nil, false
+		st := l.state
 		l.recoveries++
 		l.mu.Unlock()
 		l.log.Info("storage takes writes again: admission resumed", "after", cause, "entries", l.Len())
+		// A state restored from the snapshot again is checked as at open.
+		l.checkTable(l.bg, st, nil)
 		return
 	}
 }

@@ -131,7 +131,12 @@ type Ledger struct {
 	snapSize     uint64                 // tree size of the snapshot the state was restored from (0: none)
 	openSize     uint64                 // tree size the state was restored to
 	savedSize    uint64                 // tree size of the snapshot on disk, as far as this ledger knows
-	snapOld      bool                   // the snapshot read had log_state version 1: saved again as version 2 on open
+	snapOld      bool                   // the snapshot read had log_state version 1 or 2: saved again as version 3 on open
+	snapBad      bool                   // the snapshot's table failed its check after open: restore replays the whole log (l.mu)
+	tableChecked chan struct{}          // closed when open's background check of the snapshot's table ends (checkTable)
+	tableWG      sync.WaitGroup         // what reads a mapped snapshot in the background: open's table check, the recovery loop (Close waits)
+	closing      bool                   // Close has begun: no recovery loop starts (l.mu)
+	maps         [][]byte               // snapshot files mapped (mapSnapshot), released at the end of Close
 	sweepMargin  uint64                 // how far past the tree a write can reach (sweepEdge)
 }
 
@@ -300,6 +305,12 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 	l.startArchiver(opts.CheckpointInterval)
 	l.seq = newSizeCutSequencer(appender.Add, int(opts.BatchMaxSize), opts.BatchMaxAge, l.fail)
 	go l.seq.run(bg)
+	l.tableChecked = make(chan struct{})
+	l.tableWG.Add(1)
+	go func(st *specs.LogState) {
+		defer l.tableWG.Done()
+		l.checkTable(bg, st, l.tableChecked)
+	}(l.state)
 	if republish {
 		l.awaitCosigned(ctx, policy, 3*cmp.Or(opts.WitnessTimeout, tessera.DefaultWitnessTimeout))
 	}
@@ -362,6 +373,9 @@ func (l *Ledger) admit(ctx context.Context, admitted []*specs.Admitted) (out []*
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.broken != nil {
+		if errors.Is(l.broken, specs.ErrTableFault) {
+			return nil, notEarly, fmt.Errorf("ledger stopped admitting while it rebuilds its admission state from the log; it resumes by itself (retry shortly): %w", l.broken)
+		}
 		return nil, notEarly, fmt.Errorf("ledger stopped admitting after a storage failure; it resumes by itself once the storage takes writes again (retry shortly): %w", l.broken)
 	}
 	next, err := l.admitTrust(admitted)
@@ -521,11 +535,16 @@ func (l *Ledger) Close(ctx context.Context) error {
 		}
 	}
 	l.stopArchiver() // after Tessera's last checkpoint, which it archives
+	l.mu.Lock()
+	l.closing = true // so no tableWG.Add races the Wait below
+	l.mu.Unlock()
 	l.cancel()
+	l.tableWG.Wait() // the table checks stop between blocks once cancelled
 	l.sweepOnClose() // Tessera has stopped writing
 	if l.shared != nil {
 		l.shared.db.Close()
 	}
+	l.unmapSnapshots() // after the last reader of a state read from one (the table checks, snapshotOnClose)
 	if cerr := l.lock.Close(); err == nil {
 		err = cerr
 	}

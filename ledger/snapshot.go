@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 
 	"github.com/acdledger/acdledger/internal/atomicfile"
@@ -42,6 +41,9 @@ func (l *Ledger) restore(ctx context.Context) error {
 	}
 	from := uint64(0)
 	st, n, trust, err := l.loadSnapshot(ctx, size)
+	if err == nil && l.snapBad {
+		err = errors.New("its id table failed its check since this ledger opened")
+	}
 	if err == nil {
 		// The trust history is rebuilt from the log's own registry
 		// entries, which the snapshot only locates.
@@ -64,6 +66,13 @@ func (l *Ledger) restore(ctx context.Context) error {
 		return nil
 	}); err != nil {
 		return fmt.Errorf("restoring state: %w", err)
+	}
+	if f := l.state.TableFault(); f != nil {
+		// A block the tail's replay looked up failed its check: the state
+		// read from the snapshot is not used at all, the log replayed whole.
+		l.log.Warn("admission snapshot not used: replaying the log from its start", "file", SnapshotFile, "error", f)
+		l.snapBad, l.hist, l.state = true, nil, specs.NewLogState()
+		return l.restore(ctx)
 	}
 	if l.hist == nil {
 		l.hist = registrylog.Implicit(l.registry)
@@ -107,7 +116,7 @@ func (l *Ledger) replay(ctx context.Context, from, to uint64, fn func(*specs.Hea
 // log's leaf at that index. Any doubt is an error: the caller then
 // rebuilds from the log, which is always right, only slower.
 func (l *Ledger) loadSnapshot(ctx context.Context, integrated uint64) (*specs.LogState, uint64, []uint64, error) {
-	raw, err := os.ReadFile(filepath.Join(l.dir, SnapshotFile))
+	raw, err := l.mapSnapshot(filepath.Join(l.dir, SnapshotFile))
 	if err != nil {
 		return nil, 0, nil, err
 	}
@@ -139,7 +148,9 @@ func (l *Ledger) useSnapshot(ctx context.Context, snap *specs.Snapshot, integrat
 	var sec, trustSec *specs.SnapshotSection
 	for i, s := range snap.Sections {
 		switch {
-		case s.Name == specs.LogStateSection && (s.Version == specs.LogStateSectionVersion || s.Version == specs.LogStateSectionVersion2):
+		case s.Unhashed != 0 && !(s.Name == specs.LogStateSection && s.Version == specs.LogStateSectionVersion3):
+			return nil, 0, nil, fmt.Errorf("section %s version %d has bytes outside the file's checksum, which only log_state version 3 may have", s.Name, s.Version)
+		case s.Name == specs.LogStateSection && (s.Version == specs.LogStateSectionVersion || s.Version == specs.LogStateSectionVersion2 || s.Version == specs.LogStateSectionVersion3):
 			sec = &snap.Sections[i]
 		case s.Name == trustSection && s.Version == trustSectionVersion:
 			trustSec = &snap.Sections[i]
@@ -159,12 +170,20 @@ func (l *Ledger) useSnapshot(ctx context.Context, snap *specs.Snapshot, integrat
 		return nil, 0, nil, err
 	}
 	var st *specs.LogState
-	if sec.Version == specs.LogStateSectionVersion2 {
-		// The state's id set stays in raw, read in place.
+	switch sec.Version {
+	case specs.LogStateSectionVersion3:
+		// The state's id set stays in raw, read in place, and is checked a
+		// block at a time: by the lookups that land in it and by
+		// checkTable once open (see there for why admitting meanwhile is
+		// sound).
+		st, err = specs.UnmarshalLogStateSnapshotV3(sec.Data, sec.Unhashed, snap.Size)
+	case specs.LogStateSectionVersion2:
+		// An older acdledger's: checked whole on reading, saved as version
+		// 3 once open (see open).
 		st, err = specs.UnmarshalLogStateSnapshotV2(sec.Data, snap.Size)
-	} else {
-		// An older acdledger's snapshot: read (a map insert per entry), and
-		// saved as version 2 once open (see open).
+		l.snapOld = true
+	default:
+		// Older still: read (a map insert per entry), saved as version 3.
 		st, err = specs.UnmarshalLogStateSnapshot(sec.Data, snap.Size)
 		l.snapOld = true
 	}
@@ -179,7 +198,11 @@ func (l *Ledger) useSnapshot(ctx context.Context, snap *specs.Snapshot, integrat
 		if err := l.replay(ctx, last, snap.Size, func(h *specs.Header, _ []byte, _ uint64) error { lastID = h.ID; return nil }); err != nil {
 			return nil, 0, nil, err
 		}
-		if idx, ok := st.IndexOf(lastID); !ok || idx != last {
+		idx, ok := st.IndexOf(lastID)
+		if f := st.TableFault(); f != nil {
+			return nil, 0, nil, f
+		}
+		if !ok || idx != last {
 			return nil, 0, nil, fmt.Errorf("the snapshot's entry %d is not the log's (%q)", last, lastID)
 		}
 	}
@@ -239,13 +262,13 @@ func (l *Ledger) saveSnapshot(ctx context.Context, size uint64) error {
 	if cp.Size != size {
 		return errNotAtCheckpoint
 	}
-	data, err := l.state.MarshalSnapshotV2(size)
+	data, unhashed, err := l.state.MarshalSnapshotV3(size)
 	if err != nil {
 		return err
 	}
 	snap := &specs.Snapshot{Origin: l.origin, Size: size, Root: cp.Hash,
 		Sections: []specs.SnapshotSection{
-			{Name: specs.LogStateSection, Version: specs.LogStateSectionVersion2, Data: data},
+			{Name: specs.LogStateSection, Version: specs.LogStateSectionVersion3, Data: data, Unhashed: unhashed},
 			{Name: trustSection, Version: trustSectionVersion, Data: l.trustSectionData()},
 		}}
 	raw, err := snap.Marshal()
@@ -277,3 +300,60 @@ func (l *Ledger) snapshotOnClose(ctx context.Context) error {
 	}
 	return l.saveSnapshot(ctx, size)
 }
+
+// checkTable is the background pass over the id table of a version 3
+// snapshot the state st was read from: every block (those a lookup has
+// checked already are not checked again), then the rules only the whole
+// table shows (each index below N once, every table string used). It runs
+// from open (and after a recovery's restore) on the core admission leaves
+// idle, and closes done when it ends (at once for a state without such a
+// table).
+//
+// Until it ends, admission uses only blocks that passed their check: a
+// lookup that lands in an unchecked block checks it first, and a lookup
+// in a failed block makes CheckVerified return the fault instead of a
+// verdict (the entry is refused, the log unchanged). So every entry
+// admitted meanwhile was judged against bytes that are the writer's own
+// (each block's SHA-256 is in the index, the index under the file's
+// checksum) and each well formed: its seq against the last seqs (in the
+// checked text part), its id and refs against checked blocks, where the
+// one block that could hold each id was searched.
+//
+// If this pass then finds a fault, admission stops (l.broken) and the
+// state is rebuilt from the log, without the snapshot (l.snapBad), by the
+// storage recovery loop, which first waits for the entries already handed
+// to Tessera. Entries admitted meanwhile stay in the log; the replay
+// records them as it records every leaf. Their verdicts stand unless the
+// fault is one of the whole-table rules, since every block they used
+// passed: a table whose blocks each pass but whose indices repeat one is
+// not what any acdledger writes (MarshalSnapshotV3 refuses to), so only a
+// hand-made or mis-written file gets there, and what it could have misled
+// is a duplicate-id check for an id the table left out — exactly what a
+// well-formed table that lists a wrong id could do with the whole-file
+// check of version 2, which proves the table self-consistent, not that it
+// is the log's (only the root and the last entry bind it to the log). The
+// warning names the fault; an auditor's replay judges every leaf anyway.
+func (l *Ledger) checkTable(ctx context.Context, st *specs.LogState, done chan struct{}) {
+	if done != nil {
+		defer close(done)
+	}
+	err := st.CheckTable(ctx)
+	if err == nil || !errors.Is(err, specs.ErrTableFault) {
+		return // passed, or stopped by Close
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.state != st || l.broken != nil {
+		return // already being rebuilt
+	}
+	l.log.Warn("admission snapshot failed its check after open: admission stopped, the state is rebuilt from the whole log", "file", SnapshotFile, "error", err)
+	l.snapBad = true
+	l.broken = fmt.Errorf("admission snapshot: %w", err)
+	l.startRecovery()
+}
+
+// SnapshotChecked is closed once the background check of the admission
+// snapshot's id table (checkTable) has ended: for tests and the bench,
+// which time it apart from open.
+// (nil on the AWS driver, which keeps no snapshot).
+func (l *Ledger) SnapshotChecked() <-chan struct{} { return l.tableChecked }

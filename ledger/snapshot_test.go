@@ -194,10 +194,36 @@ func TestSnapshotRefused(t *testing.T) {
 		}, "is not a decimal index"},
 		{"content", func() []byte {
 			s := parsed()
-			// The same entries, the last two swapped: a state that is not the log's.
-			s.Sections[0].Data = swapLast(t, s.Sections[0].Data, 40)
+			// The same entries, the last two swapped: a state that is not the
+			// log's, each block well formed (written as version 2, whose
+			// reader checks it whole: in version 3 the block's hash would
+			// catch the edit first).
+			s.Sections[0] = specs.SnapshotSection{Name: specs.LogStateSection, Version: specs.LogStateSectionVersion2, Data: swapLast(t, asV2(t, s), 40)}
 			return remarshal(s)
 		}, "entry 39 is not the log's"},
+		{"block index", func() []byte {
+			// The index is under the file's checksum.
+			i := bytes.Index(good, []byte("\nentries 40 ")) + 1
+			i += bytes.IndexByte(good[i:], '\n') + 5
+			bad := bytes.Clone(good)
+			bad[i] ^= 1
+			return bad
+		}, "sha256: does not match"},
+		{"block damaged", func() []byte {
+			// A table byte: the file reads, the block the open's check of
+			// the last entry lands in (the only one) does not.
+			i := bytes.Index(good, []byte("\nentries 40 ")) + 1
+			i += bytes.IndexByte(good[i:], '\n') + 1 // the index line
+			i += bytes.IndexByte(good[i:], '\n') + 1 // the records
+			bad := bytes.Clone(good)
+			bad[i+3] ^= 1
+			return bad
+		}, "block 0: its records and ids do not match its SHA-256"},
+		{"unhashed section", func() []byte {
+			s := parsed()
+			s.Sections[1].Data, s.Sections[1].Unhashed = []byte("0\n"), 1
+			return remarshal(s)
+		}, "section trust_history version 1 has bytes outside the file's checksum"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			if err := os.WriteFile(path, tc.file(), 0o644); err != nil {
@@ -259,8 +285,23 @@ func swapLast(t *testing.T, sec []byte, n uint64) []byte {
 	return sec
 }
 
+// asV2 is the log_state section of a version 3 snapshot as version 2.
+func asV2(t *testing.T, s *specs.Snapshot) []byte {
+	t.Helper()
+	sec := s.Section(specs.LogStateSection)
+	st, err := specs.UnmarshalLogStateSnapshotV3(sec.Data, sec.Unhashed, s.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v2, err := st.MarshalSnapshotV2(s.Size)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return v2
+}
+
 // TestSnapshotV1: a snapshot an older acdledger wrote (log_state version
-// 1) is used, and the open saves it again as version 2.
+// 1 or 2) is used, and the open saves it again as version 3.
 func TestSnapshotV1(t *testing.T) {
 	kit := testkit.New(t)
 	dir := t.TempDir()
@@ -279,10 +320,11 @@ func TestSnapshotV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if sec := s.Section(specs.LogStateSection); sec == nil || sec.Version != specs.LogStateSectionVersion2 {
-		t.Fatalf("the ledger saved %+v, want log_state version 2", sec)
+	if sec := s.Section(specs.LogStateSection); sec == nil || sec.Version != specs.LogStateSectionVersion3 || !bytes.HasPrefix(good, []byte(specs.SnapshotMagic2)) {
+		t.Fatalf("the ledger saved %+v, want log_state version 3 in container version 2", sec)
 	}
-	st, err := specs.UnmarshalLogStateSnapshotV2(s.Sections[0].Data, s.Size)
+	v2 := asV2(t, s)
+	st, err := specs.UnmarshalLogStateSnapshotV2(v2, s.Size)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -290,23 +332,33 @@ func TestSnapshotV1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Sections[0] = specs.SnapshotSection{Name: specs.LogStateSection, Version: specs.LogStateSectionVersion, Data: v1}
-	old, err := s.Marshal()
-	if err != nil {
-		t.Fatal(err)
+	for _, sec := range []specs.SnapshotSection{
+		{Name: specs.LogStateSection, Version: specs.LogStateSectionVersion, Data: v1},
+		{Name: specs.LogStateSection, Version: specs.LogStateSectionVersion2, Data: v2},
+	} {
+		s.Sections[0] = sec
+		old, err := s.Marshal()
+		if err != nil {
+			t.Fatal(err)
+		}
+		reopenOld(t, dir, path, old, good)
 	}
+}
+
+func reopenOld(t *testing.T, dir, path string, old, good []byte) {
+	t.Helper()
 	if err := os.WriteFile(path, old, 0o644); err != nil {
 		t.Fatal(err)
 	}
 	l, logs := openLogged(t, dir)
 	if got := ledger.RestoredFrom(l); got != 40 || strings.Contains(logs.String(), "snapshot") {
-		t.Fatalf("restored from %d, want the version 1 snapshot at 40 (log: %s)", got, logs)
+		t.Fatalf("restored from %d, want the older snapshot at 40 (log: %s)", got, logs)
 	}
 	if l.Len() != 40 || l.LastSeq("nco") != 14 {
 		t.Fatalf("len %d, nco last seq %d", l.Len(), l.LastSeq("nco"))
 	}
 	closeL(t, l)
 	if again, err := os.ReadFile(path); err != nil || !bytes.Equal(again, good) {
-		t.Fatalf("the open did not save it again as version 2 (%v)", err)
+		t.Fatalf("the open did not save it again as version 3 (%v)", err)
 	}
 }

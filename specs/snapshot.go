@@ -28,10 +28,21 @@ type SnapshotSection struct {
 	Name    string
 	Version uint64
 	Data    []byte
+	// Unhashed is how many bytes at the end of Data the file's checksum
+	// leaves out (container version 2): the section's own version says
+	// what checks them (log_state version 3: a SHA-256 per block, checked
+	// on first use). 0 for every section of a version 1 file.
+	Unhashed int
 }
 
-// SnapshotMagic is a snapshot file's first line.
-const SnapshotMagic = "acdledger-snapshot 1"
+// SnapshotMagic is a snapshot file's first line when every byte is under
+// the file's checksum; SnapshotMagic2 when some section leaves a tail of
+// its data out of it (specs/snapshot.md, "Container version 2"). A
+// snapshot has one form: version 2 only when some section has such a tail.
+const (
+	SnapshotMagic  = "acdledger-snapshot 1"
+	SnapshotMagic2 = "acdledger-snapshot 2"
+)
 
 // Section returns the named section, or nil.
 func (s *Snapshot) Section(name string) *SnapshotSection {
@@ -47,13 +58,27 @@ func (s *Snapshot) Section(name string) *SnapshotSection {
 // distinct names; they are written in ascending name order by the caller.
 func (s *Snapshot) Marshal() ([]byte, error) {
 	var b bytes.Buffer
+	v2 := false
+	for _, sec := range s.Sections {
+		if sec.Unhashed < 0 || sec.Unhashed > len(sec.Data) {
+			return nil, fmt.Errorf("snapshot: section %q: %d unhashed bytes of %d", sec.Name, sec.Unhashed, len(sec.Data))
+		}
+		v2 = v2 || sec.Unhashed > 0
+	}
+	magic := SnapshotMagic
+	if v2 {
+		magic = SnapshotMagic2
+	}
 	if !isToken(s.Origin) {
 		return nil, fmt.Errorf("snapshot: origin %q is not one token of printable characters", s.Origin)
 	}
 	if len(s.Root) != sha256.Size {
 		return nil, fmt.Errorf("snapshot: root is %d bytes, want %d", len(s.Root), sha256.Size)
 	}
-	fmt.Fprintf(&b, "%s\norigin %s\nsize %d\nroot %s\n", SnapshotMagic, s.Origin, s.Size, base64.StdEncoding.EncodeToString(s.Root))
+	// The checksum covers every byte but the sections' unhashed tails.
+	h := sha256.New()
+	hashed := 0 // b's bytes up to here are in h
+	fmt.Fprintf(&b, "%s\norigin %s\nsize %d\nroot %s\n", magic, s.Origin, s.Size, base64.StdEncoding.EncodeToString(s.Root))
 	for i, sec := range s.Sections {
 		if !validSectionName(sec.Name) {
 			return nil, fmt.Errorf("snapshot: section name %q", sec.Name)
@@ -64,11 +89,18 @@ func (s *Snapshot) Marshal() ([]byte, error) {
 		if sec.Version == 0 {
 			return nil, fmt.Errorf("snapshot: section %q has version 0", sec.Name)
 		}
-		fmt.Fprintf(&b, "section %s %d %d\n", sec.Name, sec.Version, len(sec.Data))
-		b.Write(sec.Data)
+		if v2 {
+			fmt.Fprintf(&b, "section %s %d %d %d\n", sec.Name, sec.Version, len(sec.Data), len(sec.Data)-sec.Unhashed)
+		} else {
+			fmt.Fprintf(&b, "section %s %d %d\n", sec.Name, sec.Version, len(sec.Data))
+		}
+		b.Write(sec.Data[:len(sec.Data)-sec.Unhashed])
+		h.Write(b.Bytes()[hashed:])
+		b.Write(sec.Data[len(sec.Data)-sec.Unhashed:])
+		hashed = b.Len()
 	}
-	sum := sha256.Sum256(b.Bytes())
-	fmt.Fprintf(&b, "sha256 %s\n", hex.EncodeToString(sum[:]))
+	h.Write(b.Bytes()[hashed:])
+	fmt.Fprintf(&b, "sha256 %s\n", hex.EncodeToString(h.Sum(nil)))
 	return b.Bytes(), nil
 }
 
@@ -104,11 +136,18 @@ func ParseSnapshot(data []byte) (*Snapshot, error) {
 // file on another core (most of opening a large ledger is that hash), and
 // must use nothing it read unless verify succeeds. The sections' readers
 // are strict on any bytes, so reading an unverified section is safe.
+//
+// In a version 2 file the sections' unhashed tails are not covered: the
+// caller must check them as their section's version says before using
+// them (log_state version 3 does, a block at a time).
 func ParseSnapshotUnverified(data []byte) (*Snapshot, func() error, error) {
 	r := &lineReader{data: data}
-	if l, ok := r.line(); !ok || l != SnapshotMagic {
-		return nil, nil, snapErr("magic", "the first line must be %q", SnapshotMagic)
+	magic, ok := r.line()
+	if !ok || magic != SnapshotMagic && magic != SnapshotMagic2 {
+		return nil, nil, snapErr("magic", "the first line must be %q or %q", SnapshotMagic, SnapshotMagic2)
 	}
+	v2 := magic == SnapshotMagic2
+	var skip [][2]int // the unhashed tails, in file order
 	s := &Snapshot{}
 	var err error
 	if s.Origin, err = r.keyword("origin"); err != nil {
@@ -141,10 +180,19 @@ func ParseSnapshotUnverified(data []byte) (*Snapshot, func() error, error) {
 			if r.pos != len(data) {
 				return nil, nil, snapErr("sha256", "bytes follow the checksum line")
 			}
+			if v2 && len(skip) == 0 {
+				return nil, nil, snapErr("magic", "version 2, but every section is wholly under the checksum: such a file is version 1 (one form)")
+			}
 			return s, func() error {
-				want := sha256.Sum256(data[:start])
-				if string(sum) != hex.EncodeToString(want[:]) {
-					return snapErr("sha256", "does not match the file's content (lower-case hex of SHA-256 over every byte before this line)")
+				h := sha256.New()
+				at := 0
+				for _, sk := range skip {
+					h.Write(data[at:sk[0]])
+					at = sk[1]
+				}
+				h.Write(data[at:start])
+				if string(sum) != hex.EncodeToString(h.Sum(nil)) {
+					return snapErr("sha256", "does not match the file's content (lower-case hex of SHA-256 over every byte before this line but the sections' unhashed tails)")
 				}
 				return nil
 			}, nil
@@ -154,8 +202,11 @@ func ParseSnapshotUnverified(data []byte) (*Snapshot, func() error, error) {
 			return nil, nil, snapErr("section", "line %q is neither a section nor the checksum", truncate(l))
 		}
 		f := bytes.Split(rest, []byte(" "))
-		if len(f) != 3 {
+		switch {
+		case !v2 && len(f) != 3:
 			return nil, nil, snapErr("section", "want \"section NAME VERSION LENGTH\"")
+		case v2 && len(f) != 4:
+			return nil, nil, snapErr("section", "want \"section NAME VERSION LENGTH HASHED\" (container version 2)")
 		}
 		name := string(f[0])
 		if !validSectionName(name) {
@@ -175,7 +226,19 @@ func ParseSnapshotUnverified(data []byte) (*Snapshot, func() error, error) {
 		if n > uint64(len(data)-r.pos) {
 			return nil, nil, snapErr("section "+name, "length %d runs past the end of the file", n)
 		}
-		s.Sections = append(s.Sections, SnapshotSection{Name: name, Version: ver, Data: data[r.pos : r.pos+int(n)]})
+		hashed := n
+		if v2 {
+			if hashed, err = parseDecimal(string(f[3])); err != nil {
+				return nil, nil, snapErr("section "+name, "hashed: %v", err)
+			}
+			if hashed > n {
+				return nil, nil, snapErr("section "+name, "hashed %d is more than its length %d", hashed, n)
+			}
+		}
+		if hashed < n {
+			skip = append(skip, [2]int{r.pos + int(hashed), r.pos + int(n)})
+		}
+		s.Sections = append(s.Sections, SnapshotSection{Name: name, Version: ver, Data: data[r.pos : r.pos+int(n)], Unhashed: int(n - hashed)})
 		r.pos += int(n)
 	}
 }

@@ -104,7 +104,7 @@ func TestParseSnapshotRefuses(t *testing.T) {
 		in   []byte
 		want string
 	}{
-		{"magic", []byte("acdledger-snapshot 2\n"), "magic: the first line must be"},
+		{"magic", []byte("acdledger-snapshot 3\n"), "magic: the first line must be"},
 		{"empty", nil, "magic"},
 		{"origin", edit("origin example.org/log", "origin  example.org/log"), "origin: not one token"},
 		{"origin missing", edit("origin example.org/log\n", ""), `origin: want a line "origin …", got "size 3"`},
@@ -183,6 +183,7 @@ func TestLogStateSnapshotRefuses(t *testing.T) {
 // panics, and what reads is written back byte for byte (one form).
 func FuzzParseSnapshot(f *testing.F) {
 	f.Add(sampleSnapshot(f))
+	f.Add(sampleSnapshotV2(f))
 	f.Add([]byte(SnapshotMagic + "\n"))
 	f.Fuzz(func(t *testing.T, data []byte) {
 		snap, err := ParseSnapshot(data)

@@ -129,6 +129,16 @@ func (s *LogState) check(verify func([]byte) (*Admitted, error), raw []byte) (*A
 // lets an auditor verify signatures in parallel and still replay the
 // stateful rules in log order.
 func (s *LogState) CheckVerified(a *Admitted) error {
+	err := s.checkVerified(a)
+	// A lookup in a block of a version 3 table that failed its check
+	// found nothing there: no verdict reached with it stands.
+	if f := s.TableFault(); f != nil {
+		return f
+	}
+	return err
+}
+
+func (s *LogState) checkVerified(a *Admitted) error {
 	e := a.Entry
 	if want := s.lastSeq[e.Agency] + 1; e.Seq != want {
 		replay := ""
@@ -440,7 +450,7 @@ func (s *LogState) lookup(id string) (entryInfo, bool) {
 // both s.ids and s.base is s.ids's). It allocates a string per entry of
 // s.base: for writing a whole state out, not for admission.
 func (s *LogState) each(fn func(id string, info entryInfo)) {
-	if t := s.base; t != nil {
+	if t := s.base; t != nil && t.checkAll() == nil {
 		for i := range t.n {
 			id := string(t.id(i))
 			if s.shadowed > 0 {

@@ -23,6 +23,9 @@ const (
 // an entry's index is pending or not below size, or the entries do not
 // cover every index: then the state is not the log's and must not be saved.
 func (s *LogState) MarshalSnapshot(size uint64) ([]byte, error) {
+	if err := s.base.checkAll(); err != nil {
+		return nil, err // never write out bytes no check has passed
+	}
 	if uint64(s.Len()) != size {
 		return nil, fmt.Errorf("log state: %d entries for a tree of %d", s.Len(), size)
 	}

@@ -24,8 +24,25 @@ const LogStateSectionVersion2 = 2
 // built of the whole set. It fails as MarshalSnapshot does when the state
 // is not the log's at size.
 func (s *LogState) MarshalSnapshotV2(size uint64) ([]byte, error) {
+	b, recs, ids, err := s.marshalTable(size)
+	if err != nil {
+		return nil, err
+	}
+	fmt.Fprintf(b, "entries %d %d\n", size, len(ids))
+	b.Write(recs)
+	b.Write(ids)
+	return b.Bytes(), nil
+}
+
+// marshalTable is MarshalSnapshotV2 but for the entries line: the text
+// part (last seqs and tables), the records sorted by id and the id area,
+// shared by versions 2 and 3.
+func (s *LogState) marshalTable(size uint64) (*bytes.Buffer, []byte, []byte, error) {
+	if err := s.base.checkAll(); err != nil {
+		return nil, nil, nil, err // never write out bytes no check has passed
+	}
 	if uint64(s.Len()) != size {
-		return nil, fmt.Errorf("log state: %d entries for a tree of %d", s.Len(), size)
+		return nil, nil, nil, fmt.Errorf("log state: %d entries for a tree of %d", s.Len(), size)
 	}
 	type item struct {
 		id   string
@@ -90,7 +107,7 @@ func (s *LogState) MarshalSnapshotV2(size uint64) ([]byte, error) {
 			id := t.id(i)
 			for j < len(fresh) && fresh[j].id < string(id) {
 				if err := put([]byte(fresh[j].id), fresh[j].info); err != nil {
-					return nil, err
+					return nil, nil, nil, err
 				}
 				j++
 			}
@@ -98,13 +115,13 @@ func (s *LogState) MarshalSnapshotV2(size uint64) ([]byte, error) {
 				continue // shadowed: written from fresh
 			}
 			if err := put(id, t.info(i)); err != nil {
-				return nil, err
+				return nil, nil, nil, err
 			}
 		}
 	}
 	for ; j < len(fresh); j++ {
 		if err := put([]byte(fresh[j].id), fresh[j].info); err != nil {
-			return nil, err
+			return nil, nil, nil, err
 		}
 	}
 	// Tables: the used strings in ascending order, numbered from 1.
@@ -118,7 +135,7 @@ func (s *LogState) MarshalSnapshotV2(size uint64) ([]byte, error) {
 	fmt.Fprintf(&b, "last_seq %d\n", len(agencies))
 	for _, a := range agencies {
 		if !isToken(a) {
-			return nil, fmt.Errorf("log state: agency %q is not one token", a)
+			return nil, nil, nil, fmt.Errorf("log state: agency %q is not one token", a)
 		}
 		fmt.Fprintf(&b, "%s %d\n", a, s.lastSeq[a])
 	}
@@ -141,7 +158,7 @@ func (s *LogState) MarshalSnapshotV2(size uint64) ([]byte, error) {
 		fmt.Fprintf(&b, "%s %d\n", name, len(strs))
 		for _, str := range strs {
 			if !isToken(str) {
-				return nil, fmt.Errorf("log state: %s entry %q is not one token", name, str)
+				return nil, nil, nil, fmt.Errorf("log state: %s entry %q is not one token", name, str)
 			}
 			b.WriteString(str)
 			b.WriteByte('\n')
@@ -152,10 +169,7 @@ func (s *LogState) MarshalSnapshotV2(size uint64) ([]byte, error) {
 		binary.BigEndian.PutUint16(r[recAgencyAt:], uint16(renum[1][binary.BigEndian.Uint16(r[recAgencyAt:])]))
 		binary.BigEndian.PutUint16(r[recKindAt:], uint16(renum[0][binary.BigEndian.Uint16(r[recKindAt:])]))
 	}
-	fmt.Fprintf(&b, "entries %d %d\n", size, len(ids))
-	b.Write(recs)
-	b.Write(ids)
-	return b.Bytes(), nil
+	return &b, recs, ids, nil
 }
 
 // UnmarshalLogStateSnapshotV2 reads a log_state section of version 2
@@ -167,52 +181,11 @@ func (s *LogState) MarshalSnapshotV2(size uint64) ([]byte, error) {
 // must not change while the state is in use. The check is one pass over
 // the bytes with a bit per index and no allocation per entry.
 func UnmarshalLogStateSnapshotV2(data []byte, size uint64) (*LogState, error) {
-	r := &lineReader{data: data}
-	fail := func(field, format string, args ...any) error {
-		return snapErr(LogStateSection+" "+field, format, args...)
-	}
-	s := NewLogState()
-	if err := readLastSeqs(r, s, fail); err != nil {
+	r, s, t, lens, err := readTables(data)
+	if err != nil {
 		return nil, err
 	}
-	t := &idTable{}
-	var lens [3]int
-	for ti, tb := range []struct {
-		name string
-		into *interner
-	}{{"kinds", s.kinds}, {"agencies", s.agencies}, {"cases", s.cases}} {
-		n, err := readCount(r, tb.name, fail)
-		if err != nil {
-			return nil, err
-		}
-		limit := uint64(math.MaxUint16)
-		if ti == 2 {
-			limit = math.MaxUint32
-		}
-		if n > limit {
-			return nil, fail(tb.name, "count %d is more than a record's number holds", n)
-		}
-		t.remap[ti] = []uint32{0}
-		prev := ""
-		for i := range n {
-			str, ok := r.line()
-			// Named only on error: a table may hold a string per case.
-			field := func() string { return fmt.Sprintf("%s line %d", tb.name, i+1) }
-			switch {
-			case !ok || !isToken(str):
-				return nil, fail(field(), "want one token of printable characters")
-			case i > 0 && str <= prev:
-				return nil, fail(field(), "%q out of order or repeated (ascending byte order, each once)", truncate(str))
-			}
-			prev = str
-			k := tb.into.id(str)
-			if k == 0 {
-				return nil, fail(field(), "%q: not a kind, or more %s than a state holds", truncate(str), tb.name)
-			}
-			t.remap[ti] = append(t.remap[ti], k)
-		}
-		lens[ti] = int(n)
-	}
+	fail := logStateFail
 	l, ok := r.line()
 	f := strings.Split(l, " ")
 	if !ok || len(f) != 3 || f[0] != "entries" {
@@ -293,6 +266,61 @@ func UnmarshalLogStateSnapshotV2(data []byte, size uint64) (*LogState, error) {
 	}
 	s.base = t
 	return s, nil
+}
+
+// logStateFail makes the error of a log_state field.
+func logStateFail(field, format string, args ...any) error {
+	return snapErr(LogStateSection+" "+field, format, args...)
+}
+
+// readTables reads the text part versions 2 and 3 share: the last seqs
+// and the kinds, agencies and cases tables, up to the entries line.
+func readTables(data []byte) (r *lineReader, s *LogState, t *idTable, lens [3]int, err error) {
+	r = &lineReader{data: data}
+	fail := logStateFail
+	s = NewLogState()
+	if err := readLastSeqs(r, s, fail); err != nil {
+		return nil, nil, nil, lens, err
+	}
+	t = &idTable{}
+	for ti, tb := range []struct {
+		name string
+		into *interner
+	}{{"kinds", s.kinds}, {"agencies", s.agencies}, {"cases", s.cases}} {
+		n, err := readCount(r, tb.name, fail)
+		if err != nil {
+			return nil, nil, nil, lens, err
+		}
+		limit := uint64(math.MaxUint16)
+		if ti == 2 {
+			limit = math.MaxUint32
+		}
+		if n > limit {
+			return nil, nil, nil, lens, fail(tb.name, "count %d is more than a record's number holds", n)
+		}
+		t.remap[ti] = []uint32{0}
+		prev := ""
+		for i := range n {
+			str, ok := r.line()
+			// Named only on error: a table may hold a string per case.
+			field := func() string { return fmt.Sprintf("%s line %d", tb.name, i+1) }
+			switch {
+			case !ok || !isToken(str):
+				return nil, nil, nil, lens, fail(field(), "want one token of printable characters")
+			case i > 0 && str <= prev:
+				return nil, nil, nil, lens, fail(field(), "%q out of order or repeated (ascending byte order, each once)", truncate(str))
+			}
+			prev = str
+			k := tb.into.id(str)
+			if k == 0 {
+				return nil, nil, nil, lens, fail(field(), "%q: not a kind, or more %s than a state holds", truncate(str), tb.name)
+			}
+			t.remap[ti] = append(t.remap[ti], k)
+		}
+		lens[ti] = int(n)
+	}
+	t.lens = lens
+	return r, s, t, lens, nil
 }
 
 func (s *LogState) stringOf(table int, n uint32) string {

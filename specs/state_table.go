@@ -1,6 +1,11 @@
 package specs
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"sort"
+	"sync"
+	"sync/atomic"
+)
 
 // idTable is the id set of a log_state version 2 section (specs/snapshot.md),
 // used where it lies in the snapshot's bytes: n fixed-width records sorted
@@ -16,6 +21,16 @@ type idTable struct {
 	// remap turns a section's table number (kinds, agencies, cases) into
 	// the number the LogState's interner gave that string.
 	remap [3][]uint32
+	lens  [3]int // the tables' lengths, what a record's numbers are checked against
+
+	// blocks, for a version 3 table, are its parts checked on first use
+	// (see state_snapshot_v3.go); nil for a version 2 table, which its
+	// reader checked whole.
+	blocks  []tableBlock
+	allMu   sync.Mutex // the whole-table check (checkAll), once it has a verdict
+	allDone bool
+	allErr  error
+	fault   atomic.Pointer[error] // the first fault any check found
 }
 
 // A record, big-endian: the entry's log index (8 bytes), the offset of its
@@ -34,13 +49,23 @@ func (t *idTable) off(i int) int {
 	return int(binary.BigEndian.Uint32(t.recs[i*tableRecSize+recOffAt:]))
 }
 
+// end is where record i's id ends: the next record's offset, or, for a
+// block's last record, the next block's offset from the index (so that
+// reading a block never touches a byte of the next one, which may not be
+// checked yet), or the end of the area.
+func (t *idTable) end(i int) int {
+	switch {
+	case i+1 >= t.n:
+		return len(t.ids)
+	case t.blocks != nil && (i+1)%blockRecords == 0:
+		return t.blocks[(i+1)/blockRecords].off
+	}
+	return t.off(i + 1)
+}
+
 // id returns the bytes of record i's id.
 func (t *idTable) id(i int) []byte {
-	end := len(t.ids)
-	if i+1 < t.n {
-		end = t.off(i + 1)
-	}
-	return t.ids[t.off(i):end]
+	return t.ids[t.off(i):t.end(i)]
 }
 
 // info returns what record i says of its entry, in the state's numbers.
@@ -65,6 +90,22 @@ func (t *idTable) find(id string) (entryInfo, bool) {
 		return entryInfo{}, false
 	}
 	lo, hi := 0, t.n
+	var limit int
+	if t.blocks != nil {
+		// The block whose first id is the last at or before id, checked
+		// before any of its bytes is used.
+		b := sort.Search(len(t.blocks), func(k int) bool { return t.blocks[k].first > id }) - 1
+		if b < 0 {
+			return entryInfo{}, false
+		}
+		if t.checkBlock(b) != nil {
+			// Not found; the caller sees the fault (LogState.TableFault)
+			// and refuses rather than trusts a "not found".
+			return entryInfo{}, false
+		}
+		lo, hi = b*blockRecords, min(t.n, (b+1)*blockRecords)
+	}
+	limit = hi
 	for lo < hi {
 		m := int(uint(lo+hi) >> 1)
 		// string(b) in a comparison does not allocate.
@@ -74,7 +115,7 @@ func (t *idTable) find(id string) (entryInfo, bool) {
 			hi = m
 		}
 	}
-	if lo < t.n && string(t.id(lo)) == id {
+	if lo < limit && string(t.id(lo)) == id {
 		return t.info(lo), true
 	}
 	return entryInfo{}, false
