@@ -16,14 +16,15 @@ vet:
 # The test command the README gives and CI runs: vet, every test with the
 # race detector (the ledger, server, verifier and CLI are concurrent), then
 # the load and crash tests again at full size without it (the race detector
-# slows them several times over, so under it they run smaller).
+# slows them several times over, so under it they run smaller), and the
+# allocation tests, which only mean something without it.
 # The AWS-driver tests need MariaDB and versitygw: scripts/services.sh
 # starts them on loopback for the run (install them with
 # scripts/install-test-deps.sh; ACDLEDGER_NO_SERVICES=1 skips those tests).
-LOADTESTS := TestConcurrentAgencies|TestCrash|TestYearReport
+LOADTESTS := TestConcurrentAgencies|TestCrash|TestYearReport|NoAllocation
 test: vet deps
-	./scripts/services.sh test-run sh -c "$(GO) test -race -count=1 -timeout 20m $(PKGS) && \
-	  $(GO) test -count=1 -timeout 10m -run '$(LOADTESTS)' ./ledger/server ./cmd/acdledger ./verifier/report"
+	./scripts/services.sh test-run sh -c "$(GO) test -race -count=1 -timeout 30m $(PKGS) && \
+	  $(GO) test -count=1 -timeout 10m -run '$(LOADTESTS)' ./ledger/server ./cmd/acdledger ./verifier/report ./specs"
 
 # What the tests need beyond Go (idempotent: skips what is installed).
 deps:
