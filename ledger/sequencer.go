@@ -74,6 +74,13 @@ type sequencer struct {
 	onError  func(error)
 	now      func() time.Time // the clock the proof above reads (time.Now)
 
+	// onRound, when set, is given each round once all its indices are
+	// known, before any of its futures resolves: the ledger records the
+	// whole round's indices in its admission state under one lock (see
+	// Ledger.recordRound), so no entry stays "pending" for want of a caller
+	// asking its Index, and an Index caller takes no lock.
+	onRound func(round []*seqItem)
+
 	roundStart func() // tests only: called as each size-cut round starts
 
 	mu      sync.Mutex
@@ -89,6 +96,7 @@ type sequencer struct {
 
 type seqItem struct {
 	entry *tessera.Entry
+	id    string // the entry's id, for onRound ("" when not needed)
 	done  chan struct{}
 	idx   tessera.Index
 	err   error
@@ -111,16 +119,16 @@ func newSizeCutSequencer(add func(context.Context, *tessera.Entry) tessera.Index
 	return s
 }
 
-// submit queues one leaf. Callers hold the admission lock, so the queue's
-// order is the admission order.
-func (s *sequencer) submit(leaf []byte) tessera.IndexFuture {
-	return s.submitEntry(tessera.NewEntry(leaf))
+// submit queues one leaf, the entry with this id. Callers hold the
+// admission lock, so the queue's order is the admission order.
+func (s *sequencer) submit(leaf []byte, id string) tessera.IndexFuture {
+	return s.submitEntry(tessera.NewEntry(leaf), id)
 }
 
 // submitEntry is submit of an entry made before: tessera.NewEntry hashes
 // the leaf twice, work best done before the admission lock is taken.
-func (s *sequencer) submitEntry(e *tessera.Entry) tessera.IndexFuture {
-	it := &seqItem{entry: e, done: make(chan struct{})}
+func (s *sequencer) submitEntry(e *tessera.Entry, id string) tessera.IndexFuture {
+	it := &seqItem{entry: e, id: id, done: make(chan struct{})}
 	s.mu.Lock()
 	if s.stopped != nil {
 		it.err = s.stopped
@@ -257,7 +265,9 @@ func (s *sequencer) requeue(items []*seqItem) {
 }
 
 // resolve waits for a round's indices and checks that they rise in
-// admission order.
+// admission order. With onRound the round's futures resolve together, after
+// onRound has recorded them (a round is one Tessera batch on POSIX, whose
+// futures resolve together anyway); without, each as soon as it is known.
 func (s *sequencer) resolve(round []*seqItem, futures []tessera.IndexFuture) {
 	var last *uint64
 	for i, it := range round {
@@ -269,7 +279,15 @@ func (s *sequencer) resolve(round []*seqItem, futures []tessera.IndexFuture) {
 			}
 			last = &it.idx.Index
 		}
-		close(it.done)
+		if s.onRound == nil {
+			close(it.done)
+		}
+	}
+	if s.onRound != nil {
+		s.onRound(round)
+		for _, it := range round {
+			close(it.done)
+		}
 	}
 }
 

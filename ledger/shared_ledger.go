@@ -168,7 +168,7 @@ func (l *Ledger) admitClaimed(ctx context.Context, admitted []*specs.Admitted, c
 	}
 	out := make([]*Pending, len(admitted))
 	for i, a := range admitted {
-		out[i] = &Pending{Admitted: a, future: l.seq.submit(a.Envelope.Raw), confirmed: make(chan struct{})}
+		out[i] = &Pending{Admitted: a, future: l.seq.submit(a.Envelope.Raw, ""), confirmed: make(chan struct{})}
 	}
 	// Only now that the sequencer has them (in order) may this frontend admit
 	// what follows them; wake those waiting.
