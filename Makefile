@@ -63,6 +63,7 @@ fuzz:
 	$(GO) test ./verifier/rules -run '^$$' -fuzz '^FuzzRestoreEngine$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/witness -run '^$$' -fuzz '^FuzzAddCheckpoint$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./ledger/server -run '^$$' -fuzz '^FuzzAdd$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./ledger/submit -run '^$$' -fuzz '^FuzzFollowsOf$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/report -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/evidence -run '^$$' -fuzz '^FuzzVerify$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseBundle$$' -fuzztime $(FUZZTIME)

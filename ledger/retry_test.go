@@ -94,3 +94,39 @@ func TestSubmitRetries(t *testing.T) {
 		t.Fatalf("an unreadable envelope: %v", err)
 	}
 }
+
+// An entry whose Index nobody asks for (a client that went away before its
+// answer) is recorded with its index when its round is sequenced: a retry
+// of it is answered with its place, not "in flight" for ever.
+func TestRetryOfUnwaitedEntry(t *testing.T) {
+	ctx := context.Background()
+	kit := testkit.New(t)
+	dir := filepath.Join(t.TempDir(), "ledger")
+	if _, err := Init(dir, "unwaited.example/log", kit.RegJSON); err != nil {
+		t.Fatal(err)
+	}
+	l, err := Open(ctx, dir, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close(ctx)
+	envs := [][]byte{kit.Signed(t, "nco"), kit.Signed(t, "nco"), kit.Signed(t, "npa")}
+	for _, env := range envs {
+		if _, err := l.Append(ctx, env); err != nil {
+			t.Fatal(err)
+		}
+	}
+	l.seq.drain() // sequenced; nobody called Index
+	for i, env := range envs {
+		sub, err := l.Submit(ctx, env, time.Second)
+		if errors.Is(err, ErrInFlight) {
+			t.Fatalf("entry %d, sequenced, is still answered %v", i, err)
+		}
+		if err != nil || !sub.Existing || sub.Index != uint64(i) {
+			t.Fatalf("a retry of entry %d: %+v, %v; want existing at %d", i, sub, err, i)
+		}
+		if _, ok, err := l.Existing(ctx, env); !ok || err != nil {
+			t.Fatalf("Existing of entry %d: %v, %v", i, ok, err)
+		}
+	}
+}

@@ -25,7 +25,7 @@ import (
 // never a second batch to overtake the first.
 //
 // How a round is one batch (sizeCut: Tessera's batch size is maxRound and
-// its timer maxAge; the ledger's POSIX log). Facts of queue.go relied on:
+// its timer maxAge; both drivers). Facts of queue.go relied on:
 //
 //  1. The Add that finds the queue empty starts the batch timer; the timer
 //     fires no earlier than maxAge after that Add began (time.AfterFunc never
@@ -60,9 +60,22 @@ import (
 // round is closed there and counted in slowRounds, and the order check below
 // remains the backstop for that one case.
 //
-// Without sizeCut (maxAge 0; the AWS driver's set-up, whose Tessera batch is
-// twice maxRound) a round is what is queued when it starts, handed over at
-// once and cut by Tessera's timer only.
+// The AWS driver relies on the same three facts, checked in Tessera v1.0.4's
+// source: storage/aws/aws.go builds its appender on the same queue
+// (newAppender: storage.NewQueue(ctx, BatchMaxAge, BatchMaxSize,
+// seq.assignEntries)) and its Add is that queue's Add, so facts 1 and 2 are
+// queue.go's own; its flush function, assignEntries, assigns the batch's
+// indices in one database transaction (SeqCoord's next, the batch into Seq)
+// and the futures resolve only after it returns (fact 3: "written" is then
+// sequenced in the database; integration into the tree follows later, which
+// the sequencer does not wait for on either driver). Tessera's Add
+// decorators (antispam, the entry size limit) may answer an Add without
+// queueing it, which only makes a round's batch smaller, as on POSIX.
+//
+// Without sizeCut (maxAge 0: a Tessera batch larger than maxRound, as the
+// AWS driver was set up before) a round is what is queued when it starts,
+// handed over at once and cut by Tessera's timer only: every round then
+// waits the whole timer (measured: bench rows 6a/6b).
 //
 // Every round's indices are checked to rise in admission order; if they
 // ever did not, the ledger stops admitting (see Ledger.fail) rather than
@@ -73,6 +86,13 @@ type sequencer struct {
 	maxAge   time.Duration // Tessera's batch timer with sizeCut (0: timer-only rounds)
 	onError  func(error)
 	now      func() time.Time // the clock the proof above reads (time.Now)
+
+	// onRound, when set, is given each round once all its indices are
+	// known, before any of its futures resolves: the ledger records the
+	// whole round's indices in its admission state under one lock (see
+	// Ledger.recordRound), so no entry stays "pending" for want of a caller
+	// asking its Index, and an Index caller takes no lock.
+	onRound func(round []*seqItem)
 
 	roundStart func() // tests only: called as each size-cut round starts
 
@@ -89,6 +109,7 @@ type sequencer struct {
 
 type seqItem struct {
 	entry *tessera.Entry
+	id    string // the entry's id, for onRound ("" when not needed)
 	done  chan struct{}
 	idx   tessera.Index
 	err   error
@@ -111,16 +132,16 @@ func newSizeCutSequencer(add func(context.Context, *tessera.Entry) tessera.Index
 	return s
 }
 
-// submit queues one leaf. Callers hold the admission lock, so the queue's
-// order is the admission order.
-func (s *sequencer) submit(leaf []byte) tessera.IndexFuture {
-	return s.submitEntry(tessera.NewEntry(leaf))
+// submit queues one leaf, the entry with this id. Callers hold the
+// admission lock, so the queue's order is the admission order.
+func (s *sequencer) submit(leaf []byte, id string) tessera.IndexFuture {
+	return s.submitEntry(tessera.NewEntry(leaf), id)
 }
 
 // submitEntry is submit of an entry made before: tessera.NewEntry hashes
 // the leaf twice, work best done before the admission lock is taken.
-func (s *sequencer) submitEntry(e *tessera.Entry) tessera.IndexFuture {
-	it := &seqItem{entry: e, done: make(chan struct{})}
+func (s *sequencer) submitEntry(e *tessera.Entry, id string) tessera.IndexFuture {
+	it := &seqItem{entry: e, id: id, done: make(chan struct{})}
 	s.mu.Lock()
 	if s.stopped != nil {
 		it.err = s.stopped
@@ -257,7 +278,9 @@ func (s *sequencer) requeue(items []*seqItem) {
 }
 
 // resolve waits for a round's indices and checks that they rise in
-// admission order.
+// admission order. With onRound the round's futures resolve together, after
+// onRound has recorded them (a round is one Tessera batch on POSIX, whose
+// futures resolve together anyway); without, each as soon as it is known.
 func (s *sequencer) resolve(round []*seqItem, futures []tessera.IndexFuture) {
 	var last *uint64
 	for i, it := range round {
@@ -269,7 +292,15 @@ func (s *sequencer) resolve(round []*seqItem, futures []tessera.IndexFuture) {
 			}
 			last = &it.idx.Index
 		}
-		close(it.done)
+		if s.onRound == nil {
+			close(it.done)
+		}
+	}
+	if s.onRound != nil {
+		s.onRound(round)
+		for _, it := range round {
+			close(it.done)
+		}
 	}
 }
 

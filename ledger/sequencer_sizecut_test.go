@@ -92,7 +92,7 @@ func submitAll(s *sequencer, n, goroutines int) ([]string, []tessera.IndexFuture
 				leaf := fmt.Sprintf("leaf-%05d", i)
 				mu.Lock()
 				order = append(order, leaf)
-				futures = append(futures, s.submit([]byte(leaf)))
+				futures = append(futures, s.submit([]byte(leaf), ""))
 				mu.Unlock()
 			}
 		})

@@ -68,7 +68,7 @@ func TestSequencerOneRoundInFlight(t *testing.T) {
 	// is exactly maxRound entries (a round takes what is queued).
 	var futures []tessera.IndexFuture
 	for i := range 5 {
-		futures = append(futures, s.submit([]byte(fmt.Sprint("e", i))))
+		futures = append(futures, s.submit([]byte(fmt.Sprint("e", i)), ""))
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -104,7 +104,7 @@ func TestSequencerDetectsReordering(t *testing.T) {
 	s := newSequencer(st.add, 8, func(err error) { reported <- err })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	a, b := s.submit([]byte("a")), s.submit([]byte("b")) // queued first: one round of two
+	a, b := s.submit([]byte("a"), ""), s.submit([]byte("b"), "") // queued first: one round of two
 	go s.run(ctx)
 	waitFor(t, func() bool { return st.addedCount() == 2 })
 	st.resolve(7, 6)
@@ -129,7 +129,7 @@ func TestSequencerStop(t *testing.T) {
 	st := &scriptedTessera{}
 	s := newSequencer(st.add, 1, func(error) {})
 	ctx, cancel := context.WithCancel(context.Background())
-	first, second := s.submit([]byte("a")), s.submit([]byte("b"))
+	first, second := s.submit([]byte("a"), ""), s.submit([]byte("b"), "")
 	go s.run(ctx)
 	waitFor(t, func() bool { return st.addedCount() == 1 })
 	cancel()
@@ -140,7 +140,7 @@ func TestSequencerStop(t *testing.T) {
 	if _, err := second(); err == nil || !errors.Is(err, context.Canceled) {
 		t.Fatalf("queued entry after close: %v", err)
 	}
-	if _, err := s.submit([]byte("c"))(); err == nil {
+	if _, err := s.submit([]byte("c"), "")(); err == nil {
 		t.Fatal("a submission after close succeeded")
 	}
 }

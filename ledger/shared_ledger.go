@@ -66,9 +66,11 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 	bg, cancel := context.WithCancel(context.Background())
 	aopts := tessera.NewAppendOptions().
 		WithCheckpointSigner(signer).
-		// As for POSIX: rounds of at most BatchMaxSize, so only a round's
-		// own timer cuts it (see sequencer).
-		WithBatching(2*opts.BatchMaxSize, opts.BatchMaxAge).
+		// As for POSIX, exactly the sequencer's round: a full round is cut
+		// by its own last Add, a partial one by the timer (see sequencer,
+		// which proves each round one batch, and why the AWS driver's
+		// queue gives the same guarantees).
+		WithBatching(opts.BatchMaxSize, opts.BatchMaxAge).
 		WithCheckpointInterval(max(opts.CheckpointInterval, minAWSCheckpointInterval)).
 		// Admission refuses new entries at PushbackLimit (ErrPushback);
 		// Tessera's own limit, which would fail entries already admitted,
@@ -98,7 +100,7 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 		changed: make(chan struct{}), advanced: map[agencySeq]chan struct{}{},
 		local: map[string]time.Time{},
 	}
-	l.seq = newSequencer(appender.Add, int(opts.BatchMaxSize), l.fail)
+	l.seq = newSizeCutSequencer(appender.Add, int(opts.BatchMaxSize), opts.BatchMaxAge, l.fail)
 	go l.seq.run(bg)
 	// Record what the log holds beyond the last scan (all of it after a
 	// migration), then settle this frontend's own unfinished admissions
@@ -168,7 +170,7 @@ func (l *Ledger) admitClaimed(ctx context.Context, admitted []*specs.Admitted, c
 	}
 	out := make([]*Pending, len(admitted))
 	for i, a := range admitted {
-		out[i] = &Pending{Admitted: a, future: l.seq.submit(a.Envelope.Raw), confirmed: make(chan struct{})}
+		out[i] = &Pending{Admitted: a, future: l.seq.submit(a.Envelope.Raw, ""), confirmed: make(chan struct{})}
 	}
 	// Only now that the sequencer has them (in order) may this frontend admit
 	// what follows them; wake those waiting.

@@ -188,7 +188,7 @@ func (l *Ledger) WriteGenesis(ctx context.Context, envelope []byte) error {
 		l.mu.Unlock()
 		return err
 	}
-	p := &Pending{Admitted: a, future: l.seq.submit(a.Envelope.Raw)}
+	p := &Pending{Admitted: a, future: l.seq.submit(a.Envelope.Raw, a.Entry.ID)}
 	l.hist = registrylog.NewHistory(reg, a)
 	l.reg.Store(reg)
 	l.signalAdmitted([]*specs.Admitted{a})

@@ -2,9 +2,11 @@ package submit
 
 import (
 	"context"
-	"encoding/json"
+	"encoding/base64"
 	"slices"
 	"sync"
+
+	jsonv2 "github.com/go-json-experiment/json"
 
 	"github.com/acdledger/acdledger/specs"
 )
@@ -50,9 +52,19 @@ type follows struct {
 
 // followsOf reads what an envelope's entry follows; an envelope it cannot
 // read follows nothing (the server will say what is wrong with it).
+//
+// It reads only the payload's base64 and, in it, the four members it needs
+// (go-json-experiment: names matched exactly, duplicate names refused, as
+// the strict reader does), with no strict reading: specs.ReadEnvelope
+// builds the whole document's tree, 39 µs an entry in a profile of append
+// --server. The result is only the client's hint of whom to wait for
+// before sending again, never a verdict: for an envelope the server admits
+// it is what the strict reader gives (FuzzFollowsOf); one the strict reader
+// refuses may still yield a hint, and the server then refuses it with the
+// rule it breaks, as before.
 func followsOf(envelope []byte) follows {
-	env, err := specs.ReadEnvelope(envelope)
-	if err != nil {
+	payload, ok := peekPayload(envelope)
+	if !ok {
 		return follows{}
 	}
 	var h struct {
@@ -61,10 +73,23 @@ func followsOf(envelope []byte) follows {
 		Seq    uint64   `json:"seq"`
 		Refs   []string `json:"refs"`
 	}
-	if json.Unmarshal(env.Payload, &h) != nil {
+	if jsonv2.Unmarshal(payload, &h) != nil {
 		return follows{}
 	}
 	return follows{agency: h.Agency, id: h.ID, seq: h.Seq, refs: h.Refs}
+}
+
+// peekPayload is the envelope's payload, base64-decoded (canonical
+// padding, as the strict reader requires), without reading the rest.
+func peekPayload(envelope []byte) ([]byte, bool) {
+	var env struct {
+		Payload string `json:"payload"`
+	}
+	if jsonv2.Unmarshal(envelope, &env) != nil {
+		return nil, false
+	}
+	payload, err := base64.StdEncoding.Strict().DecodeString(env.Payload)
+	return payload, err == nil
 }
 
 // start registers an entry about to be sent; done must be called once it
