@@ -68,24 +68,64 @@ func sweepEdge(logDir string, from, margin uint64, log *slog.Logger) int {
 
 // sweepDir removes the temp files in one directory of the log (a slash
 // path relative to it), and in those of its subdirectories named in sub.
+//
+// A directory of full tiles holds up to 1,000 tiles and their ".p"
+// directories, so its listing grows as the tree fills it (at a million
+// entries the edge's holds ≈1,500 names, at 10k ≈80) while the names that
+// can be temp files are few. So the names are read unsorted, with no
+// entry per name, and a name that is a tile's own ("123", "123.p",
+// "x004") is passed over without building its path or matching it:
+// Tessera's temp name is its target's followed by a random number, so in
+// such a directory it is four digits or more, which the test below lets
+// through to isTesseraTemp and removeTemp (which stat it: only a regular
+// file is removed). What is left per name is the kernel's listing.
 func sweepDir(logDir, dir string, sub map[string]bool, log *slog.Logger) int {
-	des, err := os.ReadDir(filepath.Join(logDir, filepath.FromSlash(dir)))
+	f, err := os.Open(filepath.Join(logDir, filepath.FromSlash(dir)))
 	if err != nil {
 		return 0 // absent: nothing was written there
 	}
+	names, _ := f.Readdirnames(-1)
+	f.Close()
+	tiles := strings.HasPrefix(dir, "tile/") && !strings.HasSuffix(dir, ".p")
 	n := 0
-	for _, de := range des {
-		rel := path.Join(dir, de.Name())
-		switch {
-		case de.Type().IsRegular():
-			if removeTemp(logDir, rel, 0, log) {
-				n++
+	for _, name := range names {
+		if tiles && tileName(name) {
+			if strings.HasSuffix(name, ".p") {
+				if rel := dir + "/" + name; sub[rel] {
+					n += sweepDir(logDir, rel, nil, log)
+				}
 			}
-		case de.IsDir() && sub[rel] && strings.HasSuffix(rel, ".p"):
-			n += sweepDir(logDir, rel, nil, log)
+			continue
+		}
+		if removeTemp(logDir, path.Join(dir, name), 0, log) {
+			n++
 		}
 	}
 	return n
+}
+
+// tileName says whether name is one a tlog-tiles directory holds for
+// itself: a tile or bundle ("123"), its partials' directory ("123.p") or a
+// directory of the path's upper digits ("x004"), never a temp file's.
+func tileName(name string) bool {
+	switch {
+	case len(name) == 3:
+		return isDigits(name)
+	case len(name) == 5 && name[3:] == ".p":
+		return isDigits(name[:3])
+	case len(name) == 4 && name[0] == 'x':
+		return isDigits(name[1:])
+	}
+	return false
+}
+
+func isDigits(s string) bool {
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // treeStateSize reads the integrated tree size from Tessera's POSIX state
