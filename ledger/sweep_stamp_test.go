@@ -29,7 +29,10 @@ func TestSweptStamp(t *testing.T) {
 				}
 			}
 		}
-		exists = func(n string) bool { _, err := os.Stat(filepath.Join(logDir, filepath.FromSlash(n))); return err == nil }
+		exists = func(n string) bool {
+			_, err := os.Stat(filepath.Join(logDir, filepath.FromSlash(n)))
+			return err == nil
+		}
 		write(real...)
 		os.WriteFile(filepath.Join(logDir, ".state", "treeState"), []byte(`{"size":300000,"root":"AAAA"}`), 0o644)
 		return logDir, write, exists
