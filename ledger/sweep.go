@@ -7,8 +7,6 @@ import (
 	"path"
 	"path/filepath"
 	"strings"
-
-	"github.com/transparency-dev/tessera/api/layout"
 )
 
 // sweepEdge is the sweep of an opening ledger: sweepTemp (any age, the
@@ -28,64 +26,89 @@ import (
 // (another Tessera version, a new log), the whole log is swept as before.
 //
 // from widens the edge to the tiles from that tree size on: Close sweeps
-// what its session wrote, [openSize, size+margin).
+// what its session wrote, [openSize, size+margin). An open whose edge
+// directories are as the last Close's sweep left them (SweptFile: their
+// change times prove that no name was added since) lists only the root
+// and .state/.
 func sweepEdge(logDir string, from, margin uint64, log *slog.Logger) int {
 	if logDir == "" {
 		return 0
 	}
-	size, err := treeStateSize(logDir)
-	if err != nil {
+	raw, err := os.ReadFile(filepath.Join(logDir, ".state", "treeState"))
+	size, serr := treeStateSize(logDir)
+	if err != nil || serr != nil {
 		return sweepTemp(logDir, 0, log)
 	}
 	n := sweepDir(logDir, "", nil, log) + sweepDir(logDir, ".state", nil, log)
-	end := size + max(margin, 1)
-	size = min(size, from)
-	// Level -1 stands for the entry bundles; level L ≥ 0 holds the nodes
-	// at height 8L, which exist once the tree has 2^(8L) leaves.
-	for level := -1; level < 8 && (level < 0 || end>>(8*uint(level)) > 0); level++ {
-		shift := 8 * uint(max(level, 0)+1) // a bundle and a level-0 tile both span 256 leaves
-		tilePath := func(t uint64) string {
-			if level < 0 {
-				return layout.EntriesPath(t, 0)
-			}
-			return layout.TilePath(uint64(level), t, 0)
-		}
-		partial := map[string]bool{}
-		var dirs []string
-		for t := size >> shift; t <= (end-1)>>shift; t++ {
-			p := tilePath(t)
-			partial[p+".p"] = true
-			if d := path.Dir(p); len(dirs) == 0 || dirs[len(dirs)-1] != d {
-				dirs = append(dirs, d)
-			}
-		}
-		for _, d := range dirs {
-			n += sweepDir(logDir, d, partial, log)
-		}
+	if edgeUnchanged(logDir, raw, margin) && from >= size {
+		return n // as the last Close's sweep left it (see SweptFile)
 	}
+	edgeDirs(min(size, from), size+max(margin, 1), func(dir string, partial func(string) bool) {
+		n += sweepDir(logDir, dir, partial, log)
+	})
 	return n
 }
 
 // sweepDir removes the temp files in one directory of the log (a slash
 // path relative to it), and in those of its subdirectories named in sub.
-func sweepDir(logDir, dir string, sub map[string]bool, log *slog.Logger) int {
-	des, err := os.ReadDir(filepath.Join(logDir, filepath.FromSlash(dir)))
+//
+// A directory of full tiles holds up to 1,000 tiles and their ".p"
+// directories, so its listing grows as the tree fills it (at a million
+// entries the edge's holds ≈1,500 names, at 10k ≈80) while the names that
+// can be temp files are few. So the names are read unsorted, with no
+// entry per name, and a name that is a tile's own ("123", "123.p",
+// "x004") is passed over without building its path or matching it:
+// Tessera's temp name is its target's followed by a random number, so in
+// such a directory it is four digits or more, which the test below lets
+// through to isTesseraTemp and removeTemp (which stat it: only a regular
+// file is removed). What is left per name is the kernel's listing.
+func sweepDir(logDir, dir string, sub func(rel string) bool, log *slog.Logger) int {
+	f, err := os.Open(filepath.Join(logDir, filepath.FromSlash(dir)))
 	if err != nil {
 		return 0 // absent: nothing was written there
 	}
+	names, _ := f.Readdirnames(-1)
+	f.Close()
+	tiles := strings.HasPrefix(dir, "tile/") && !strings.HasSuffix(dir, ".p")
 	n := 0
-	for _, de := range des {
-		rel := path.Join(dir, de.Name())
-		switch {
-		case de.Type().IsRegular():
-			if removeTemp(logDir, rel, 0, log) {
-				n++
+	for _, name := range names {
+		if tiles && tileName(name) {
+			if strings.HasSuffix(name, ".p") {
+				if rel := dir + "/" + name; sub != nil && sub(rel) {
+					n += sweepDir(logDir, rel, nil, log)
+				}
 			}
-		case de.IsDir() && sub[rel] && strings.HasSuffix(rel, ".p"):
-			n += sweepDir(logDir, rel, nil, log)
+			continue
+		}
+		if removeTemp(logDir, path.Join(dir, name), 0, log) {
+			n++
 		}
 	}
 	return n
+}
+
+// tileName says whether name is one a tlog-tiles directory holds for
+// itself: a tile or bundle ("123"), its partials' directory ("123.p") or a
+// directory of the path's upper digits ("x004"), never a temp file's.
+func tileName(name string) bool {
+	switch {
+	case len(name) == 3:
+		return isDigits(name)
+	case len(name) == 5 && name[3:] == ".p":
+		return isDigits(name[:3])
+	case len(name) == 4 && name[0] == 'x':
+		return isDigits(name[1:])
+	}
+	return false
+}
+
+func isDigits(s string) bool {
+	for i := range len(s) {
+		if s[i] < '0' || s[i] > '9' {
+			return false
+		}
+	}
+	return true
 }
 
 // treeStateSize reads the integrated tree size from Tessera's POSIX state
@@ -121,7 +144,8 @@ func (l *Ledger) sweepOnClose() {
 	l.mu.Unlock()
 	if failed {
 		sweepTemp(l.logDir, 0, l.log)
-		return
+	} else {
+		sweepEdge(l.logDir, from, l.sweepMargin, l.log)
 	}
-	sweepEdge(l.logDir, from, l.sweepMargin, l.log)
+	writeSwept(l.logDir, l.sweepMargin)
 }

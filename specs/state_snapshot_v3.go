@@ -9,7 +9,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"runtime"
 	"strings"
+	"sync"
 	"sync/atomic"
 )
 
@@ -259,11 +261,30 @@ func (t *idTable) checkAllCtx(ctx context.Context) error {
 	if t.allDone {
 		return t.allErr
 	}
+	// The blocks are checked on every core (each is hashed and read on
+	// its own, and checkBlock already lets lookups race this pass), each
+	// worker taking the next unchecked one. A fault does not stop the
+	// others: the verdict is the first failing block's, as one pass in
+	// order would give, whichever worker found it first.
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range min(runtime.GOMAXPROCS(0), len(t.blocks)) {
+		wg.Go(func() {
+			for ctx.Err() == nil {
+				k := int(next.Add(1) - 1)
+				if k >= len(t.blocks) {
+					return
+				}
+				t.checkBlock(k)
+			}
+		})
+	}
+	wg.Wait()
+	if err := ctx.Err(); err != nil {
+		return err // not a verdict: stopped (the ledger closed); a later call starts again
+	}
 	for k := range t.blocks {
-		if err := ctx.Err(); err != nil {
-			return err // not a verdict: stopped (the ledger closed); a later call starts again
-		}
-		if err := t.checkBlock(k); err != nil {
+		if err := t.checkBlock(k); err != nil { // each checked already: its verdict
 			t.allDone, t.allErr = true, err
 			return err
 		}

@@ -68,11 +68,13 @@ type Memo struct {
 func NewMemo() *Memo { return &Memo{good: map[string][sha256.Size]byte{}} }
 
 func (m *Memo) has(path string, data []byte) bool {
-	sum := sha256.Sum256(data)
 	m.mu.Lock()
-	defer m.mu.Unlock()
 	g, ok := m.good[path]
-	return ok && g == sum
+	m.mu.Unlock()
+	// Only a remembered path is worth hashing the content for: open's
+	// check (a fresh Memo) asks for every file it reads before any is
+	// known, and the hash of a bundle is as dear as its leaves'.
+	return ok && g == sha256.Sum256(data)
 }
 
 func (m *Memo) add(path string, data []byte) {
