@@ -131,7 +131,7 @@ func treeStateSize(logDir string) (uint64, error) {
 }
 
 // sweepMargin is how far past the integrated size a write in progress can
-// reach: one Tessera batch (twice the ledger's round, see open), with room
+// reach: one Tessera batch (the size of a sequencer round, see open), with room
 // for a larger batch size in an earlier run.
 func sweepMargin(batch uint) uint64 { return max(2*uint64(batch), 1<<16) }
 
