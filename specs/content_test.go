@@ -58,3 +58,43 @@ func TestCheckContentCleanNoAllocation(t *testing.T) {
 		t.Fatalf("CheckContent of a clean entry: %v allocations", n)
 	}
 }
+
+// TestSealedFromDocAgrees: the sealed part taken from the strict reading
+// is what json.Unmarshal of the sealed bytes gives, wherever
+// sealedFromDoc answers, on every sealed part of the corpus and their
+// mutations (the ones it does not answer fall back to json.Unmarshal).
+func TestSealedFromDocAgrees(t *testing.T) {
+	c := loadCorpus(t)
+	answered, n := 0, 0
+	for _, d := range c.entries {
+		sm, ok := d.(map[string]any)["sealed"]
+		if !ok {
+			continue
+		}
+		for _, v := range append([]any{sm}, mutations(sm)...) {
+			n++
+			raw, err := json.Marshal(v)
+			if err != nil {
+				t.Fatal(err)
+			}
+			got, ok := sealedFromDoc(map[string]any{"sealed": v})
+			if !ok {
+				continue
+			}
+			answered++
+			want := &Sealed{}
+			if err := json.Unmarshal(raw, want); err != nil {
+				t.Fatalf("%s: sealedFromDoc answers, json.Unmarshal fails: %v", raw, err)
+			}
+			g, _ := json.Marshal(got)
+			w, _ := json.Marshal(want)
+			if string(g) != string(w) || (got.To == nil) != (want.To == nil) || (got.Commitments == nil) != (want.Commitments == nil) {
+				t.Fatalf("%s: sealedFromDoc %s, json.Unmarshal %s", raw, g, w)
+			}
+		}
+	}
+	if answered < 10 {
+		t.Fatalf("sealedFromDoc answered %d of %d sealed parts; the test checks too little", answered, n)
+	}
+	t.Logf("%d sealed parts, %d answered from the reading: same as json.Unmarshal", n, answered)
+}
