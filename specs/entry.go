@@ -370,6 +370,20 @@ func positive(n any) bool {
 	return err == nil && f > 0
 }
 
+// BodyDoc returns the body as the strict reading of the payload decoded
+// it (objects as map[string]any, arrays as []any, numbers as json.Number,
+// what encoding/json gives with UseNumber): ok is false for an Entry not
+// made by ParseEntry. The caller must not change it: it is the document
+// admission checked.
+func (e *Entry) BodyDoc() (doc any, ok bool) {
+	m, isMap := e.doc.(map[string]any)
+	if !isMap {
+		return nil, false
+	}
+	doc, ok = m["body"]
+	return doc, ok
+}
+
 // BodyRefs returns the body's reference fields (see RefFields) and their
 // values, in field-name order.
 func (e *Entry) BodyRefs() [][2]string {

@@ -60,6 +60,16 @@ func isIntegerLiteral(b []byte) bool {
 
 var bom = []byte{0xEF, 0xBB, 0xBF}
 
+// smallNumbers are the integers 0 to 255 as the reader returns them
+// (json.Number in an interface), made once: most numbers of an entry
+// (schema, seq of a young agency, counts) are small.
+var smallNumbers = func() (out [256]any) {
+	for i := range out {
+		out[i] = json.Number(strconv.Itoa(i))
+	}
+	return
+}()
+
 // StrictError says where and why the strict reader refused a document.
 // Field is a path in the form the violations use (body.counts[2].n), or
 // empty for the document as a whole.
@@ -299,6 +309,18 @@ func (r *strictReader) value() (any, error) {
 			lit := string(raw)
 			return nil, &StrictError{Field: pointerPath(r.dec.StackPointer()), Reason: fmt.Sprintf(
 				"number %s is not an integer in its shortest form (every number in an entry is an integer written with digits only, e.g. %s)", lit, suggestInteger(lit))}
+		}
+		if len(raw) <= 3 && raw[0] != '-' {
+			// A small count or version: one boxed copy of each (see
+			// smallNumbers), not two allocations per number.
+			n := 0
+			for _, c := range raw {
+				n = 10*n + int(c-'0')
+			}
+			if n < len(smallNumbers) {
+				r.size += len(raw)
+				return smallNumbers[n], nil
+			}
 		}
 		lit := string(raw)
 		if n, err := strconv.ParseInt(lit, 10, 64); err != nil || n > MaxSafeInteger || n < -MaxSafeInteger {
