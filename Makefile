@@ -47,6 +47,7 @@ fuzz:
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzCheckEnvelope$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzCanonical$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzShapeDifferential$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./specs/shape -run '^$$' -fuzz '^FuzzSimplePattern$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzCanonicalWhileReading$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./verifier/report -run '^$$' -fuzz '^FuzzAdmittedIsReadable$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./specs -run '^$$' -fuzz '^FuzzParseDisclosure$$' -fuzztime $(FUZZTIME)

@@ -208,7 +208,12 @@ type Key struct {
 	RevokedBy string `json:"revoked_by,omitempty"`
 
 	verifier signature.Verifier
-	from     time.Time
+	// ed is the key itself when it is Ed25519 (every agency key so far):
+	// verify calls crypto/ed25519 on the PAE directly, which is what the
+	// sigstore verifier does after copying the message and signature out
+	// of readers (two copies of every payload, issue 12's audit profile).
+	ed   ed25519.PublicKey
+	from time.Time
 }
 
 // ParseRegistry reads and checks a registry: schema, known kinds, commission
@@ -340,6 +345,7 @@ func indexKeys(owner string, keys []*Key) (map[string]*Key, error) {
 		if k.verifier, err = signature.LoadVerifier(pub, crypto.SHA256); err != nil {
 			return nil, fmt.Errorf("registry: %s: key %s: %w", owner, k.ID, err)
 		}
+		k.ed, _ = pub.(ed25519.PublicKey)
 		k.from = time.Time{}
 		if k.ValidFrom != "" {
 			if k.from, err = time.Parse(time.RFC3339, k.ValidFrom); err != nil {

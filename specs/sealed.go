@@ -64,11 +64,71 @@ func (e *Entry) SealedPart() *Sealed {
 	if len(e.Sealed) == 0 {
 		return nil
 	}
-	s := &Sealed{}
-	if err := json.Unmarshal(e.Sealed, s); err != nil || s.Box == "" {
+	s, ok := sealedFromDoc(e.doc)
+	if !ok {
+		s = &Sealed{}
+		if err := json.Unmarshal(e.Sealed, s); err != nil {
+			return nil
+		}
+	}
+	if s.Box == "" {
 		return nil
 	}
 	return s
+}
+
+// sealedFromDoc takes the sealed part from the entry's strict reading
+// instead of decoding its bytes again (a box is kilobytes of base64;
+// issue 12: each payload decoded once). It answers only where
+// json.Unmarshal into Sealed would give the same: the members named
+// exactly, each of its Go type or null; otherwise ok is false and the
+// caller decodes the bytes as before.
+func sealedFromDoc(doc any) (s *Sealed, ok bool) {
+	m, _ := doc.(map[string]any)
+	sm, _ := m["sealed"].(map[string]any)
+	if sm == nil {
+		return nil, false
+	}
+	s = &Sealed{}
+	for k, v := range sm {
+		switch k {
+		case "box":
+			if s.Box, ok = v.(string); !ok && v != nil {
+				return nil, false
+			}
+		case "to":
+			if v == nil {
+				continue
+			}
+			a, isArray := v.([]any)
+			if !isArray {
+				return nil, false
+			}
+			s.To = make([]string, len(a))
+			for i, x := range a {
+				if s.To[i], ok = x.(string); !ok {
+					return nil, false
+				}
+			}
+		case "commitments":
+			if v == nil {
+				continue
+			}
+			o, isObject := v.(map[string]any)
+			if !isObject {
+				return nil, false
+			}
+			s.Commitments = make(map[string]string, len(o))
+			for name, x := range o {
+				if s.Commitments[name], ok = x.(string); !ok {
+					return nil, false
+				}
+			}
+		default:
+			return nil, false // a name json.Unmarshal may match in another case, or ignore
+		}
+	}
+	return s, true
 }
 
 // Commit is the commitment to one sealed value: "sha256:" and the hex

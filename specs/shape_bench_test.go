@@ -72,3 +72,48 @@ func BenchmarkSchemaValidate(b *testing.B) {
 		}
 	})
 }
+
+// BenchmarkParseEnvelope: ParseEnvelope of every envelope of the admission
+// vectors' prefix that it reads, per envelope (the envelope half of an
+// audit's stateless work; ParseEntry is the other).
+func BenchmarkParseEnvelope(b *testing.B) {
+	v, err := LoadVectors("vectors/admission.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var envs [][]byte
+	for _, raw := range v.Prefix {
+		if _, err := ParseEnvelope([]byte(raw)); err == nil {
+			envs = append(envs, []byte(raw))
+		}
+	}
+	if len(envs) == 0 {
+		b.Fatal("no envelope in the vectors")
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if _, err := ParseEnvelope(envs[i%len(envs)]); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}
+
+// BenchmarkCheckContent: the forbidden-content walk of every valid entry
+// of the vectors' prefix, per entry (it runs in the audit's serial part).
+func BenchmarkCheckContent(b *testing.B) {
+	var es []*Entry
+	for _, p := range validPayloads(b) {
+		e, _ := ParseEntry(p)
+		es = append(es, e)
+	}
+	b.ReportAllocs()
+	i := 0
+	for b.Loop() {
+		if err := es[i%len(es)].CheckContent(); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+}

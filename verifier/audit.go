@@ -381,6 +381,9 @@ func (a *auditor) flush(first uint64) {
 	// then overlaps the next batch's verification. A new batch slice is
 	// taken because the workers still read this one.
 	v := &verifying{first: first, batch: a.batch, admitted: make([]*specs.Admitted, len(a.batch)), errs: make([]error, len(a.batch))}
+	if a.opts.Rules != nil {
+		v.decoded = make([]*rules.Decoded, len(a.batch))
+	}
 	n := len(v.batch)
 	start := 0
 	if first == 0 && n > 0 && a.pins.Root != "" {
@@ -400,6 +403,11 @@ func (a *auditor) flush(first uint64) {
 		v.wg.Go(func() {
 			for j := lo; j < hi; j++ {
 				v.admitted[j], v.errs[j] = a.verifyAgainst(v.reg, v.batch[j])
+				if v.decoded != nil && v.admitted[j] != nil {
+					// What the rules read of the body needs no state:
+					// decoded here, not in the serial part.
+					v.decoded[j] = rules.Decode(v.admitted[j].Entry)
+				}
 			}
 		})
 	}
@@ -425,6 +433,7 @@ type verifying struct {
 	reg      *specs.Registry // what the workers checked against
 	admitted []*specs.Admitted
 	errs     []error
+	decoded  []*rules.Decoded // with rules: each admitted entry's body, for the rules
 	wg       sync.WaitGroup
 }
 
@@ -444,6 +453,9 @@ func (a *auditor) drain() {
 			// previous one) changed the registry after the workers
 			// checked it: it is checked again against the one in force.
 			v.admitted[j], v.errs[j] = a.verifyAgainst(a.hist.Current(), v.batch[j])
+			if v.decoded != nil {
+				v.decoded[j] = nil
+			}
 		}
 		err := v.errs[j]
 		if err == nil {
@@ -461,7 +473,11 @@ func (a *auditor) drain() {
 				c := a.times.coverage(idx)
 				cov = &c
 			}
-			a.violations(a.opts.Rules.AddCovered(idx, v.admitted[j].Entry, *cov))
+			d := v.decoded[j]
+			if d == nil {
+				d = rules.Decode(v.admitted[j].Entry)
+			}
+			a.violations(a.opts.Rules.AddDecoded(idx, v.admitted[j].Entry, d, *cov))
 		}
 		a.account(idx, v.batch[j], v.admitted[j], err)
 	}

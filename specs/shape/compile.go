@@ -156,13 +156,18 @@ type compiler struct {
 }
 
 // lazyRegexp is a pattern compiled on first use.
+// A simple pattern is matched without a regexp at all (simple.go).
 type lazyRegexp struct {
-	src  string
-	once sync.Once
-	re   *regexp.Regexp
+	src    string
+	simple *simplePattern
+	once   sync.Once
+	re     *regexp.Regexp
 }
 
 func (l *lazyRegexp) MatchString(s string) bool {
+	if l.simple != nil {
+		return l.simple.MatchString(s)
+	}
 	l.once.Do(func() { l.re = regexp.MustCompile(l.src) }) // parsed at Compile: cannot fail
 	return l.re.MatchString(s)
 }
@@ -347,7 +352,7 @@ func (c *compiler) compile(base *url.URL, ptr string, v any) (*node, error) {
 				if _, err := syntax.Parse(src, syntax.Perl); err != nil {
 					return fail(kw, "%v", err)
 				}
-				n.pattern = &lazyRegexp{src: src}
+				n.pattern = &lazyRegexp{src: src, simple: compileSimple(src)}
 				c.patterns[src] = n.pattern
 			}
 		case "items":

@@ -251,17 +251,42 @@ func (c *checker) late(o *obligation, format string, args ...any) {
 
 // AddCovered is Add with what is known of when the entry was logged.
 func (e *Engine) AddCovered(index uint64, entry *specs.Entry, cov Coverage) []Violation {
+	return e.AddDecoded(index, entry, Decode(entry), cov)
+}
+
+// Decoded is what the rules read of an entry's body, decoded ahead of
+// AddDecoded. Decoding needs no engine state, so an audit decodes on its
+// workers, beside the signature checks, and only the rules themselves run
+// in log order (issue 12: the serial tail).
+type Decoded struct {
+	b   body
+	doc any
+}
+
+// Decode decodes the entry's body for AddDecoded. The generic document is
+// the one admission read (Entry.BodyDoc) where there is one, not a second
+// decoding of the same bytes.
+func Decode(entry *specs.Entry) *Decoded {
+	d := &Decoded{}
+	json.Unmarshal(entry.Body, &d.b) // a body that does not decode leaves its fields empty: rules needing them do not apply
+	if doc, ok := entry.BodyDoc(); ok {
+		d.doc = doc
+		return d
+	}
+	dec := json.NewDecoder(bytes.NewReader(entry.Body))
+	dec.UseNumber()
+	dec.Decode(&d.doc)
+	return d
+}
+
+// AddDecoded is AddCovered with the body decoded by Decode(entry).
+func (e *Engine) AddDecoded(index uint64, entry *specs.Entry, d *Decoded, cov Coverage) []Violation {
 	c := &checker{e: e, index: index, entry: entry}
 	st := e.st
 	if c.reusedID() {
 		return c.out
 	}
-	var b body
-	json.Unmarshal(entry.Body, &b) // a body that does not decode leaves its fields empty: rules needing them do not apply
-	var doc any
-	dec := json.NewDecoder(bytes.NewReader(entry.Body))
-	dec.UseNumber()
-	dec.Decode(&doc)
+	b, doc := d.b, d.doc
 
 	c.refs(doc)
 	c.recorded(cov)
