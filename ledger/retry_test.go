@@ -2,16 +2,13 @@ package ledger
 
 import (
 	"context"
-	"crypto/ed25519"
 	"errors"
 	"path/filepath"
 	"testing"
 	"time"
 
 	"github.com/acdledger/acdledger/internal/testkit"
-	"github.com/acdledger/acdledger/ledger/agencykey"
 	"github.com/acdledger/acdledger/specs"
-	"github.com/acdledger/acdledger/specs/registrylog"
 )
 
 // Submit reads each envelope once: a new entry is admitted; a retry of a
@@ -20,32 +17,9 @@ import (
 // verification gets the violation.
 func TestSubmitRetries(t *testing.T) {
 	ctx := context.Background()
-	kit := testkit.New(t)
-	dir := filepath.Join(t.TempDir(), "ledger")
-	vkey, err := Init(dir, "retry.example/log", kit.RegJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed := make([]byte, ed25519.SeedSize)
-	seed[0] = 0x42
-	root, err := agencykey.FromPrivateKey(ed25519.NewKeyFromSeed(seed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := Open(ctx, dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	g := newGenesisLedger(t, "retry.example/log", 0x42)
+	kit, l := g.kit, g.l
 	defer l.Close(ctx)
-	at := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
-	g, err := registrylog.GenesisDraft("genesis", at, "retry.example/log", vkey, root.PublicKey(), kit.Registry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	genesis, _ := root.Sign(g)
-	if err := l.WriteGenesis(ctx, genesis); err != nil {
-		t.Fatal(err)
-	}
 
 	env := kit.Signed(t, "nco")
 	sub, err := l.Submit(ctx, env, time.Second)
@@ -65,15 +39,7 @@ func TestSubmitRetries(t *testing.T) {
 		t.Fatalf("a retry's receipt: %+v, %v", rec, err)
 	}
 
-	rev, _ := registrylog.Draft("revoke", specs.KindRegistryChange, 2, at, map[string]any{"change": "key.revoked", "agency_id": "nco", "key_id": kit.Signers["nco"].KeyID()})
-	revEnv, _ := root.Sign(rev)
-	ps, err := l.Append(ctx, revEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Index(ps[0]); err != nil {
-		t.Fatal(err)
-	}
+	g.revokeNco(t)
 	// The key is revoked: the logged envelope no longer verifies, but a
 	// retry of it is still answered with its place.
 	if _, err := l.currentRegistry().VerifySubmitted(env); err == nil {

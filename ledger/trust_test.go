@@ -16,36 +16,67 @@ import (
 	"github.com/acdledger/acdledger/specs/registrylog"
 )
 
+// genesisLedger is a POSIX ledger opened on a log whose genesis (index 0)
+// pins a commission root key made from seed, for the tests of registry
+// entries in the log. The test closes the ledger.
+type genesisLedger struct {
+	kit     *testkit.Kit
+	dir     string
+	root    *agencykey.Signer
+	at      time.Time // the genesis's time, and the registry entries'
+	l       *Ledger
+	genesis []byte
+}
+
+func newGenesisLedger(t *testing.T, origin string, seed byte) *genesisLedger {
+	t.Helper()
+	ctx := context.Background()
+	g := &genesisLedger{kit: testkit.New(t), dir: filepath.Join(t.TempDir(), "ledger"), at: time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)}
+	vkey, err := Init(g.dir, origin, g.kit.RegJSON)
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := make([]byte, ed25519.SeedSize)
+	key[0] = seed
+	if g.root, err = agencykey.FromPrivateKey(ed25519.NewKeyFromSeed(key)); err != nil {
+		t.Fatal(err)
+	}
+	if g.l, err = Open(ctx, g.dir, Options{}); err != nil {
+		t.Fatal(err)
+	}
+	draft, err := registrylog.GenesisDraft("genesis", g.at, origin, vkey, g.root.PublicKey(), g.kit.Registry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	g.genesis, _ = g.root.Sign(draft)
+	if err := g.l.WriteGenesis(ctx, g.genesis); err != nil {
+		t.Fatal(err)
+	}
+	return g
+}
+
+// revokeNco logs registry entry 2, revoking agency nco's key, and waits for
+// its index.
+func (g *genesisLedger) revokeNco(t *testing.T) {
+	t.Helper()
+	rev, _ := registrylog.Draft("revoke", specs.KindRegistryChange, 2, g.at, map[string]any{"change": "key.revoked", "agency_id": "nco", "key_id": g.kit.Signers["nco"].KeyID()})
+	revEnv, _ := g.root.Sign(rev)
+	ps, err := g.l.Append(context.Background(), revEnv)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := g.l.Index(ps[0]); err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A POSIX ledger with a genesis applies a revocation as soon as it is
 // admitted, also to an entry verified just before it (against the registry
 // the revocation replaced), and restores the trust history on reopen.
 func TestTrustHistoryAdmission(t *testing.T) {
 	ctx := context.Background()
-	kit := testkit.New(t)
-	dir := filepath.Join(t.TempDir(), "ledger")
-	vkey, err := Init(dir, "trust.example/log", kit.RegJSON)
-	if err != nil {
-		t.Fatal(err)
-	}
-	seed := make([]byte, ed25519.SeedSize)
-	seed[0] = 0x77
-	root, err := agencykey.FromPrivateKey(ed25519.NewKeyFromSeed(seed))
-	if err != nil {
-		t.Fatal(err)
-	}
-	l, err := Open(ctx, dir, Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	at := time.Date(2026, 5, 1, 9, 0, 0, 0, time.UTC)
-	g, err := registrylog.GenesisDraft("genesis", at, "trust.example/log", vkey, root.PublicKey(), kit.Registry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	genesis, _ := root.Sign(g)
-	if err := l.WriteGenesis(ctx, genesis); err != nil {
-		t.Fatal(err)
-	}
+	g := newGenesisLedger(t, "trust.example/log", 0x77)
+	kit, dir, root, at, l, genesis := g.kit, g.dir, g.root, g.at, g.l, g.genesis
 	if err := l.WriteGenesis(ctx, genesis); err == nil || !strings.Contains(err.Error(), "only ever at index 0") {
 		t.Fatalf("a second genesis: %v", err)
 	}
@@ -54,15 +85,7 @@ func TestTrustHistoryAdmission(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	rev, _ := registrylog.Draft("revoke", specs.KindRegistryChange, 2, at, map[string]any{"change": "key.revoked", "agency_id": "nco", "key_id": kit.Signers["nco"].KeyID()})
-	revEnv, _ := root.Sign(rev)
-	ps, err := l.Append(ctx, revEnv)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := l.Index(ps[0]); err != nil {
-		t.Fatal(err)
-	}
+	g.revokeNco(t)
 	_, _, err = l.admit(ctx, early)
 	var v *specs.Violation
 	if !errors.As(err, &v) || v.Rule != specs.RuleKeyUnknown || !strings.Contains(v.Message, "revoked by registry entry revoke") {
