@@ -68,6 +68,25 @@ func appendN(t *testing.T, l *ledger.Ledger, kit *testkit.Kit, n int) {
 	}
 }
 
+// loggedSnapshot makes a ledger, appends n entries and closes it: the
+// directory, and the admission snapshot that Close saved.
+func loggedSnapshot(t *testing.T, n int) (*testkit.Kit, string, []byte) {
+	t.Helper()
+	kit := testkit.New(t)
+	dir := t.TempDir()
+	if _, err := ledger.Init(dir, "test.example/snap", kit.RegJSON); err != nil {
+		t.Fatal(err)
+	}
+	l, _ := openLogged(t, dir)
+	appendN(t, l, kit, n)
+	closeL(t, l)
+	snap, err := os.ReadFile(filepath.Join(dir, ledger.SnapshotFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return kit, dir, snap
+}
+
 func closeL(t *testing.T, l *ledger.Ledger) {
 	t.Helper()
 	if err := l.Close(context.Background()); err != nil {
@@ -80,18 +99,7 @@ func closeL(t *testing.T, l *ledger.Ledger) {
 // and admission carries on exactly as after a full replay.
 func TestSnapshotRestore(t *testing.T) {
 	ctx := context.Background()
-	kit := testkit.New(t)
-	dir := t.TempDir()
-	if _, err := ledger.Init(dir, "test.example/snap", kit.RegJSON); err != nil {
-		t.Fatal(err)
-	}
-	l, _ := openLogged(t, dir)
-	appendN(t, l, kit, 300)
-	closeL(t, l)
-	first, err := os.ReadFile(filepath.Join(dir, ledger.SnapshotFile))
-	if err != nil {
-		t.Fatal(err)
-	}
+	kit, dir, first := loggedSnapshot(t, 300)
 	snap, err := specs.ParseSnapshot(first)
 	if err != nil || snap.Size != 300 {
 		t.Fatalf("snapshot %+v, %v", snap, err)
@@ -139,19 +147,8 @@ func TestSnapshotRestore(t *testing.T) {
 // section this version does not read, is not used: the ledger says why,
 // replays the log from its start, and saves a good snapshot.
 func TestSnapshotRefused(t *testing.T) {
-	kit := testkit.New(t)
-	dir := t.TempDir()
-	if _, err := ledger.Init(dir, "test.example/snap", kit.RegJSON); err != nil {
-		t.Fatal(err)
-	}
-	l, _ := openLogged(t, dir)
-	appendN(t, l, kit, 40)
-	closeL(t, l)
+	_, dir, good := loggedSnapshot(t, 40)
 	path := filepath.Join(dir, ledger.SnapshotFile)
-	good, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	parsed := func() *specs.Snapshot {
 		s, err := specs.ParseSnapshot(good)
 		if err != nil {
@@ -303,19 +300,8 @@ func asV2(t *testing.T, s *specs.Snapshot) []byte {
 // TestSnapshotV1: a snapshot an older acdledger wrote (log_state version
 // 1 or 2) is used, and the open saves it again as version 3.
 func TestSnapshotV1(t *testing.T) {
-	kit := testkit.New(t)
-	dir := t.TempDir()
-	if _, err := ledger.Init(dir, "test.example/snap", kit.RegJSON); err != nil {
-		t.Fatal(err)
-	}
-	l, _ := openLogged(t, dir)
-	appendN(t, l, kit, 40)
-	closeL(t, l)
+	_, dir, good := loggedSnapshot(t, 40)
 	path := filepath.Join(dir, ledger.SnapshotFile)
-	good, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatal(err)
-	}
 	s, err := specs.ParseSnapshot(good)
 	if err != nil {
 		t.Fatal(err)
