@@ -303,7 +303,7 @@ func open(ctx context.Context, dir string, opts Options, lock *os.File) (*Ledger
 		}
 	}
 	l.startArchiver(opts.CheckpointInterval)
-	l.seq = newSizeCutSequencer(appender.Add, int(opts.BatchMaxSize), opts.BatchMaxAge, l.fail)
+	l.seq = newSequencer(appender.Add, int(opts.BatchMaxSize), opts.BatchMaxAge, l.fail)
 	l.seq.onRound = l.recordRound
 	go l.seq.run(bg)
 	l.tableChecked = make(chan struct{})

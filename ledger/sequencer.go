@@ -24,7 +24,7 @@ import (
 // one Tessera batch, and keeps one round in flight at a time: there is then
 // never a second batch to overtake the first.
 //
-// How a round is one batch (sizeCut: Tessera's batch size is maxRound and
+// How a round is one batch (Tessera's batch size is maxRound and
 // its timer maxAge; both drivers). Facts of queue.go relied on:
 //
 //  1. The Add that finds the queue empty starts the batch timer; the timer
@@ -72,18 +72,13 @@ import (
 // decorators (antispam, the entry size limit) may answer an Add without
 // queueing it, which only makes a round's batch smaller, as on POSIX.
 //
-// Without sizeCut (maxAge 0: a Tessera batch larger than maxRound, as the
-// AWS driver was set up before) a round is what is queued when it starts,
-// handed over at once and cut by Tessera's timer only: every round then
-// waits the whole timer (measured: bench rows 6a/6b).
-//
 // Every round's indices are checked to rise in admission order; if they
 // ever did not, the ledger stops admitting (see Ledger.fail) rather than
 // grow a log whose order breaks the rules.
 type sequencer struct {
 	add      func(context.Context, *tessera.Entry) tessera.IndexFuture
 	maxRound int
-	maxAge   time.Duration // Tessera's batch timer with sizeCut (0: timer-only rounds)
+	maxAge   time.Duration // Tessera's batch timer
 	onError  func(error)
 	now      func() time.Time // the clock the proof above reads (time.Now)
 
@@ -115,20 +110,12 @@ type seqItem struct {
 	err   error
 }
 
-// newSequencer sequences timer-only rounds of at most maxRound entries: the
-// caller's Tessera batch size must exceed maxRound (twice it, by custom).
-func newSequencer(add func(context.Context, *tessera.Entry) tessera.IndexFuture, maxRound int, onError func(error)) *sequencer {
-	s := &sequencer{add: add, maxRound: maxRound, onError: onError, now: time.Now, wake: make(chan struct{}, 1)}
+// newSequencer sequences rounds cut by size: Tessera's batching must be
+// exactly WithBatching(maxRound, maxAge), and nothing else may add to that
+// appender (see sequencer).
+func newSequencer(add func(context.Context, *tessera.Entry) tessera.IndexFuture, maxRound int, maxAge time.Duration, onError func(error)) *sequencer {
+	s := &sequencer{add: add, maxRound: maxRound, maxAge: maxAge, onError: onError, now: time.Now, wake: make(chan struct{}, 1)}
 	s.idle = sync.NewCond(&s.mu)
-	return s
-}
-
-// newSizeCutSequencer sequences rounds cut by size: Tessera's batching must
-// be exactly WithBatching(maxRound, maxAge), and nothing else may add to
-// that appender (see sequencer).
-func newSizeCutSequencer(add func(context.Context, *tessera.Entry) tessera.IndexFuture, maxRound int, maxAge time.Duration, onError func(error)) *sequencer {
-	s := newSequencer(add, maxRound, onError)
-	s.maxAge = maxAge
 	return s
 }
 
@@ -181,16 +168,6 @@ func (s *sequencer) run(ctx context.Context) {
 			}
 		}
 		s.busy = true
-		if s.maxAge == 0 {
-			round := s.take(s.maxRound)
-			s.mu.Unlock()
-			futures := make([]tessera.IndexFuture, len(round))
-			for i, it := range round {
-				futures[i] = s.add(ctx, it.entry)
-			}
-			s.resolve(round, futures)
-			continue
-		}
 		s.mu.Unlock()
 		s.sizeCutRound(ctx)
 	}

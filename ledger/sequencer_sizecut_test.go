@@ -129,7 +129,7 @@ func TestSizeCutRoundsDoNotWaitTheTimer(t *testing.T) {
 	const round, rounds = 8, 12
 	tl := newRealTessera(t, round, time.Hour)
 	var failed atomic.Pointer[error]
-	s := newSizeCutSequencer(tl.add, round, time.Hour, func(err error) { failed.Store(&err) })
+	s := newSequencer(tl.add, round, time.Hour, func(err error) { failed.Store(&err) })
 	order, futures := submitAll(s, round*rounds, 4) // all queued before the first round
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
@@ -204,7 +204,7 @@ func TestSizeCutRoundClosedWhenAddIsStarved(t *testing.T) {
 	tl := newRealTessera(t, round, maxAge)
 	sa := &slowAdd{tl: tl, slowEvery: 5}
 	var failed atomic.Pointer[error]
-	s := newSizeCutSequencer(sa.add, round, maxAge, func(err error) { failed.Store(&err) })
+	s := newSequencer(sa.add, round, maxAge, func(err error) { failed.Store(&err) })
 	s.roundStart = sa.newRound
 	order, futures := submitAll(s, 200, 4)
 	ctx, cancel := context.WithCancel(context.Background())

@@ -48,6 +48,17 @@ func (s *scriptedTessera) addedCount() int {
 	return len(s.added)
 }
 
+// newTestSequencer is a sequencer for a scripted Tessera, whose Adds are
+// instant: its clock stands still, so that no round is ever taken for
+// starved (slowRounds) on a busy machine, and a partial round closes after
+// the real half-timer (10 ms).
+func newTestSequencer(add func(context.Context, *tessera.Entry) tessera.IndexFuture, maxRound int, onError func(error)) *sequencer {
+	s := newSequencer(add, maxRound, 20*time.Millisecond, onError)
+	t0 := time.Now()
+	s.now = func() time.Time { return t0 }
+	return s
+}
+
 func waitFor(t *testing.T, cond func() bool) {
 	t.Helper()
 	for deadline := time.Now().Add(10 * time.Second); !cond(); {
@@ -63,7 +74,7 @@ func waitFor(t *testing.T, cond func() bool) {
 func TestSequencerOneRoundInFlight(t *testing.T) {
 	st := &scriptedTessera{}
 	var failed error
-	s := newSequencer(st.add, 3, func(err error) { failed = err })
+	s := newTestSequencer(st.add, 3, func(err error) { failed = err })
 	// All five are queued before the sequencer starts, so its first round
 	// is exactly maxRound entries (a round takes what is queued).
 	var futures []tessera.IndexFuture
@@ -101,7 +112,7 @@ func TestSequencerOneRoundInFlight(t *testing.T) {
 func TestSequencerDetectsReordering(t *testing.T) {
 	st := &scriptedTessera{}
 	reported := make(chan error, 2)
-	s := newSequencer(st.add, 8, func(err error) { reported <- err })
+	s := newTestSequencer(st.add, 8, func(err error) { reported <- err })
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	a, b := s.submit([]byte("a"), ""), s.submit([]byte("b"), "") // queued first: one round of two
@@ -127,7 +138,7 @@ func TestSequencerDetectsReordering(t *testing.T) {
 // Closing fails what was never handed to Tessera, and later submissions.
 func TestSequencerStop(t *testing.T) {
 	st := &scriptedTessera{}
-	s := newSequencer(st.add, 1, func(error) {})
+	s := newTestSequencer(st.add, 1, func(error) {})
 	ctx, cancel := context.WithCancel(context.Background())
 	first, second := s.submit([]byte("a"), ""), s.submit([]byte("b"), "")
 	go s.run(ctx)

@@ -100,7 +100,7 @@ func openAWS(ctx context.Context, dir string, opts Options, lock *os.File, signe
 		changed: make(chan struct{}), advanced: map[agencySeq]chan struct{}{},
 		local: map[string]time.Time{},
 	}
-	l.seq = newSizeCutSequencer(appender.Add, int(opts.BatchMaxSize), opts.BatchMaxAge, l.fail)
+	l.seq = newSequencer(appender.Add, int(opts.BatchMaxSize), opts.BatchMaxAge, l.fail)
 	go l.seq.run(bg)
 	// Record what the log holds beyond the last scan (all of it after a
 	// migration), then settle this frontend's own unfinished admissions
